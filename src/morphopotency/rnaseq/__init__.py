@@ -1,0 +1,1 @@
+"""The transcriptome branch: expression, correlation, PCA, enrichment, differentiation."""

@@ -1,0 +1,160 @@
+"""Confocal-like fields of view for the demo cohort: CD105 cell body, SSEA3 label, DAPI nuclei.
+
+Each field is rendered from planted cells (shape class, multipotency, SSEA3 level) with the nuisances of
+real images: touching neighbours, textured cytoplasm, optical blur, background offset, vignetting and
+shot/read noise. The planted label image and per-cell table are the ground truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+from skimage.draw import ellipse, polygon
+
+from morphopotency.simulate.outlines import SHAPE_CLASSES, outline
+
+CHANNELS = ("CD105", "SSEA3", "DAPI")
+PIXEL_SIZE_UM = 0.8
+
+# P(shape class | multipotent): multipotent cells are more often round, with overlap (paper, Fig. 4E).
+SHAPE_PROBS = {True: (0.60, 0.15, 0.25), False: (0.15, 0.55, 0.30)}
+# Planted mean SSEA3 (8-bit scale) by class; the paper's label threshold of 90 falls in the overlap.
+SSEA3_MEAN = {True: 135.0, False: 62.0}
+SSEA3_SD = {True: 28.0, False: 22.0}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One rendered field of view."""
+
+    image: np.ndarray  # (3, H, W) uint16, channels as CHANNELS
+    labels: np.ndarray  # (H, W) uint16 planted cell ids, 0 = background
+    cells: pd.DataFrame  # one row per planted cell
+
+
+def _texture(rng: np.random.Generator, shape: tuple[int, int], sigma: float, amplitude: float) -> np.ndarray:
+    noise = ndi.gaussian_filter(rng.standard_normal(shape), sigma)
+    return 1 + amplitude * noise / (noise.std() + 1e-12)
+
+
+def _place(rng: np.random.Generator, scale: float, centres: list[tuple[float, float]], size: int) -> tuple[float, float]:
+    """Pick a centre: mostly uniform, sometimes next to an existing cell so that neighbours touch."""
+    if centres and rng.random() < 0.3:
+        anchor = centres[int(rng.integers(len(centres)))]
+        angle = rng.uniform(0, 2 * np.pi)
+        dist = scale * rng.uniform(1.6, 2.4)
+        return anchor[0] + dist * np.sin(angle), anchor[1] + dist * np.cos(angle)
+    margin = scale * 0.8
+    return rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
+
+
+def render_field(rng: np.random.Generator, size: int, multipotent: list[bool]) -> Field:
+    """Render one field holding (up to) one cell per entry of ``multipotent``.
+
+    A cell that cannot be placed without overlapping others by more than a few percent is left out, so
+    the realised cells are those in ``Field.cells``.
+    """
+    shape = (size, size)
+    labels = np.zeros(shape, dtype=np.uint16)
+    cd105 = np.zeros(shape)
+    ssea3 = np.zeros(shape)
+    dapi = np.zeros(shape)
+    rows = []
+    centres: list[tuple[float, float]] = []
+    # One texture field per channel, shared by all cells: cheaper than one per cell and just as varied.
+    tex_cd105 = _texture(rng, shape, 2.0, 0.22)
+    tex_ssea3 = _texture(rng, shape, 1.2, 0.35)
+    tex_dapi = _texture(rng, shape, 1.0, 0.3)
+    base_scale = size / 22 if size < 300 else 22.0
+    for is_multi in multipotent:
+        shape_class = SHAPE_CLASSES[int(rng.choice(3, p=SHAPE_PROBS[is_multi]))]
+        scale = base_scale * rng.uniform(0.8, 1.2)
+        offsets = outline(shape_class, scale, rng)
+        for _attempt in range(25):
+            cy, cx = _place(rng, scale, centres, size)
+            rr, cc = polygon(offsets[:, 0] + cy, offsets[:, 1] + cx, shape)
+            if rr.size < 40:
+                continue
+            taken = labels[rr, cc] > 0
+            if taken.mean() < 0.04:
+                break
+        else:
+            continue
+        free = ~taken
+        rr, cc = rr[free], cc[free]
+        cell_id = len(rows) + 1
+        mask = np.zeros(shape, dtype=bool)
+        mask[rr, cc] = True
+        mask = ndi.binary_opening(mask, iterations=1)
+        if mask.sum() < 40:
+            continue
+        labels[mask] = cell_id
+        centres.append((cy, cx))
+        dist = np.zeros(shape)
+        box = ndi.find_objects(mask.astype(np.uint8))[0]
+        dist[box] = ndi.distance_transform_edt(np.pad(mask[box], 1))[1:-1, 1:-1]
+        # Nucleus at the innermost point of the body, so it sits inside even bent or branched cells.
+        ny, nx = np.unravel_index(int(np.argmax(dist)), shape)
+        radius = min(dist.max() * 0.8, scale * 0.5)
+        orient = rng.uniform(-np.pi, np.pi)
+        er, ec = ellipse(ny, nx, radius, radius * rng.uniform(0.65, 0.9), shape=shape, rotation=orient)
+        nucleus = np.zeros(shape, dtype=bool)
+        nucleus[er, ec] = True
+        nucleus &= mask
+
+        body = rng.uniform(110, 200) * np.clip(dist[mask] / 4, 0.35, 1.0)
+        cd105[mask] = body * tex_cd105[mask]
+        level = float(np.clip(rng.normal(SSEA3_MEAN[is_multi], SSEA3_SD[is_multi]), 5, 245))
+        ssea3[mask] = level * tex_ssea3[mask]
+        dapi[nucleus] = rng.uniform(150, 230) * tex_dapi[nucleus]
+        ys, xs = np.nonzero(mask)
+        rows.append(
+            {
+                "cell_id": cell_id,
+                "centroid_row": float(ys.mean()),
+                "centroid_col": float(xs.mean()),
+                "area": int(mask.sum()),
+                "shape_class": shape_class,
+                "multipotent": bool(is_multi),
+                "ssea3_level": round(level, 3),
+            }
+        )
+
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    vy, vx = rng.uniform(0.3, 0.7, 2)
+    illumination = 1 - 0.3 * ((yy - vy) ** 2 + (xx - vx) ** 2) / 0.5
+    channels = []
+    for signal, background in ((cd105, 10.0), (ssea3, 6.0), (dapi, 4.0)):
+        blurred = ndi.gaussian_filter(np.clip(signal, 0, 255), 1.0) * illumination + background
+        counts = blurred * 257.0
+        noisy = counts + rng.normal(0, 1, shape) * np.sqrt(counts * 40.0 + 300.0**2)
+        channels.append(np.clip(np.rint(noisy), 0, 65535).astype(np.uint16))
+    cells = pd.DataFrame(rows, columns=["cell_id", "centroid_row", "centroid_col", "area", "shape_class", "multipotent", "ssea3_level"])
+    return Field(image=np.stack(channels), labels=labels, cells=cells)
+
+
+def donor_flags(rng: np.random.Generator, n_cells: int, fraction: float) -> np.ndarray:
+    """Exactly round(fraction * n) multipotent cells, in random order, so donors differ as planted."""
+    n_multi = int(round(fraction * n_cells))
+    flags = np.zeros(n_cells, dtype=bool)
+    flags[:n_multi] = True
+    return rng.permutation(flags)
+
+
+def simulate_donor(seed: int, donor: str, n_fields: int, size: int, cells_per_field: int, fraction: float) -> list[tuple[str, Field]]:
+    """All fields of one donor, named ``{donor}_field{NN}``; deterministic in (seed, donor)."""
+    rng = np.random.default_rng([seed, *donor.encode("utf-8")])
+    flags = donor_flags(rng, n_fields * cells_per_field, fraction)
+    fields = []
+    for i in range(n_fields):
+        chunk = list(flags[i * cells_per_field : (i + 1) * cells_per_field])
+        field = render_field(rng, size, chunk)
+        fields.append((field_name(donor, i), field))
+    return fields
+
+
+def field_name(donor: str, index: int) -> str:
+    return f"{donor}_field{index + 1:02d}"

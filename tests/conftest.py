@@ -1,0 +1,32 @@
+"""Shared fixtures: the repository, the schemas, the reference data beside the clone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+GO_BP = REPO / "resources" / "go" / "GO_BP_orgHs.eg.db_3.16.0.gmt.gz"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def config_schema() -> dict:
+    return yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def samples_schema() -> dict:
+    return yaml.safe_load((REPO / "workflow/schemas/samples.schema.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())

@@ -1,0 +1,95 @@
+"""The demo images hold the planted properties, in formats tifffile reads as a user's would."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from scipy import ndimage as ndi
+
+from morphopotency.simulate import planned_image_files, write_donor
+from morphopotency.simulate.images import CHANNELS, simulate_donor
+
+FRACTIONS = {"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """Measured per-cell values for a small five-donor cohort (3 fields of 384 px each)."""
+    rows = []
+    fields = {}
+    for donor, fraction in FRACTIONS.items():
+        for name, field in simulate_donor(11, donor, 3, 384, 24, fraction):
+            fields[name] = field
+            ids = field.cells["cell_id"].to_numpy()
+            ssea3 = ndi.mean(field.image[1].astype(float), field.labels, ids) / 257.0
+            dapi_area = ndi.sum(field.image[2] > np.percentile(field.image[2], 99) * 0.4, field.labels, ids)
+            table = field.cells.assign(donor=donor, image=name, ssea3_measured=ssea3, dapi_area=dapi_area)
+            rows.append(table)
+    return pd.concat(rows, ignore_index=True), fields
+
+
+def test_donor_fractions_are_planted_exactly_and_s8_s9_highest(cohort):
+    cells, _ = cohort
+    realised = cells.groupby("donor")["multipotent"].mean()
+    for donor, fraction in FRACTIONS.items():
+        assert abs(realised[donor] - fraction) < 0.05, donor
+    assert set(realised.sort_values().index[-2:]) == {"S8", "S9"}
+
+
+def test_multipotent_cells_are_rounder_and_brighter_but_overlap(cohort):
+    cells, _ = cohort
+    multi, other = cells[cells["multipotent"]], cells[~cells["multipotent"]]
+    assert (multi["shape_class"] == "round").mean() > (other["shape_class"] == "round").mean() + 0.3
+    assert multi["ssea3_measured"].median() > 90 > other["ssea3_measured"].median()
+    # Overlap: the paper's threshold of 90 misclassifies some cells in both directions.
+    assert (multi["ssea3_measured"] < 90).mean() > 0.02
+    assert (other["ssea3_measured"] > 90).mean() > 0.02
+    assert set(cells["shape_class"]) == {"round", "elongated", "irregular"}
+
+
+def test_every_cell_has_a_nucleus_and_some_cells_touch(cohort):
+    cells, fields = cohort
+    assert (cells["dapi_area"] > 10).mean() > 0.95
+    touching = 0
+    for field in fields.values():
+        grown = ndi.grey_dilation(field.labels, size=3)
+        touching += int(((grown != field.labels) & (field.labels > 0) & (grown > 0)).any())
+    assert touching >= len(fields) // 3
+
+
+def test_images_have_background_offset_vignetting_and_noise(cohort):
+    _, fields = cohort
+    field = next(iter(fields.values()))
+    background = field.image[0][field.labels == 0].astype(float)
+    assert background.min() > 0  # offset: no clipped zeros
+    assert background.std() > 100  # noise in 16-bit units
+    corner = background[: len(background) // 20].mean()
+    assert field.image.dtype == np.uint16 and field.image.shape == (3, 384, 384)
+    assert corner > 0
+
+
+def test_files_are_ome_tiff_with_channel_names_and_deterministic(tmp_path):
+    for run in ("a", "b"):
+        write_donor(5, "S8", 2, 160, 6, 0.7, tmp_path / run / "img", tmp_path / run / "mask", tmp_path / run / "truth.tsv")
+    planned = planned_image_files(tmp_path / "a" / "img", "S8", 2)
+    assert sorted(p.name for p in (tmp_path / "a" / "img").iterdir()) == [p.name for p in planned]
+    for path in planned:
+        twin = tmp_path / "b" / "img" / path.name
+        assert path.read_bytes() == twin.read_bytes()
+        with tifffile.TiffFile(path) as tif:
+            assert tif.is_ome
+            assert tif.series[0].axes == "CYX"
+            data = tif.asarray()
+            assert "CD105" in tif.ome_metadata and "PhysicalSizeX=\"0.8\"" in tif.ome_metadata
+        assert data.shape == (3, 160, 160) and data.dtype == np.uint16
+    truth = pd.read_csv(tmp_path / "a" / "truth.tsv", sep="\t")
+    assert list(truth.columns[:3]) == ["donor", "image", "cell_id"]
+    masks = tifffile.imread(tmp_path / "a" / "mask" / planned[0].name)
+    assert set(np.unique(masks)) - {0} == set(truth.loc[truth["image"] == planned[0].name[:-8], "cell_id"])
+    assert CHANNELS == ("CD105", "SSEA3", "DAPI")
+
+
+def test_other_seed_gives_other_images():
+    a = simulate_donor(1, "S1", 1, 128, 4, 0.5)[0][1].image
+    b = simulate_donor(2, "S1", 1, 128, 4, 0.5)[0][1].image
+    assert not np.array_equal(a, b)

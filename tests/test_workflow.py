@@ -1,0 +1,111 @@
+"""End to end: Snakemake on a tiny config in a temporary folder."""
+
+import shutil
+
+import pandas as pd
+import pytest
+import tifffile
+
+from tests.workflow_helpers import TINY_SAMPLES, snakemake, tiny_config, write_project
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = write_project(tmp_path_factory.mktemp("tiny"), tiny_config())
+    result = snakemake(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+def test_dry_run_shows_the_dag(tmp_path):
+    root = write_project(tmp_path, tiny_config())
+    result = snakemake(root, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    for rule, count in (("demo_images", 3), ("demo_rnaseq", 1), ("demo_truth", 1), ("input_manifest", 1)):
+        assert any(line.split() == [rule, str(count)] for line in out.splitlines()), rule
+    assert not (root / "results").exists()
+
+
+def test_demo_run_writes_every_output(demo_run):
+    demo = demo_run / "results" / "demo"
+    image = tifffile.imread(demo / "images" / "S8" / "S8_field01.ome.tif")
+    assert image.shape == (3, 160, 160)
+    table = pd.read_csv(demo / "rnaseq" / "demo_counts.tsv.gz", sep="\t")
+    assert list(table.columns) == ["gene_id", "gene_symbol", "S1", "S8", "S9", "D8"]
+    donors = pd.read_csv(demo / "truth" / "donors.tsv", sep="\t")
+    assert list(donors["donor"]) == ["S1", "S8", "S9"]
+    manifest = pd.read_csv(demo_run / "results" / "provenance" / "inputs.tsv", sep="\t")
+    assert set(manifest["role"]) == {"samples", "expression_table", "gene_lengths", "gene_sets", "images"}
+    assert (manifest["sha256"].str.len() == 64).all()
+    assert (demo_run / "results" / "logs" / "demo" / "images_S8.log").stat().st_size > 0
+
+
+def test_second_run_does_nothing(demo_run):
+    result = snakemake(demo_run, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_lint_is_clean(demo_run):
+    result = snakemake(demo_run, "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+def test_own_data_without_demo(demo_run, tmp_path):
+    """A user's project: demo off, their table and images named in config/ only."""
+    data = tmp_path / "data"
+    shutil.copytree(demo_run / "results" / "demo" / "rnaseq", data / "rnaseq")
+    shutil.copytree(demo_run / "results" / "demo" / "images" / "S8", data / "images" / "S8")
+    config = tiny_config(demo={"enabled": False})
+    config["rnaseq"]["table"] = str(data / "rnaseq" / "demo_counts.tsv.gz")
+    config["rnaseq"]["gene_lengths"] = str(data / "rnaseq" / "gene_lengths.tsv")
+    samples = ["S1\tS1\tstem\tS1\t", f"S8\tS8\tstem\tS8\t{data}/images/S8/*.ome.tif", "S9\tS9\tstem\tS9\t", "D8\tS8\tdifferentiated\tD8\t"]
+    root = write_project(tmp_path / "project", config, samples)
+    result = snakemake(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (root / "results" / "demo").exists()
+    manifest = pd.read_csv(root / "results" / "provenance" / "inputs.tsv", sep="\t")
+    assert manifest.loc[manifest["role"] == "images", "path"].str.endswith("S8_field01.ome.tif").all()
+
+
+def _fails_before_any_job(root, *needles):
+    result = snakemake(root)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    for needle in needles:
+        assert needle in out, out[-3000:]
+    assert "Select jobs to execute" not in out
+    assert not (root / "results").exists()
+    return out
+
+
+def test_config_typo_stops_before_any_job(tmp_path):
+    config = tiny_config(cnn={"epochz": 3})
+    _fails_before_any_job(write_project(tmp_path, config), "unknown key 'cnn.epochz'", "allowed here:")
+
+
+def test_duplicated_sample_stops_before_any_job(tmp_path):
+    root = write_project(tmp_path, tiny_config(), TINY_SAMPLES + ["S9\tS9\tstem\tS9\t"])
+    _fails_before_any_job(root, "config/samples.tsv", "sample 'S9' is duplicated (lines 4, 6)")
+
+
+def test_path_like_id_stops_before_any_job(tmp_path):
+    root = write_project(tmp_path, tiny_config(), TINY_SAMPLES + ["../x\tS9\tstem\tS9\t"])
+    _fails_before_any_job(root, "line 6 (sample '../x'): sample: '../x' does not match")
+
+
+def test_missing_file_named_in_config_stops_before_any_job(tmp_path):
+    config = tiny_config(demo={"enabled": False})
+    _fails_before_any_job(write_project(tmp_path, config), "rnaseq.table: file not found: results/demo/rnaseq/demo_counts.tsv.gz")
+
+
+def test_glob_matching_nothing_stops_before_any_job(tmp_path):
+    samples = TINY_SAMPLES + [f"S7\tS7\tstem\tS7\t{tmp_path}/nowhere/*.tif"]
+    config = tiny_config()
+    config["demo"]["multipotent_fraction"]["S7"] = 0.5
+    _fails_before_any_job(write_project(tmp_path, config, samples), "sample 'S7': images", "match no TIFF file")

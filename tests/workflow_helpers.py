@@ -1,0 +1,62 @@
+"""Run Snakemake on a tiny project in a temporary folder, as a user would from their own directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import REPO
+
+SAMPLES_HEADER = "sample\tdonor\tcondition\trnaseq_column\timages\n"
+
+
+def tiny_config(**overrides) -> dict:
+    """Three donors, one small field each, a few hundred genes: seconds, not minutes."""
+    config = {
+        "samples": "config/samples.tsv",
+        "demo": {
+            "enabled": True,
+            "seed": 3,
+            "outdir": "results/demo",
+            "fields_per_donor": 1,
+            "image_size": 160,
+            "cells_per_field": 6,
+            "n_genes": 400,
+            "multipotent_fraction": {"S1": 0.3, "S8": 0.7, "S9": 0.6},
+        },
+        "rnaseq": {
+            "table": "results/demo/rnaseq/demo_counts.tsv.gz",
+            "values": "counts",
+            "gene_lengths": "results/demo/rnaseq/gene_lengths.tsv",
+            "gene_sets": {
+                "bp": str(REPO / "resources/go/GO_BP_orgHs.eg.db_3.16.0.gmt.gz"),
+                "cc": str(REPO / "resources/go/GO_CC_orgHs.eg.db_3.16.0.gmt.gz"),
+            },
+        },
+    }
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+TINY_SAMPLES = [
+    "S1\tS1\tstem\tS1\tresults/demo/images/S1",
+    "S8\tS8\tstem\tS8\tresults/demo/images/S8",
+    "S9\tS9\tstem\tS9\tresults/demo/images/S9",
+    "D8\tS8\tdifferentiated\tD8\t",
+]
+
+
+def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -> Path:
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (root / "config" / "samples.tsv").write_text(SAMPLES_HEADER + "".join(r + "\n" for r in samples))
+    return root
+
+
+def snakemake(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root)

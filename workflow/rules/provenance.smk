@@ -1,0 +1,15 @@
+# Provenance: checksums of every input the run reads, for the report and for audits.
+
+rule input_manifest:
+    input:
+        **provenance_inputs(),
+    output:
+        PROVENANCE_INPUTS,
+    log:
+        "results/logs/provenance/input_manifest.log",
+    conda:
+        "../../envs/report.yaml"
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/input_manifest.py"
