@@ -84,6 +84,11 @@ def check_config(config: Mapping[str, Any], schema: Mapping[str, Any], source: s
     errors = schema_errors(config, schema)
     if errors:
         raise ConfigError(f"{source}: invalid configuration:\n  - " + "\n  - ".join(errors))
+    check_input_files(config, schema, source)
+
+
+def check_input_files(config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config") -> None:
+    """Raise ConfigError listing files the config names (defaults included once filled) that are missing."""
     missing = []
     for keys in input_file_keys(schema):
         value = _lookup(config, keys)

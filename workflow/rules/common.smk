@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from morphopotency.config import ConfigError, check_config, demo_outdir, load_schema
+from morphopotency.config import ConfigError, check_config, check_input_files, demo_outdir, load_schema
 from morphopotency.samples import images_by_donor, read_sample_sheet
 from morphopotency.simulate import planned_image_files
 
@@ -27,12 +27,28 @@ def _fail(error):
 try:
     check_config(config, load_schema(SCHEMAS / "config.schema.yaml"), source="config")
     validate(config, SCHEMAS / "config.schema.yaml", set_default=True)
+    check_input_files(config, load_schema(SCHEMAS / "config.schema.yaml"), source="config (with defaults)")
     SAMPLES = read_sample_sheet(config["samples"], load_schema(SCHEMAS / "samples.schema.yaml"))
     validate(SAMPLES, SCHEMAS / "samples.schema.yaml")
 except ConfigError as error:
     _fail(error)
 
 DEMO = demo_outdir(config)
+
+# RNA-seq table: a local file, or a GEO supplementary file downloaded once into resources/geo/.
+_rna = config["rnaseq"]
+if bool(_rna.get("table")) == bool(_rna.get("geo")):
+    _fail(ConfigError("config: give exactly one of rnaseq.table (a local file) or rnaseq.geo (accession and file)"))
+RNASEQ_TABLE = _rna["table"] if _rna.get("table") else f"resources/geo/{_rna['geo']['accession']}/{_rna['geo']['file']}"
+RNASEQ_SAMPLES = SAMPLES[SAMPLES["rnaseq_column"] != ""]
+STEM_SAMPLES = list(RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["condition"] == "stem", "sample"])
+HAS_DIFFERENTIATED = (RNASEQ_SAMPLES["condition"] == "differentiated").any()
+if len(STEM_SAMPLES) < 2:
+    _fail(ConfigError(f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column"))
+ENRICHR = _rna["enrichment"].get("enrichr_library")
+GENE_SET_FILES = dict(_rna["gene_sets"])
+if ENRICHR:
+    GENE_SET_FILES["enrichr"] = f"resources/enrichr/{ENRICHR}.gmt"
 IMAGE_DONORS = sorted(SAMPLES.loc[SAMPLES["images"] != "", "donor"])
 if DEMO is not None:
     _fractions = config["demo"].get("multipotent_fraction", {})
@@ -58,7 +74,7 @@ PROVENANCE_INPUTS = "results/provenance/inputs.tsv"
 
 def provenance_inputs():
     """role -> files, in a fixed order so the manifest is reproducible."""
-    files = {"samples": [config["samples"]], "expression_table": [config["rnaseq"]["table"]]}
+    files = {"samples": [config["samples"]], "expression_table": [RNASEQ_TABLE]}
     if config["rnaseq"].get("gene_lengths"):
         files["gene_lengths"] = [config["rnaseq"]["gene_lengths"]]
     files["gene_sets"] = [config["rnaseq"]["gene_sets"]["bp"], config["rnaseq"]["gene_sets"]["cc"]]
@@ -75,9 +91,30 @@ def demo_targets():
     ]
 
 
+def rnaseq_targets():
+    pca = "results/rnaseq/pca/"
+    targets = [
+        "results/rnaseq/expression/rpkm.tsv",
+        *expand("results/rnaseq/correlation/pearson_{scale}.{ext}", scale=config["rnaseq"]["correlation"]["scales"], ext=["tsv", "png"]),
+        "results/rnaseq/stemness/dotplot.png",
+        *[pca + f for f in ("variance.tsv", "scores.tsv", "loadings.tsv", "pc1_genes.tsv", "scree.png", "biplot.png", "loadings_plot.png")],
+        *expand("results/rnaseq/enrichment/go_{collection}.{ext}", collection=GENE_SET_FILES, ext=["tsv", "png"]),
+        *expand("results/rnaseq/enrichment/go_{collection}_network.png", collection=GENE_SET_FILES),
+    ]
+    if HAS_DIFFERENTIATED:
+        targets += [
+            "results/rnaseq/differentiation/pca.png",
+            "results/rnaseq/differentiation/pearson.png",
+            "results/rnaseq/differentiation/function_heatmap.png",
+        ]
+        if config["rnaseq"]["values"] == "counts":
+            targets.append("results/rnaseq/differentiation/deseq2.tsv")
+    return targets
+
+
 def all_targets():
     """Final outputs of every stage that exists; later stages add theirs here."""
-    targets = [PROVENANCE_INPUTS]
+    targets = [PROVENANCE_INPUTS, *rnaseq_targets()]
     if DEMO is not None:
         targets += demo_targets()
     return targets

@@ -27,6 +27,7 @@ if DEMO is not None:
     rule demo_rnaseq:
         input:
             gene_sets=config["rnaseq"]["gene_sets"]["bp"],
+            markers=config["rnaseq"]["markers"],
         output:
             table=str(DEMO / "rnaseq/demo_counts.tsv.gz"),
             lengths=str(DEMO / "rnaseq/gene_lengths.tsv"),

@@ -1,6 +1,9 @@
-"""Expression units."""
+"""Expression units: counts to RPKM, log scale, expressed genes; and the table-to-RPKM step."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,3 +25,46 @@ def rpkm(counts: pd.DataFrame, lengths: pd.Series) -> pd.DataFrame:
 
 def log2p1(values: pd.DataFrame) -> pd.DataFrame:
     return np.log2(values + 1.0)
+
+
+def expressed(values: pd.DataFrame, min_rpkm: float) -> pd.Index:
+    """Genes at or above ``min_rpkm`` in at least one sample: the enrichment background."""
+    return values.index[(values >= min_rpkm).any(axis=1)]
+
+
+@dataclass(frozen=True)
+class ExpressionSet:
+    """What the rest of the branch reads: RPKM (and counts when the table had them), with symbols."""
+
+    rpkm: pd.DataFrame
+    counts: pd.DataFrame | None
+    symbols: pd.Series
+    dropped: list[str]  # genes without a length (counts input only)
+
+
+def build_expression(
+    table: str | Path,
+    sample_columns: dict[str, str],
+    values: str,
+    gene_lengths: str | Path | None = None,
+    gtf: str | Path | None = None,
+    id_column: str | None = None,
+    symbol_column: str | None = None,
+) -> ExpressionSet:
+    """Read the table and return RPKM: computed from counts and gene lengths, or kept if already RPKM."""
+    from morphopotency.rnaseq.ingest import ExpressionError, check_integer_counts, read_expression_table
+    from morphopotency.rnaseq.lengths import gtf_exonic_lengths, lengths_for, read_length_table
+
+    expr = read_expression_table(table, sample_columns, id_column, symbol_column)
+    if values == "rpkm":
+        return ExpressionSet(rpkm=expr.values, counts=None, symbols=expr.symbols, dropped=[])
+    check_integer_counts(expr, table)
+    if gtf:
+        lengths, source = gtf_exonic_lengths(gtf), str(gtf)
+    elif gene_lengths:
+        lengths, source = read_length_table(gene_lengths), str(gene_lengths)
+    else:
+        raise ExpressionError(f"{table}: rnaseq.values is 'counts' but neither rnaseq.gene_lengths nor rnaseq.gtf is given")
+    found, missing = lengths_for(expr.values.index, lengths, source)
+    counts = expr.values.loc[found.index]
+    return ExpressionSet(rpkm=rpkm(counts, found), counts=counts, symbols=expr.symbols.loc[found.index], dropped=missing)

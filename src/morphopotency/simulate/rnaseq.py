@@ -53,8 +53,12 @@ def simulate_rnaseq(
     n_genes: int = 4000,
     n_program: int = 60,
     n_per_differentiation_term: int = 25,
+    extra_genes: Sequence[str] = (),
 ) -> RnaseqDemo:
-    """Counts for every sample with an ``rnaseq_column``; ``samples`` is the validated sample sheet."""
+    """Counts for every sample with an ``rnaseq_column``; ``samples`` is the validated sample sheet.
+
+    ``extra_genes`` (e.g. the marker list) are always in the table, without planted effects.
+    """
     rng = np.random.default_rng([seed, 7])
     samples = samples[samples["rnaseq_column"] != ""]
     universe = sorted({g for genes in gene_sets.values() for g in genes})
@@ -68,6 +72,8 @@ def simulate_rnaseq(
         chosen = list(rng.choice(pool, size=min(n_per_differentiation_term, len(pool)), replace=False))
         differentiation[go_id] = chosen
         taken |= set(chosen)
+    extra = sorted(set(extra_genes) & set(universe) - taken)
+    taken |= set(extra)
     rest = [g for g in universe if g not in taken]
     n_rest = max(0, n_genes - len(taken))
     symbols = sorted(taken | set(rng.choice(rest, size=min(n_rest, len(rest)), replace=False)))

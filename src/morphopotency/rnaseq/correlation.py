@@ -1,0 +1,19 @@
+"""Pearson correlation between samples (paper Fig. 2A and 5C)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def pearson(values: pd.DataFrame) -> pd.DataFrame:
+    """Samples x samples Pearson r of a genes x samples matrix."""
+    r = np.corrcoef(values.to_numpy(dtype=float), rowvar=False)
+    return pd.DataFrame(r, index=values.columns, columns=values.columns)
+
+
+def mean_offdiagonal(corr: pd.DataFrame) -> pd.Series:
+    """Each sample's mean correlation to the others (a per-donor summary for the report)."""
+    r = corr.to_numpy().copy()
+    np.fill_diagonal(r, np.nan)
+    return pd.Series(np.nanmean(r, axis=1), index=corr.index, name="mean_correlation")
