@@ -34,7 +34,7 @@ def test_demo_run_writes_every_output(demo_run):
     image = tifffile.imread(demo / "images" / "S8" / "S8_field01.ome.tif")
     assert image.shape == (3, 160, 160)
     table = pd.read_csv(demo / "rnaseq" / "demo_counts.tsv.gz", sep="\t")
-    assert list(table.columns) == ["gene_id", "gene_symbol", "S1", "S8", "S9", "D8"]
+    assert list(table.columns) == ["gene_id", "gene_symbol", "S1", "S8", "S9", "D8", "D9"]
     donors = pd.read_csv(demo / "truth" / "donors.tsv", sep="\t")
     assert list(donors["donor"]) == ["S1", "S8", "S9"]
     manifest = pd.read_csv(demo_run / "results" / "provenance" / "inputs.tsv", sep="\t")
@@ -64,7 +64,7 @@ def test_own_data_without_demo(demo_run, tmp_path):
     config = tiny_config(demo={"enabled": False})
     config["rnaseq"]["table"] = str(data / "rnaseq" / "demo_counts.tsv.gz")
     config["rnaseq"]["gene_lengths"] = str(data / "rnaseq" / "gene_lengths.tsv")
-    samples = ["S1\tS1\tstem\tS1\t", f"S8\tS8\tstem\tS8\t{data}/images/S8/*.ome.tif", "S9\tS9\tstem\tS9\t", "D8\tS8\tdifferentiated\tD8\t"]
+    samples = ["S1\tS1\tstem\tS1\t", f"S8\tS8\tstem\tS8\t{data}/images/S8/*.ome.tif", "S9\tS9\tstem\tS9\t", "D8\tS8\tdifferentiated\tD8\t", "D9\tS9\tdifferentiated\tD9\t"]
     root = write_project(tmp_path / "project", config, samples)
     result = snakemake(root)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -91,12 +91,12 @@ def test_config_typo_stops_before_any_job(tmp_path):
 
 def test_duplicated_sample_stops_before_any_job(tmp_path):
     root = write_project(tmp_path, tiny_config(), TINY_SAMPLES + ["S9\tS9\tstem\tS9\t"])
-    _fails_before_any_job(root, "config/samples.tsv", "sample 'S9' is duplicated (lines 4, 6)")
+    _fails_before_any_job(root, "config/samples.tsv", "sample 'S9' is duplicated (lines 4, 7)")
 
 
 def test_path_like_id_stops_before_any_job(tmp_path):
     root = write_project(tmp_path, tiny_config(), TINY_SAMPLES + ["../x\tS9\tstem\tS9\t"])
-    _fails_before_any_job(root, "line 6 (sample '../x'): sample: '../x' does not match")
+    _fails_before_any_job(root, "line 7 (sample '../x'): sample: '../x' does not match")
 
 
 def test_missing_file_named_in_config_stops_before_any_job(tmp_path):

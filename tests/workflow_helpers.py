@@ -47,6 +47,7 @@ TINY_SAMPLES = [
     "S8\tS8\tstem\tS8\tresults/demo/images/S8",
     "S9\tS9\tstem\tS9\tresults/demo/images/S9",
     "D8\tS8\tdifferentiated\tD8\t",
+    "D9\tS9\tdifferentiated\tD9\t",
 ]
 
 

@@ -98,3 +98,24 @@ def check_input_files(config: Mapping[str, Any], schema: Mapping[str, Any], sour
             missing.append(f"{'.'.join(keys)}: file not found: {value}")
     if missing:
         raise ConfigError(f"{source}: files named in the configuration are missing:\n  - " + "\n  - ".join(missing))
+
+
+BUNDLED_KEYS = (("rnaseq", "gene_sets", "bp"), ("rnaseq", "gene_sets", "cc"), ("rnaseq", "markers"))
+
+
+def resolve_bundled(config: dict[str, Any], basedir: str | Path, keys: tuple[tuple[str, ...], ...] = BUNDLED_KEYS) -> None:
+    """Point relative paths to bundled resources at the workflow's copy when the working directory has none.
+
+    Lets a user run the workflow from their own project folder (``snakemake -s .../Snakefile -d project``)
+    and still get the shipped GO gene sets and marker list by default.
+    """
+    for keys_path in keys:
+        node = config
+        for key in keys_path[:-1]:
+            node = node.get(key) or {}
+        value = node.get(keys_path[-1]) if isinstance(node, dict) else None
+        if not value or Path(value).is_absolute() or Path(value).exists():
+            continue
+        candidate = Path(basedir) / value
+        if candidate.exists():
+            node[keys_path[-1]] = str(candidate)

@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from morphopotency.config import ConfigError, check_config, check_input_files, demo_outdir, load_schema
+from morphopotency.config import ConfigError, check_config, check_input_files, demo_outdir, load_schema, resolve_bundled
 from morphopotency.samples import images_by_donor, read_sample_sheet
 from morphopotency.simulate import planned_image_files
 
@@ -27,6 +27,7 @@ def _fail(error):
 try:
     check_config(config, load_schema(SCHEMAS / "config.schema.yaml"), source="config")
     validate(config, SCHEMAS / "config.schema.yaml", set_default=True)
+    resolve_bundled(config, workflow.basedir)
     check_input_files(config, load_schema(SCHEMAS / "config.schema.yaml"), source="config (with defaults)")
     SAMPLES = read_sample_sheet(config["samples"], load_schema(SCHEMAS / "samples.schema.yaml"))
     validate(SAMPLES, SCHEMAS / "samples.schema.yaml")
@@ -43,6 +44,11 @@ RNASEQ_TABLE = _rna["table"] if _rna.get("table") else f"resources/geo/{_rna['ge
 RNASEQ_SAMPLES = SAMPLES[SAMPLES["rnaseq_column"] != ""]
 STEM_SAMPLES = list(RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["condition"] == "stem", "sample"])
 HAS_DIFFERENTIATED = (RNASEQ_SAMPLES["condition"] == "differentiated").any()
+# Donors with both a stem and a differentiated sample; DESeq2's ~ donor + condition needs two or more.
+PAIRED_DONORS = sorted(
+    set(RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["condition"] == "stem", "donor"])
+    & set(RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["condition"] == "differentiated", "donor"])
+)
 if len(STEM_SAMPLES) < 2:
     _fail(ConfigError(f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column"))
 ENRICHR = _rna["enrichment"].get("enrichr_library")
@@ -102,13 +108,11 @@ def rnaseq_targets():
         *expand("results/rnaseq/enrichment/go_{collection}_network.png", collection=GENE_SET_FILES),
     ]
     if HAS_DIFFERENTIATED:
-        targets += [
-            "results/rnaseq/differentiation/pca.png",
-            "results/rnaseq/differentiation/pearson.png",
-            "results/rnaseq/differentiation/function_heatmap.png",
-        ]
-        if config["rnaseq"]["values"] == "counts":
-            targets.append("results/rnaseq/differentiation/deseq2.tsv")
+        targets += ["results/rnaseq/differentiation/pca.png", "results/rnaseq/differentiation/pearson.png"]
+    if PAIRED_DONORS:
+        targets.append("results/rnaseq/differentiation/function_heatmap.png")
+    if len(PAIRED_DONORS) >= 2 and config["rnaseq"]["values"] == "counts":
+        targets.append("results/rnaseq/differentiation/deseq2.tsv")
     return targets
 
 

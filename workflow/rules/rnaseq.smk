@@ -205,13 +205,14 @@ rule rnaseq_deseq2:
     output:
         table=report("results/rnaseq/differentiation/deseq2.tsv", caption="../report/deseq2.rst", category="RNA-seq", subcategory="differentiation"),
     params:
-        samples=RNASEQ_SAMPLES[["sample", "donor", "condition"]].to_dict("records"),
+        samples=RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["donor"].isin(PAIRED_DONORS), ["sample", "donor", "condition"]].to_dict("records"),
         alpha=RNA["differentiation"]["alpha"],
+        min_count=RNA["differentiation"]["min_count"],
     log:
         "results/logs/rnaseq/deseq2.log",
     conda:
         "../../envs/rnaseq.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=6000,
     script:

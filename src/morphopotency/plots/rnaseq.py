@@ -129,7 +129,8 @@ def term_network_plot(graph: nx.Graph, groups: pd.DataFrame, title: str, seed: i
     pos = nx.spring_layout(graph, seed=seed, k=1.2 / np.sqrt(graph.number_of_nodes()))
     group_of = dict(zip(groups["term_id"], groups["group"]))
     colours = [plt.cm.tab20((group_of[n] - 1) % 20) for n in graph.nodes]
-    sizes = [60 + 25 * graph.nodes[n]["overlap"] for n in graph.nodes]
+    largest = max(graph.nodes[n]["overlap"] for n in graph.nodes)
+    sizes = [40 + 400 * graph.nodes[n]["overlap"] / largest for n in graph.nodes]
     nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.4)
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colours, node_size=sizes, edgecolors="grey")
     for group, sub in groups.groupby("group"):

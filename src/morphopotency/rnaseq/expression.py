@@ -19,8 +19,10 @@ def rpkm(counts: pd.DataFrame, lengths: pd.Series) -> pd.DataFrame:
         missing = list(length_kb.index[length_kb.isna()][:5])
         raise ValueError(f"gene lengths missing for {int(length_kb.isna().sum())} gene(s), e.g. {missing}")
     library_m = counts.sum(axis=0).astype(float) / 1e6
-    values = counts.to_numpy(dtype=float) / length_kb.to_numpy()[:, None] / library_m.to_numpy()[None, :]
-    return pd.DataFrame(values, index=counts.index, columns=counts.columns)
+    values = counts.to_numpy(dtype=float, copy=True)  # the one output copy, scaled in place
+    values /= length_kb.to_numpy()[:, None]
+    values /= library_m.to_numpy()[None, :]
+    return pd.DataFrame(values, index=counts.index, columns=counts.columns, copy=False)
 
 
 def log2p1(values: pd.DataFrame) -> pd.DataFrame:

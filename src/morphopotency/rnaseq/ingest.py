@@ -84,22 +84,26 @@ def read_expression_table(
         first = duplicated.iloc[0]
         rows = [str(i + 2) for i in duplicated.index[duplicated == first][:3]]
         raise ExpressionError(f"{path}: duplicated gene id '{first}' (rows {', '.join(rows)}) and {duplicated.nunique() - 1} more")
-    values = {}
     for sample, col in sample_columns.items():
-        numeric = pd.to_numeric(table[col], errors="coerce")
-        bad = numeric.isna()
+        column = table[col]
+        numeric = column if pd.api.types.is_numeric_dtype(column) else pd.to_numeric(column, errors="coerce")
+        bad = numeric.isna().to_numpy()
         if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            shown = table[col].iloc[row]
+            row = int(np.flatnonzero(bad)[0])
+            shown = column.iloc[row]
             kind = "missing value (NaN)" if pd.isna(shown) else f"non-numeric value {shown!r}"
             raise ExpressionError(f"{path}: column '{col}' (sample {sample}), row {row + 2} (gene {ids.iloc[row]}): {kind}")
-        if (numeric < 0).any():
-            row = int(np.flatnonzero((numeric < 0).to_numpy())[0])
+        negative = (numeric < 0).to_numpy()
+        if negative.any():
+            row = int(np.flatnonzero(negative)[0])
             raise ExpressionError(f"{path}: column '{col}' (sample {sample}), row {row + 2} (gene {ids.iloc[row]}): negative value {numeric.iloc[row]}")
         if not (numeric > 0).any():
             raise ExpressionError(f"{path}: column '{col}' (sample {sample}) is all zero")
-        values[sample] = numeric.to_numpy(dtype=float)
-    frame = pd.DataFrame(values, index=pd.Index(ids.to_numpy(), name="gene_id"))
+        if numeric is not column:
+            table[col] = numeric
+    # One float copy of the sample columns, in sample order.
+    values = table[list(sample_columns.values())].to_numpy(dtype=float)
+    frame = pd.DataFrame(values, index=pd.Index(ids.to_numpy(), name="gene_id"), columns=list(sample_columns), copy=False)
     symbols = table[symbol].astype(str).str.strip() if symbol else ids
     return Expression(values=frame, symbols=pd.Series(symbols.to_numpy(), index=frame.index, name="symbol"))
 
@@ -107,10 +111,12 @@ def read_expression_table(
 def check_integer_counts(expr: Expression, path: str | Path) -> None:
     """Counts must be whole numbers: a table of RPKM labelled as counts would silently corrupt RPKM."""
     values = expr.values.to_numpy()
-    fractional = np.abs(values - np.round(values)) > 1e-6
-    if fractional.any():
-        r, c = np.argwhere(fractional)[0]
-        raise ExpressionError(
-            f"{path}: rnaseq.values is 'counts' but column '{expr.values.columns[c]}' holds {values[r, c]} "
-            f"(gene {expr.values.index[r]}); set rnaseq.values: rpkm for RPKM/FPKM tables"
-        )
+    for c in range(values.shape[1]):  # column by column: no matrix-sized temporaries
+        column = values[:, c]
+        fractional = np.abs(column - np.round(column)) > 1e-6
+        if fractional.any():
+            r = int(np.flatnonzero(fractional)[0])
+            raise ExpressionError(
+                f"{path}: rnaseq.values is 'counts' but column '{expr.values.columns[c]}' holds {column[r]} "
+                f"(gene {expr.values.index[r]}); set rnaseq.values: rpkm for RPKM/FPKM tables"
+            )

@@ -32,10 +32,9 @@ def read_length_table(path: str | Path) -> pd.Series:
     if lengths.isna().any() or (lengths <= 0).any():
         row = int(np.flatnonzero((lengths.isna() | (lengths <= 0)).to_numpy())[0])
         raise ExpressionError(f"{path}: row {row + 2}: gene length must be a positive number, got {table[length_col].iloc[row]!r}")
-    # Index under every id column given (with and without version), so either spelling matches.
+    # Index under every id column given (e.g. with and without version), so either spelling matches.
     frames = [pd.Series(lengths.to_numpy(), index=table[c].astype(str)) for c in id_cols]
-    frames.append(pd.Series(lengths.to_numpy(), index=strip_version(table[id_cols[0]])))
-    merged = pd.concat(frames)
+    merged = pd.concat(frames) if len(frames) > 1 else frames[0]
     return merged[~merged.index.duplicated(keep="first")].rename("length")
 
 
@@ -68,8 +67,12 @@ def lengths_for(genes: pd.Index, lengths: pd.Series, source: str, max_missing: f
     expression table (other ids or annotation), so that is an error, not a silent loss.
     """
     found = lengths.reindex(genes)
-    unversioned = lengths.reindex(strip_version(genes))
-    found = found.fillna(pd.Series(unversioned.to_numpy(), index=genes))
+    if found.isna().any():  # second chance: match Ensembl ids without their version suffix
+        unversioned = lengths.copy()
+        unversioned.index = strip_version(lengths.index)
+        unversioned = unversioned[~unversioned.index.duplicated(keep="first")]
+        lookup = unversioned.reindex(strip_version(genes[found.isna().to_numpy()]))
+        found[found.isna().to_numpy()] = lookup.to_numpy()
     missing = list(found.index[found.isna()])
     if len(missing) > max_missing * len(genes):
         raise ExpressionError(

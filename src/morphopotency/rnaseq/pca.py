@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,15 @@ class PcaResult:
     removed: int  # genes removed by removeVar
 
 
+def gene_variance(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Sample variance (n - 1) of each column of samples x genes ``x``, in chunks of genes so the
+    temporaries stay small rather than matrix-sized."""
+    return np.concatenate([x[:, i : i + chunk].var(axis=0, ddof=1) for i in range(0, x.shape[1], chunk)])
+
+
 def _kept_genes(x: np.ndarray, remove_var: float | None) -> tuple[np.ndarray, np.ndarray]:
     """Indices of genes kept by removeVar, in decreasing-variance order (stable: ties keep input order)."""
-    var = x.var(axis=0, ddof=1)
+    var = gene_variance(x)
     order = np.argsort(-var, kind="stable")
     p = x.shape[1]
     if remove_var is None or remove_var <= 0:
@@ -35,32 +42,30 @@ def _kept_genes(x: np.ndarray, remove_var: float | None) -> tuple[np.ndarray, np
     return order[:keep], var
 
 
-def variance_percent(x: np.ndarray, remove_var: float | None = 0.1, scale: bool = False) -> np.ndarray:
-    """Variance explained per PC for samples x genes ``x`` (used by parallel analysis)."""
-    kept, var = _kept_genes(x, remove_var)
-    z = x[:, kept]
-    z = z - z.mean(axis=0)
-    if scale:
-        z = z / np.sqrt(var[kept])
-    d = np.linalg.svd(z, compute_uv=False)
-    total = len(kept) if scale else var[kept].sum()
-    return (d**2 / (x.shape[0] - 1)) / total * 100
+def _gram_variance_percent(z: np.ndarray, total: float) -> np.ndarray:
+    """Variance % of the PCs of centred ``z`` (samples x genes) from the small samples x samples Gram
+    matrix: the same eigenvalues as the SVD's d**2, without a matrix-sized copy."""
+    eig = np.linalg.eigvalsh(z @ z.T)[::-1].clip(min=0)
+    return eig / (z.shape[0] - 1) / total * 100
 
 
 def pcatools_pca(mat: pd.DataFrame, remove_var: float | None = 0.1, scale: bool = False) -> PcaResult:
     """PCA of a genes x samples matrix exactly as ``PCAtools::pca(mat, center=TRUE, scale, removeVar)``."""
     if mat.shape[1] < 2:
         raise ValueError(f"PCA needs at least 2 samples, got {mat.shape[1]}")
-    x = mat.to_numpy(dtype=float).T  # samples x genes, the one working copy
+    values = mat.to_numpy(dtype=float)  # genes x samples: a view when the frame is one float block
+    x = values.T
     kept, var = _kept_genes(x, remove_var)
-    z = x[:, kept]
+    # The one working copy: kept genes in variance order, Fortran-ordered (samples x genes) so LAPACK
+    # can overwrite it in place rather than copying it again.
+    z = values[kept].T
     z -= z.mean(axis=0)
     if scale:
         sd = np.sqrt(var[kept])
         if (sd == 0).any():
             raise ValueError("scale=True with a zero-variance gene; raise removeVar or use scale=False")
         z /= sd
-    u, d, vt = np.linalg.svd(z, full_matrices=False)
+    u, d, vt = linalg.svd(z, full_matrices=False, overwrite_a=True, check_finite=False, lapack_driver="gesdd")
     n = x.shape[0]
     pcs = [f"PC{i + 1}" for i in range(len(d))]
     sdev = d / np.sqrt(n - 1)
@@ -102,14 +107,26 @@ class ParallelResult:
 def parallel_pca(
     mat: pd.DataFrame, iterations: int = 50, threshold: float = 0.1, remove_var: float | None = 0.1, scale: bool = False, seed: int = 0
 ) -> ParallelResult:
-    """Horn's parallel analysis as PCAtools ``parallelPCA``: permute each gene across samples independently."""
-    x = mat.to_numpy(dtype=float).T
-    original = variance_percent(x, remove_var, scale)
+    """Horn's parallel analysis as PCAtools ``parallelPCA``: permute each gene across samples independently.
+
+    Permuting a gene across samples leaves its variance unchanged, so removeVar re-applied to permuted
+    data keeps the same genes: only those are permuted, in one reused buffer.
+    """
+    values = mat.to_numpy(dtype=float)
+    kept, var = _kept_genes(values.T, remove_var)
+    total = len(kept) if scale else var[kept].sum()
+    work = values[kept].T.copy()  # samples x kept genes: the only copy
+    work -= work.mean(axis=0)
+    if scale:
+        work /= np.sqrt(var[kept])
+    original = _gram_variance_percent(work, total)
     rng = np.random.default_rng(seed)
     permuted = np.empty((iterations, len(original)))
     for i in range(iterations):
-        shuffled = rng.permuted(x, axis=0)  # each column (gene) permuted on its own
-        permuted[i] = variance_percent(shuffled, remove_var, scale)
+        # Permuting an already permuted (and centred) column is again a uniform random permutation of
+        # the original column, so the one buffer serves every iteration; centring is preserved.
+        rng.permuted(work, axis=0, out=work)
+        permuted[i] = _gram_variance_percent(work, total)
     proportion = (permuted >= original[None, :]).mean(axis=0)
     above = np.where(proportion > threshold)[0]
     n = int(above[0]) if len(above) else len(original)
