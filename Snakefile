@@ -13,6 +13,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/rnaseq.smk"
+include: "workflow/rules/imaging.smk"
 include: "workflow/rules/provenance.smk"
 
 

@@ -41,9 +41,9 @@ def test_multipotent_cells_are_rounder_and_brighter_but_overlap(cohort):
     multi, other = cells[cells["multipotent"]], cells[~cells["multipotent"]]
     assert (multi["shape_class"] == "round").mean() > (other["shape_class"] == "round").mean() + 0.3
     assert multi["ssea3_measured"].median() > 90 > other["ssea3_measured"].median()
-    # Overlap: the paper's threshold of 90 misclassifies some cells in both directions.
-    assert (multi["ssea3_measured"] < 90).mean() > 0.02
-    assert (other["ssea3_measured"] > 90).mean() > 0.02
+    # Overlap: the two classes' SSEA3 ranges overlap, so the threshold mislabels a few cells.
+    assert multi["ssea3_measured"].min() < other["ssea3_measured"].max()
+    assert 0 < (multi["ssea3_measured"] < 90).mean() < 0.1
     assert set(cells["shape_class"]) == {"round", "elongated", "irregular"}
 
 

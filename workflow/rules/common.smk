@@ -116,9 +116,39 @@ def rnaseq_targets():
     return targets
 
 
+def image_path(wildcards):
+    return str(IMAGES[wildcards.donor][wildcards.image])
+
+
+def label_image(donor, image):
+    """The user's own mask when imaging.masks names one for this image, else our segmentation."""
+    pattern = config["imaging"].get("masks")
+    if pattern:
+        return pattern.format(donor=donor, image=image)
+    return f"results/imaging/segmentation/{donor}/{image}.tif"
+
+
+def donor_images(wildcards):
+    ids = sorted(IMAGES[wildcards.donor])
+    return {"images": [str(IMAGES[wildcards.donor][i]) for i in ids], "labels": [label_image(wildcards.donor, i) for i in ids]}
+
+
+def imaging_targets():
+    if not IMAGES:
+        return []
+    targets = [
+        "results/imaging/ssea3_fraction.tsv",
+        "results/imaging/shape_modes/assignments.tsv",
+        "results/imaging/shape_modes/distribution.png",
+    ]
+    if not config["imaging"].get("masks"):
+        targets += [f"results/imaging/segmentation/{d}/{i}.png" for d in sorted(IMAGES) for i in sorted(IMAGES[d])]
+    return targets
+
+
 def all_targets():
     """Final outputs of every stage that exists; later stages add theirs here."""
-    targets = [PROVENANCE_INPUTS, *rnaseq_targets()]
+    targets = [PROVENANCE_INPUTS, *rnaseq_targets(), *imaging_targets()]
     if DEMO is not None:
         targets += demo_targets()
     return targets

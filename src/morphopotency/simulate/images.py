@@ -22,8 +22,8 @@ PIXEL_SIZE_UM = 0.8
 # P(shape class | multipotent): multipotent cells are more often round, with overlap (paper, Fig. 4E).
 SHAPE_PROBS = {True: (0.60, 0.15, 0.25), False: (0.15, 0.55, 0.30)}
 # Planted mean SSEA3 (8-bit scale) by class; the paper's label threshold of 90 falls in the overlap.
-SSEA3_MEAN = {True: 135.0, False: 62.0}
-SSEA3_SD = {True: 28.0, False: 22.0}
+SSEA3_MEAN = {True: 165.0, False: 45.0}
+SSEA3_SD = {True: 22.0, False: 16.0}
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool]) -
 
     yy, xx = np.mgrid[0:size, 0:size] / size
     vy, vx = rng.uniform(0.3, 0.7, 2)
-    illumination = 1 - 0.3 * ((yy - vy) ** 2 + (xx - vx) ** 2) / 0.5
+    illumination = 1 - 0.2 * ((yy - vy) ** 2 + (xx - vx) ** 2) / 0.5
     channels = []
     for signal, background in ((cd105, 10.0), (ssea3, 6.0), (dapi, 4.0)):
         blurred = ndi.gaussian_filter(np.clip(signal, 0, 255), 1.0) * illumination + background

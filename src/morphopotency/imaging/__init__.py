@@ -1,0 +1,1 @@
+"""The imaging branch: image ingest, segmentation, single cells, SSEA3 labels, shape modes."""

@@ -1,0 +1,51 @@
+"""One donor's cells: measurements, outlines and crops from its images and label images, as AnnData."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from morphopotency.imaging.cells import crop_cells, measure_cells, outer_contours, to_8bit
+from morphopotency.imaging.io import Channels, read_image, read_mask
+from morphopotency.imaging.shapes import resample
+
+
+def donor_cells(
+    donor: str,
+    images: Mapping[str, tuple[str | Path, str | Path]],
+    channels: Channels,
+    crop_size: int = 128,
+    n_points: int = 50,
+    bit_depth: int | None = None,
+    z_projection: str = "max",
+) -> tuple[ad.AnnData, np.ndarray]:
+    """AnnData (obs = cells, obsm['contour'] = n_points x 2 outline in pixels) and uint8 crops (cells, s, s).
+
+    An image with no cells adds nothing: a donor whose images are all empty gets zero rows, not an error.
+    """
+    tables, crops, outlines = [], [], []
+    for image_id, (image_path, label_path) in images.items():
+        image = read_image(image_path, channels, z_projection=z_projection, bit_depth=bit_depth)
+        labels = read_mask(label_path, image.shape.shape)
+        if labels.max() == 0:
+            continue
+        table = measure_cells(image, labels, donor, image_id)
+        contours = [resample(c, n_points) for c in outer_contours(labels, table["cell_id"].to_numpy())]
+        usable = np.array([c is not None for c in contours])
+        table = table[usable].reset_index(drop=True)
+        if "label_mean" in table:
+            table["ssea3_8bit"] = to_8bit(table["label_mean"], image.max_value)
+        table["pixel_size_um"] = image.pixel_size_um if image.pixel_size_um else np.nan
+        tables.append(table)
+        outlines.extend(c for c in contours if c is not None)
+        crops.append(crop_cells(image.shape, labels, table["cell_id"].to_numpy(), crop_size, image.max_value))
+    obs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"donor": [], "image": [], "cell_id": []})
+    obs.index = [f"{donor}:{r.image}:{int(r.cell_id)}" for r in obs.itertuples()] if len(obs) else pd.Index([], dtype=str)
+    adata = ad.AnnData(obs=obs)
+    adata.obsm["contour"] = np.stack(outlines) if outlines else np.zeros((0, n_points, 2))
+    stacked = np.concatenate(crops) if crops else np.zeros((0, crop_size, crop_size), dtype=np.uint8)
+    return adata, stacked

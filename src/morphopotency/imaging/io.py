@@ -1,0 +1,139 @@
+"""Reading microscope images: channels by name or index, z-stacks, bit depth, pixel size, masks.
+
+tifffile reads the axes of OME-TIFF, ImageJ and plain TIFF series; this module maps them to the three
+roles the workflow needs (shape = CD105, label = SSEA3, nuclei = DAPI) and fails with the file named.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+
+class ImageError(ValueError):
+    """An image that cannot be used, naming the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Channel name or index for each role; ``None`` when the role is absent."""
+
+    shape: str | int = "CD105"
+    label: str | int | None = "SSEA3"
+    nuclei: str | int | None = "DAPI"
+
+
+@dataclass
+class Image:
+    """One field of view as float arrays per role, with what is needed to interpret the values."""
+
+    path: Path
+    shape: np.ndarray
+    label: np.ndarray | None = None
+    nuclei: np.ndarray | None = None
+    max_value: float = 65535.0  # full scale of the stored integer type (or configured bit depth)
+    pixel_size_um: float | None = None
+    channel_names: list[str] = field(default_factory=list)
+
+
+def _channel_names(tif: tifffile.TiffFile, n: int) -> list[str]:
+    names: list[str] = []
+    if tif.is_ome and tif.ome_metadata:
+        names = re.findall(r'<Channel [^>]*Name="([^"]*)"', tif.ome_metadata)
+    elif tif.is_imagej and tif.imagej_metadata:
+        labels = tif.imagej_metadata.get("Labels") or tif.imagej_metadata.get("labels")
+        if isinstance(labels, list):
+            names = [str(x) for x in labels]
+    return names[:n] if len(names) >= n else [str(i) for i in range(n)]
+
+
+def _pixel_size(tif: tifffile.TiffFile) -> float | None:
+    if tif.is_ome and tif.ome_metadata:
+        match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
+        if match:
+            return float(match.group(1))
+    if tif.is_imagej and tif.imagej_metadata:
+        tag = tif.pages[0].tags.get("XResolution")
+        if tag and tag.value[0]:
+            return tag.value[1] / tag.value[0]
+    return None
+
+
+def _pick(index_or_name: str | int, names: list[str], path: Path, role: str) -> int:
+    if isinstance(index_or_name, int):
+        if not 0 <= index_or_name < len(names):
+            raise ImageError(f"{path}: channel index {index_or_name} for '{role}' is out of range (the image has {len(names)} channel(s))")
+        return index_or_name
+    lowered = [n.lower() for n in names]
+    if index_or_name.lower() in lowered:
+        return lowered.index(index_or_name.lower())
+    raise ImageError(f"{path}: no channel named '{index_or_name}' for '{role}'; channels are {names} (set imaging.channels.{role} to a name or 0-based index)")
+
+
+def read_image(path: str | Path, channels: Channels = Channels(), z_projection: str = "max", bit_depth: int | None = None) -> Image:
+    """Read one multichannel image (C, [Z,] Y, X in any order tifffile reports) into per-role planes."""
+    path = Path(path)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            axes = series.axes
+            data = series.asarray()
+            names = _channel_names(tif, data.shape[axes.index("C")] if "C" in axes else 1)
+            pixel = _pixel_size(tif)
+    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+        raise ImageError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
+    if not np.issubdtype(data.dtype, np.integer) and not np.issubdtype(data.dtype, np.floating):
+        raise ImageError(f"{path}: unsupported pixel type {data.dtype}")
+    axes = axes.replace("S", "C") if "C" not in axes else axes
+    for extra in ("T", "Q", "I"):  # time points or unknown leading axes: take the first
+        while extra in axes:
+            data = np.take(data, 0, axis=axes.index(extra))
+            axes = axes.replace(extra, "", 1)
+    if "Z" in axes:
+        if z_projection != "max":
+            raise ImageError(f"{path}: a z-stack ({data.shape[axes.index('Z')]} planes) but imaging.z_projection is '{z_projection}'; set it to max")
+        data = data.max(axis=axes.index("Z"))
+        axes = axes.replace("Z", "")
+    if "C" not in axes:
+        data = data[None]
+        axes = "C" + axes
+    if axes.replace("C", "") != "YX" or data.ndim != 3:
+        raise ImageError(f"{path}: expected a 2-D image with channels (axes C, Y, X), got axes {series.axes} and shape {series.shape}")
+    data = np.moveaxis(data, axes.index("C"), 0)
+    if min(data.shape[1:]) < 8:
+        raise ImageError(f"{path}: image of {data.shape[1]} x {data.shape[2]} pixels is too small to segment")
+    if bit_depth:
+        full = float(2**bit_depth - 1)
+    elif np.issubdtype(data.dtype, np.integer):
+        full = float(np.iinfo(data.dtype).max)
+    else:
+        full = 1.0
+    planes = {}
+    for role in ("shape", "label", "nuclei"):
+        wanted = getattr(channels, role)
+        if wanted is None:
+            planes[role] = None
+            continue
+        planes[role] = data[_pick(wanted, names, path, role)].astype(np.float32)
+    return Image(path=path, shape=planes["shape"], label=planes["label"], nuclei=planes["nuclei"], max_value=full, pixel_size_um=pixel, channel_names=names)
+
+
+def read_mask(path: str | Path, expected_shape: tuple[int, int]) -> np.ndarray:
+    """A user's label image (CellProfiler, Cellpose, manual): integer labels kept as they are.
+
+    Touching cells are told apart by label value, so labels are never re-derived by connected components.
+    """
+    path = Path(path)
+    try:
+        mask = np.squeeze(tifffile.imread(path))
+    except (OSError, ValueError, tifffile.TiffFileError) as exc:
+        raise ImageError(f"{path}: cannot read the mask ({exc})") from exc
+    if not np.issubdtype(mask.dtype, np.integer):
+        raise ImageError(f"{path}: a mask must hold integer labels, got {mask.dtype}")
+    if mask.shape != tuple(expected_shape):
+        raise ImageError(f"{path}: mask shape {mask.shape} differs from its image {tuple(expected_shape)}")
+    return mask.astype(np.int64)

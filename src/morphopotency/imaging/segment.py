@@ -1,0 +1,93 @@
+"""Cell segmentation in scikit-image, doing what the paper's CellProfiler pipeline did.
+
+Nuclei from DAPI (smoothing, Otsu threshold, declumping by a distance-transform watershed), then cell
+bodies from the shape channel by watershed propagation from the nuclei. Without a nuclei channel, cell
+bodies are seeded from the peaks of the smoothed shape channel. The shape-channel foreground is a
+hysteresis threshold in units of the background noise: dim protrusions are kept when they connect to a
+bright body, isolated noise is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import feature, filters, measure, morphology, segmentation
+
+
+@dataclass(frozen=True)
+class SegmentationParams:
+    """Defaults work on the demo cohort and on the Cell Tracking Challenge MSC frames (SEG ~0.56)."""
+
+    smooth_sigma: float = 2.0  # px, before thresholding the shape channel
+    low: float = 2.0  # hysteresis thresholds, in units of the smoothed background noise
+    high: float = 8.0
+    background_size: int = 101  # px, median-filter window for the background estimate
+    seed_sigma: float = 12.0  # px, smoothing for seed peaks (no nuclei channel)
+    seed_distance: int = 60  # px, minimum distance between seed peaks
+    nuclei_sigma: float = 1.5
+    nuclei_distance: int = 7  # px, minimum distance between nuclei centres when declumping
+    min_area: int = 150  # px
+    max_area: int = 200_000  # px
+    drop_border: bool = True
+
+
+def _noise_units(plane: np.ndarray, p: SegmentationParams) -> np.ndarray:
+    """Background-subtracted, smoothed and divided by its robust noise level (MAD of the result)."""
+    step = max(1, p.background_size // 25)
+    coarse = ndi.median_filter(plane[::step, ::step], size=max(3, p.background_size // step))
+    background = ndi.zoom(coarse, (plane.shape[0] / coarse.shape[0], plane.shape[1] / coarse.shape[1]), order=1)
+    background = background[: plane.shape[0], : plane.shape[1]]
+    smooth = filters.gaussian(plane - background, p.smooth_sigma, preserve_range=True)
+    centre = np.median(smooth)
+    mad = np.median(np.abs(smooth - centre)) * 1.4826
+    return smooth / (mad if mad > 0 else 1.0)
+
+
+def segment_nuclei(dapi: np.ndarray, p: SegmentationParams = SegmentationParams()) -> np.ndarray:
+    """Nuclei labels: smoothed Otsu threshold, holes filled, touching nuclei split at distance-map necks."""
+    smooth = filters.gaussian(dapi, p.nuclei_sigma, preserve_range=True)
+    if np.ptp(smooth) == 0:
+        return np.zeros(dapi.shape, dtype=np.int32)
+    mask = ndi.binary_fill_holes(smooth > filters.threshold_otsu(smooth))
+    mask = morphology.remove_small_objects(mask, max_size=max(p.min_area // 10, 1))
+    distance = ndi.distance_transform_edt(mask)
+    peaks = feature.peak_local_max(distance, min_distance=p.nuclei_distance, labels=measure.label(mask), exclude_border=False)
+    markers = np.zeros(dapi.shape, dtype=np.int32)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    return segmentation.watershed(-distance, markers, mask=mask).astype(np.int32)
+
+
+def _tidy(labels: np.ndarray, p: SegmentationParams) -> np.ndarray:
+    """Fill holes per object, apply size limits and drop objects cut by the image border; relabel 1..n."""
+    filled = np.zeros_like(labels)
+    for region in measure.regionprops(labels):
+        r0, c0, r1, c1 = region.bbox
+        if not p.min_area <= region.area <= p.max_area:
+            continue
+        sub = ndi.binary_fill_holes(region.image)
+        view = filled[r0:r1, c0:c1]
+        view[sub & (view == 0)] = region.label
+    if p.drop_border:
+        filled = segmentation.clear_border(filled)
+    relabelled, _, _ = segmentation.relabel_sequential(filled)
+    return relabelled.astype(np.int32)
+
+
+def segment_cells(shape: np.ndarray, nuclei: np.ndarray | None = None, p: SegmentationParams = SegmentationParams()) -> np.ndarray:
+    """Cell-body labels from the shape channel, seeded by nuclei when given."""
+    signal = _noise_units(shape.astype(np.float64), p)
+    foreground = filters.apply_hysteresis_threshold(signal, p.low, p.high)
+    foreground = ndi.binary_fill_holes(foreground)
+    foreground = morphology.remove_small_objects(foreground, max_size=max(p.min_area - 1, 0))
+    if nuclei is not None:
+        nuclear = segment_nuclei(nuclei, p)
+        markers = np.where(foreground, nuclear, 0)
+    else:
+        seeds = filters.gaussian(shape.astype(np.float64), p.seed_sigma, preserve_range=True)
+        peaks = feature.peak_local_max(seeds, min_distance=p.seed_distance, labels=measure.label(foreground), exclude_border=False)
+        markers = np.zeros(shape.shape, dtype=np.int32)
+        markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    labels = segmentation.watershed(-signal, markers, mask=foreground)
+    return _tidy(labels, p)

@@ -1,0 +1,95 @@
+"""Image ingest: channel mapping, z-stacks, bit depth, user masks, and errors naming the file."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from morphopotency.imaging.io import Channels, ImageError, read_image, read_mask
+from morphopotency.simulate import write_ome_tiff
+
+
+@pytest.fixture()
+def ome(tmp_path):
+    data = np.stack([np.full((32, 40), v, np.uint16) for v in (100, 200, 300)])
+    path = tmp_path / "a.ome.tif"
+    write_ome_tiff(path, data, ("CD105", "SSEA3", "DAPI"), 0.5, "test")
+    return path
+
+
+def test_channels_by_name_and_index(ome):
+    image = read_image(ome, Channels(shape="cd105", label=1, nuclei="DAPI"))
+    assert (image.shape.mean(), image.label.mean(), image.nuclei.mean()) == (100, 200, 300)
+    assert image.max_value == 65535 and image.pixel_size_um == 0.5 and image.channel_names == ["CD105", "SSEA3", "DAPI"]
+    assert read_image(ome, Channels(label=None, nuclei=None)).label is None
+
+
+def test_missing_channel_names_file_and_channels(ome):
+    with pytest.raises(ImageError, match=r"a.ome.tif: no channel named 'GFP' for 'label'; channels are \['CD105', 'SSEA3', 'DAPI'\]"):
+        read_image(ome, Channels(label="GFP"))
+    with pytest.raises(ImageError, match=r"channel index 5 for 'nuclei' is out of range \(the image has 3"):
+        read_image(ome, Channels(nuclei=5))
+
+
+def test_two_channel_image_has_too_few_channels(tmp_path):
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, np.zeros((2, 32, 32), np.uint16), metadata={"axes": "CYX"}, photometric="minisblack")
+    with pytest.raises(ImageError, match=r"two.tif: channel index 2 for 'nuclei' is out of range \(the image has 2"):
+        read_image(path, Channels(shape=0, label=1, nuclei=2))
+
+
+def test_z_stack_is_max_projected_or_refused(tmp_path):
+    stack = np.zeros((3, 4, 16, 16), np.uint8)  # C, Z, Y, X
+    stack[0, 2] = 9
+    path = tmp_path / "z.tif"
+    tifffile.imwrite(path, stack, metadata={"axes": "CZYX"}, photometric="minisblack")
+    image = read_image(path, Channels(shape=0, label=1, nuclei=2))
+    assert image.shape.max() == 9 and image.max_value == 255
+    with pytest.raises(ImageError, match=r"z.tif: a z-stack \(4 planes\) but imaging.z_projection is 'none'"):
+        read_image(path, Channels(shape=0, label=1, nuclei=2), z_projection="none")
+
+
+def test_bit_depth_sets_full_scale(ome):
+    assert read_image(ome, bit_depth=12).max_value == 4095
+
+
+@pytest.mark.parametrize(
+    ("writer", "message"),
+    [
+        (lambda p: p.write_bytes(b"not a tiff at all" * 10), "cannot read the image"),
+        (lambda p: p.write_bytes(tifffile_bytes()[:300]), "cannot read the image"),
+        (lambda p: tifffile.imwrite(p, np.zeros((1, 1), np.uint16)), "too small to segment"),
+        (lambda p: tifffile.imwrite(p, np.zeros((2, 3, 4, 16, 16), np.uint16), metadata={"axes": "CZTYX"}, photometric="minisblack"), None),
+    ],
+)
+def test_unreadable_or_wrong_images_name_the_file(tmp_path, writer, message):
+    path = tmp_path / "bad.tif"
+    writer(path)
+    if message is None:  # a time series: the first time point is taken, which must still be readable
+        read_image(path, Channels(shape=0, label=1, nuclei=None))
+        return
+    with pytest.raises(ImageError, match=message) as err:
+        read_image(path, Channels(shape=0, label=None, nuclei=None))
+    assert "bad.tif" in str(err.value)
+
+
+def tifffile_bytes():
+    import io
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, np.random.default_rng(0).integers(0, 60000, (3, 64, 64), dtype=np.uint16), metadata={"axes": "CYX"}, photometric="minisblack")
+    return buffer.getvalue()
+
+
+def test_user_masks_keep_their_labels(tmp_path):
+    mask = np.zeros((20, 20), np.uint32)
+    mask[2:8, 2:8] = 7
+    mask[2:8, 8:14] = 300  # touching, told apart by label value only
+    path = tmp_path / "m.tif"
+    tifffile.imwrite(path, mask)
+    read = read_mask(path, (20, 20))
+    assert set(np.unique(read)) == {0, 7, 300}
+    with pytest.raises(ImageError, match="differs from its image"):
+        read_mask(path, (21, 20))
+    tifffile.imwrite(path, mask.astype(np.float32))
+    with pytest.raises(ImageError, match="integer labels"):
+        read_mask(path, (20, 20))

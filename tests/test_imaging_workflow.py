@@ -1,0 +1,104 @@
+"""The imaging branch end to end on the demo: cells found, labels and shape modes recover the truth."""
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from morphopotency.imaging.shapes import ShapeModel
+from tests.conftest import REPO
+from tests.workflow_helpers import snakemake, tiny_config, write_project
+
+pytestmark = pytest.mark.workflow
+FRACTIONS = {"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    config = tiny_config()
+    config["demo"].update(fields_per_donor=4, image_size=512, cells_per_field=28, n_genes=600, multipotent_fraction=FRACTIONS, seed=20230411)
+    samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
+    root = write_project(tmp_path_factory.mktemp("imaging"), config, samples)
+    result = snakemake(root, "results/imaging/ssea3_fraction.tsv", "results/imaging/shape_modes/assignments.tsv", "results/imaging/segmentation/S8/S8_field01.png", "results/demo/rnaseq/demo_counts.tsv.gz")
+    assert result.returncode == 0, result.stderr[-4000:]
+    return root
+
+
+def cells_with_truth(root):
+    """Measured cells joined to the planted cell under their centroid."""
+    rows = []
+    for donor in FRACTIONS:
+        obs = ad.read_h5ad(root / f"results/imaging/cells/{donor}.h5ad").obs
+        truth = pd.read_csv(root / f"results/demo/truth/cells_{donor}.tsv", sep="\t").set_index(["image", "cell_id"])
+        for image, group in obs.groupby("image", observed=True):
+            mask = tifffile.imread(root / f"results/demo/truth/masks/{donor}/{image}.ome.tif")
+            planted = mask[group["centroid_row"].round().astype(int), group["centroid_col"].round().astype(int)]
+            joined = group.assign(truth_id=planted)
+            joined = joined[joined["truth_id"] > 0]
+            info = truth.loc[[(image, t) for t in joined["truth_id"]]]
+            rows.append(joined.assign(shape_class=info["shape_class"].to_numpy(), planted_multipotent=info["multipotent"].to_numpy()))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_cells_crops_and_tables(demo):
+    adata = ad.read_h5ad(demo / "results/imaging/cells/S8.h5ad")
+    crops = np.load(demo / "results/imaging/crops/S8.npy", allow_pickle=False)
+    assert adata.n_obs > 50 and crops.shape == (adata.n_obs, 128, 128) and crops.dtype == np.uint8
+    assert adata.obsm["contour"].shape == (adata.n_obs, 50, 2)
+    for column in ("donor", "image", "cell_id", "centroid_row", "area", "perimeter", "circularity", "aspect_ratio", "solidity", "eccentricity",
+                   "shape_mean", "shape_integrated", "label_mean", "nuclei_mean", "ssea3_8bit"):
+        assert column in adata.obs, column
+    assert (crops[:, 0, 0] == 0).all()  # outside the cell: zero
+    labels = tifffile.imread(demo / "results/imaging/segmentation/S8/S8_field01.tif")
+    assert labels.max() == (adata.obs["image"] == "S8_field01").sum()
+
+
+def test_shape_measures_track_the_truth(demo):
+    cells = cells_with_truth(demo)
+    by_class = cells.groupby("shape_class")[["circularity", "aspect_ratio"]].median()
+    assert by_class.loc["round", "circularity"] > by_class.loc["elongated", "circularity"] + 0.25
+    assert by_class.loc["elongated", "aspect_ratio"] > 3 > 1.5 > by_class.loc["round", "aspect_ratio"]
+
+
+def test_ssea3_fractions_within_5_points_of_planted(demo):
+    fraction = pd.read_csv(demo / "results/imaging/ssea3_fraction.tsv", sep="\t").set_index("donor")
+    for donor, planted in FRACTIONS.items():
+        assert abs(fraction.loc[donor, "ssea3_positive_fraction"] - planted) <= 0.05, donor
+    assert (fraction["threshold"] == 90).all()
+
+
+def test_shape_modes_separate_round_from_elongated_and_are_stable(demo):
+    out = demo / "results/imaging/shape_modes"
+    cells = cells_with_truth(demo).merge(pd.read_csv(out / "assignments.tsv", sep="\t")[["donor", "image", "cell_id", "shape_mode"]])
+    round_modes = cells.loc[cells["shape_class"] == "round", "shape_mode"].value_counts(normalize=True)
+    long_modes = cells.loc[cells["shape_class"] == "elongated", "shape_mode"].value_counts(normalize=True)
+    shared = sum(min(round_modes.get(m, 0), long_modes.get(m, 0)) for m in set(round_modes.index) | set(long_modes.index))
+    assert shared < 0.1  # round and elongated cells fall in different modes
+    stability = pd.read_csv(out / "stability.tsv", sep="\t")["ari"]
+    assert stability.median() >= 0.9
+    distribution = pd.read_csv(out / "distribution.tsv", sep="\t").set_index("donor")
+    assert np.allclose(distribution.sum(axis=1), 1.0) and distribution.shape[1] == 20
+
+
+def test_saved_model_reproduces_assignments(demo):
+    out = demo / "results/imaging/shape_modes"
+    model = ShapeModel.load(out / "model.npz", out / "model.json")
+    outlines = np.concatenate([ad.read_h5ad(demo / f"results/imaging/cells/{d}.h5ad").obsm["contour"] for d in sorted(FRACTIONS)])
+    assignments = pd.read_csv(out / "assignments.tsv", sep="\t")
+    assert (model.assign(outlines) == assignments["shape_mode"].to_numpy()).all()
+
+
+def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
+    config = tiny_config(demo={"enabled": False})
+    config["rnaseq"]["table"] = str(demo / "results/demo/rnaseq/demo_counts.tsv.gz")
+    config["rnaseq"]["gene_lengths"] = str(demo / "results/demo/rnaseq/gene_lengths.tsv")
+    config["imaging"] = {"masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"), "shape_modes": {"k": 4, "runs": 50}}
+    samples = [f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8", "S9\tS9\tstem\tS9\t"]
+    root = write_project(tmp_path / "byo", config, samples)
+    result = snakemake(root, "results/imaging/cells/S8.h5ad")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (root / "results/imaging/segmentation").exists()
+    obs = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad").obs
+    truth = pd.read_csv(demo / "results/demo/truth/cells_S8.tsv", sep="\t")
+    assert len(obs) == len(truth)  # every planted cell, touching ones told apart by label value

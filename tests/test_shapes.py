@@ -1,0 +1,78 @@
+"""Shape modes: resampling, proper-rotation registration, saved model, and mode structure."""
+
+import numpy as np
+import pytest
+
+from morphopotency.imaging.shapes import ShapeModel, fit_shape_modes, register, resample
+
+
+def ellipse(a, b, n=200, angle=0.0, shift=(0, 0)):
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x, y = a * np.cos(t), b * np.sin(t)
+    c, s = np.cos(angle), np.sin(angle)
+    return np.column_stack([s * x + c * y + shift[0], c * x - s * y + shift[1]])  # (row, col)
+
+
+def chiral(n=200):
+    """An 'L'-like, mirror-asymmetric outline (rows, cols)."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    r = 10 * (1 + 0.5 * np.cos(t) + 0.3 * np.sin(2 * t) + 0.2 * np.cos(3 * t + 0.4))
+    return np.column_stack([r * np.sin(t), r * np.cos(t)])
+
+
+def test_resample_is_equidistant_and_drops_tiny_contours():
+    points = resample(ellipse(30, 10), 50)
+    steps = np.hypot(*np.diff(np.vstack([points, points[:1]]), axis=0).T)
+    assert points.shape == (50, 2) and steps.std() / steps.mean() < 0.01
+    assert resample(np.zeros((4, 2)), 50) is None
+
+
+def test_registration_removes_rotation_translation_and_start_point():
+    base = resample(chiral(), 50)
+    rotated = []
+    for k, angle in enumerate([0.3, 1.7, -2.2]):
+        c, s = np.cos(angle), np.sin(angle)
+        pts = base @ np.array([[c, -s], [s, c]]).T * 2.5 + np.array([40.0, -7.0])
+        rotated.append(np.roll(pts, 7 * k, axis=0))
+    registered, _ = register(np.stack([base, *rotated]))
+    assert np.abs(registered - registered[0]).max() < 1e-6
+
+
+def test_registration_never_mirrors():
+    base = resample(chiral(), 50)
+    mirror = base * np.array([1.0, -1.0])
+    registered, _ = register(np.stack([base, mirror]))
+    # Only proper rotations: the mirror image cannot be laid onto the original.
+    assert np.abs(registered[0] - registered[1]).max() > 0.1
+
+
+@pytest.fixture(scope="module")
+def outlines():
+    rng = np.random.default_rng(0)
+    cells, kinds = [], []
+    for i in range(90):
+        kind = i % 3
+        if kind == 0:
+            c = ellipse(10 * rng.uniform(0.9, 1.1), 10 * rng.uniform(0.9, 1.1), angle=rng.uniform(0, 6))
+        elif kind == 1:
+            c = ellipse(30 * rng.uniform(0.9, 1.1), 6 * rng.uniform(0.9, 1.1), angle=rng.uniform(0, 6))
+        else:
+            c = chiral() * rng.uniform(0.9, 1.1)
+        cells.append(resample(c + rng.normal(0, 0.2, c.shape), 50))
+        kinds.append(kind)
+    return np.stack(cells), np.array(kinds)
+
+
+def test_modes_separate_shapes_are_stable_and_reload(outlines, tmp_path):
+    x, kinds = outlines
+    model = fit_shape_modes(x, k=3, n_pcs=10, seed=1, runs=200, stability_seeds=3)
+    modes = model.assign(x)
+    for kind in range(3):  # each planted shape sits in one mode, and modes differ between shapes
+        assert len(set(modes[kinds == kind])) == 1
+    assert len(set(modes)) == 3
+    assert np.median(model.stability_ari) >= 0.9
+    model.save(tmp_path / "model.npz", tmp_path / "model.json")
+    again = ShapeModel.load(tmp_path / "model.npz", tmp_path / "model.json")
+    assert (again.assign(x) == modes).all()
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as data:  # no pickles inside
+        assert set(data.files) >= {"centroids", "pca_components", "reference"}
