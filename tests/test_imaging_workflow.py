@@ -93,12 +93,16 @@ def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
     config = tiny_config(demo={"enabled": False})
     config["rnaseq"]["table"] = str(demo / "results/demo/rnaseq/demo_counts.tsv.gz")
     config["rnaseq"]["gene_lengths"] = str(demo / "results/demo/rnaseq/gene_lengths.tsv")
-    config["imaging"] = {"masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"), "shape_modes": {"k": 4, "runs": 50}}
+    config["imaging"] = {"masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"), "shape_modes": {"k": 4, "runs": 50},
+                         "channels": {"label": None}}
     samples = [f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8", "S9\tS9\tstem\tS9\t"]
     root = write_project(tmp_path / "byo", config, samples)
-    result = snakemake(root, "results/imaging/cells/S8.h5ad")
+    dry = snakemake(root, "-n")
+    assert "imaging_ssea3" not in dry.stdout and "imaging_shape_modes" in dry.stdout  # no SSEA3: no labels, the rest runs
+    result = snakemake(root, "results/imaging/shape_modes/assignments.tsv")
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (root / "results/imaging/segmentation").exists()
     obs = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad").obs
     truth = pd.read_csv(demo / "results/demo/truth/cells_S8.tsv", sep="\t")
     assert len(obs) == len(truth)  # every planted cell, touching ones told apart by label value
+    assert "ssea3_8bit" not in obs

@@ -41,9 +41,10 @@ def test_multipotent_cells_are_rounder_and_brighter_but_overlap(cohort):
     multi, other = cells[cells["multipotent"]], cells[~cells["multipotent"]]
     assert (multi["shape_class"] == "round").mean() > (other["shape_class"] == "round").mean() + 0.3
     assert multi["ssea3_measured"].median() > 90 > other["ssea3_measured"].median()
-    # Overlap: the two classes' SSEA3 ranges overlap, so the threshold mislabels a few cells.
-    assert multi["ssea3_measured"].min() < other["ssea3_measured"].max()
-    assert 0 < (multi["ssea3_measured"] < 90).mean() < 0.1
+    # Overlap in shape, so predicting multipotency from shape is not trivial: many multipotent cells are
+    # not round and some non-multipotent cells are.
+    assert (multi["shape_class"] != "round").mean() > 0.25
+    assert (other["shape_class"] == "round").mean() > 0.08
     assert set(cells["shape_class"]) == {"round", "elongated", "irregular"}
 
 

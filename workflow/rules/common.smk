@@ -136,11 +136,9 @@ def donor_images(wildcards):
 def imaging_targets():
     if not IMAGES:
         return []
-    targets = [
-        "results/imaging/ssea3_fraction.tsv",
-        "results/imaging/shape_modes/assignments.tsv",
-        "results/imaging/shape_modes/distribution.png",
-    ]
+    targets = ["results/imaging/shape_modes/assignments.tsv", "results/imaging/shape_modes/distribution.png"]
+    if config["imaging"]["channels"].get("label") is not None:  # without SSEA3 no labels, the rest runs
+        targets.append("results/imaging/ssea3_fraction.tsv")
     if not config["imaging"].get("masks"):
         targets += [f"results/imaging/segmentation/{d}/{i}.png" for d in sorted(IMAGES) for i in sorted(IMAGES[d])]
     return targets

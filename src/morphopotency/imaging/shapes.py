@@ -130,9 +130,7 @@ class ShapeModel:
     def assign(self, outlines: np.ndarray) -> np.ndarray:
         """Mode (1..K) of each outline (cells, N, 2), by nearest centroid in the space of the fit."""
         registered, _ = register(outlines, self.reference)
-        f = self.features(registered)
-        d = ((f[:, None, :] - self.centroids[None, :, :]) ** 2).sum(axis=-1)
-        return np.argmin(d, axis=1) + 1
+        return nearest(self.features(registered), self.centroids) + 1
 
     def save(self, npz_path: str | Path, json_path: str | Path) -> None:
         arrays = {k: getattr(self, k) for k in ("reference", "pca_mean", "pca_components", "power_lambdas", "power_mean", "power_scale", "centroids", "mode_outlines", "stability_ari")}
@@ -151,6 +149,12 @@ class ShapeModel:
         with np.load(npz_path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         return cls(**arrays, n_points=meta["n_points"], seed=meta["seed"])
+
+
+def nearest(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid: |f|^2 - 2 f.c + |c|^2 keeps memory at cells x K, not cells x K x dims."""
+    d = (features**2).sum(axis=1)[:, None] - 2 * features @ centroids.T + (centroids**2).sum(axis=1)[None, :]
+    return np.argmin(d, axis=1)
 
 
 def _consensus(features: np.ndarray, k: int, seed: int, runs: int) -> np.ndarray:
@@ -195,8 +199,7 @@ def fit_shape_modes(
     def fit_once(s: int) -> tuple[np.ndarray, np.ndarray]:
         labels = _consensus(features[subset], k, s, runs)
         centroids = np.stack([features[subset][labels == c].mean(axis=0) for c in range(k)])
-        d = ((features[:, None, :] - centroids[None]) ** 2).sum(axis=-1)
-        return centroids, np.argmin(d, axis=1)
+        return centroids, nearest(features, centroids)
 
     centroids, labels = fit_once(seed)
     others = [fit_once(seed + 1000 * (i + 1))[1] for i in range(stability_seeds - 1)]
