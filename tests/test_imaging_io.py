@@ -93,3 +93,18 @@ def test_user_masks_keep_their_labels(tmp_path):
     tifffile.imwrite(path, mask.astype(np.float32))
     with pytest.raises(ImageError, match="integer labels"):
         read_mask(path, (20, 20))
+
+
+def test_one_file_per_channel(tmp_path):
+    from morphopotency.samples import images_by_donor
+
+    for channel, value in (("CD105", 10), ("SSEA3", 20), ("DAPI", 30)):
+        tifffile.imwrite(tmp_path / f"field1_{channel}.tif", np.full((16, 16), value, np.uint16))
+    sheet = __import__("pandas").DataFrame([{"sample": "S1", "donor": "S1", "condition": "stem", "rnaseq_column": "", "images": str(tmp_path)}]).set_index("sample", drop=False)
+    images = images_by_donor(sheet, channel_pattern=r"_(?P<channel>CD105|SSEA3|DAPI)")
+    assert list(images["S1"]) == ["field1"] and set(images["S1"]["field1"]) == {"CD105", "SSEA3", "DAPI"}
+    image = read_image(images["S1"]["field1"], Channels())
+    assert (image.shape.max(), image.label.max(), image.nuclei.max()) == (10, 20, 30)
+    tifffile.imwrite(tmp_path / "field1_DAPI.tif", np.zeros((8, 8), np.uint16))
+    with pytest.raises(ImageError, match="differ in size"):
+        read_image(images["S1"]["field1"], Channels())

@@ -82,10 +82,29 @@ def expand_images(spec: str, planned: Iterable[str | Path] = ()) -> list[Path]:
     return sorted(found)
 
 
-def images_by_donor(sheet: pd.DataFrame, planned: Iterable[str | Path] = ()) -> dict[str, dict[str, Path]]:
-    """donor -> {image id -> file}; raises naming the row whose images are missing or ambiguous."""
+def _group_channel_files(files: list[Path], pattern: str, sample: str, errors: list[str]) -> dict[str, dict[str, Path]]:
+    """One file per channel: image id = file name without the part the pattern's ``channel`` group matched."""
+    regex = re.compile(pattern)
+    grouped: dict[str, dict[str, Path]] = {}
+    for f in files:
+        match = regex.search(f.name)
+        if not match or "channel" not in match.groupdict():
+            errors.append(f"sample '{sample}': file '{f.name}' does not match imaging.channel_pattern '{pattern}'")
+            continue
+        iid = image_id(f.name[: match.start()] + f.name[match.end() :])
+        grouped.setdefault(iid, {})[match.group("channel")] = f
+    return grouped
+
+
+def images_by_donor(
+    sheet: pd.DataFrame, planned: Iterable[str | Path] = (), channel_pattern: str | None = None
+) -> dict[str, dict[str, Path | dict[str, Path]]]:
+    """donor -> {image id -> file, or channel -> file when each channel is its own file}.
+
+    Raises naming the row whose images are missing or ambiguous.
+    """
     planned = list(planned)
-    result: dict[str, dict[str, Path]] = {}
+    result: dict[str, dict[str, Path | dict[str, Path]]] = {}
     errors = []
     for sample, row in sheet.iterrows():
         if not row["images"]:
@@ -94,7 +113,12 @@ def images_by_donor(sheet: pd.DataFrame, planned: Iterable[str | Path] = ()) -> 
         if not files:
             errors.append(f"sample '{sample}': images '{row['images']}' match no TIFF file")
             continue
-        ids: dict[str, Path] = {}
+        if channel_pattern:
+            grouped = _group_channel_files(files, channel_pattern, sample, errors)
+            errors.extend(f"sample '{sample}': image id '{i}' (from per-channel files) must use letters, digits, _ or - only" for i in grouped if not _ID.match(i))
+            result[row["donor"]] = dict(sorted(grouped.items()))
+            continue
+        ids: dict[str, Path | dict[str, Path]] = {}
         for f in files:
             iid = image_id(f)
             if not _ID.match(iid):

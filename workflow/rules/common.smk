@@ -70,7 +70,7 @@ else:
     PLANNED_IMAGES = []
 
 try:
-    IMAGES = images_by_donor(SAMPLES, PLANNED_IMAGES)
+    IMAGES = images_by_donor(SAMPLES, PLANNED_IMAGES, config["imaging"].get("channel_pattern"))
 except ConfigError as error:
     _fail(ConfigError(f"{config['samples']}: {error}"))
 
@@ -84,7 +84,7 @@ def provenance_inputs():
     if config["rnaseq"].get("gene_lengths"):
         files["gene_lengths"] = [config["rnaseq"]["gene_lengths"]]
     files["gene_sets"] = [config["rnaseq"]["gene_sets"]["bp"], config["rnaseq"]["gene_sets"]["cc"]]
-    files["images"] = [str(p) for donor in sorted(IMAGES) for p in IMAGES[donor].values()]
+    files["images"] = [f for donor in sorted(IMAGES) for image in sorted(IMAGES[donor]) for f in image_files(donor, image)]
     return files
 
 
@@ -116,8 +116,19 @@ def rnaseq_targets():
     return targets
 
 
+def image_spec(donor, image):
+    """A file, or channel -> file when each channel is saved apart (imaging.channel_pattern)."""
+    spec = IMAGES[donor][image]
+    return {c: str(f) for c, f in spec.items()} if isinstance(spec, dict) else str(spec)
+
+
+def image_files(donor, image):
+    spec = image_spec(donor, image)
+    return list(spec.values()) if isinstance(spec, dict) else [spec]
+
+
 def image_path(wildcards):
-    return str(IMAGES[wildcards.donor][wildcards.image])
+    return image_files(wildcards.donor, wildcards.image)
 
 
 def label_image(donor, image):
@@ -130,7 +141,7 @@ def label_image(donor, image):
 
 def donor_images(wildcards):
     ids = sorted(IMAGES[wildcards.donor])
-    return {"images": [str(IMAGES[wildcards.donor][i]) for i in ids], "labels": [label_image(wildcards.donor, i) for i in ids]}
+    return {"images": [f for i in ids for f in image_files(wildcards.donor, i)], "labels": [label_image(wildcards.donor, i) for i in ids]}
 
 
 def imaging_targets():

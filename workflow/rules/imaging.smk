@@ -12,6 +12,7 @@ rule imaging_segment:
         labels="results/imaging/segmentation/{donor}/{image}.tif",
         overlay=report("results/imaging/segmentation/{donor}/{image}.png", caption="../report/segmentation.rst", category="Imaging", subcategory="segmentation"),
     params:
+        image=lambda w: image_spec(w.donor, w.image),
         channels=CHANNELS,
         segmentation=IMG["segmentation"],
         bit_depth=IMG["bit_depth"],
@@ -40,7 +41,7 @@ rule imaging_cells:
         n_points=IMG["shape_modes"]["n_points"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
-        image_ids=lambda w: sorted(IMAGES[w.donor]),
+        image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(IMAGES[w.donor])},
     log:
         "results/logs/imaging/cells_{donor}.log",
     conda:

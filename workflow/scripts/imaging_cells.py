@@ -9,7 +9,7 @@ from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "imaging_cells")
 p = snakemake.params
-images = dict(zip(p.image_ids, zip(snakemake.input.images, snakemake.input.labels)))
+images = {image: (spec, label) for (image, spec), label in zip(p.image_specs.items(), snakemake.input.labels)}
 adata, crops = donor_cells(snakemake.wildcards.donor, images, Channels(**p.channels), crop_size=p.crop_size, n_points=p.n_points, bit_depth=p.bit_depth, z_projection=p.z_projection)
 with atomic_path(snakemake.output.cells) as tmp:
     adata.write_h5ad(tmp)

@@ -12,10 +12,10 @@ from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "imaging_segment")
 p = snakemake.params
-image = read_image(snakemake.input.image, Channels(**p.channels), z_projection=p.z_projection, bit_depth=p.bit_depth)
+image = read_image(p.image, Channels(**p.channels), z_projection=p.z_projection, bit_depth=p.bit_depth)
 labels = segment_cells(image.shape, image.nuclei, SegmentationParams(**p.segmentation))
 with atomic_path(snakemake.output.labels) as tmp:
     tifffile.imwrite(tmp, labels.astype(np.uint32 if labels.max() > 65535 else np.uint16), compression="zlib")
 with atomic_path(snakemake.output.overlay) as tmp:
     PILImage.fromarray(overlay(image.shape, labels)).save(tmp, format="PNG")
-log.info("%s: %d cells", snakemake.input.image, int(labels.max()))
+log.info("%s: %d cells", p.image, int(labels.max()))

@@ -16,7 +16,7 @@ from morphopotency.imaging.shapes import resample
 
 def donor_cells(
     donor: str,
-    images: Mapping[str, tuple[str | Path, str | Path]],
+    images: Mapping[str, tuple[str | Path | Mapping[str, str | Path], str | Path]],
     channels: Channels,
     crop_size: int = 128,
     n_points: int = 50,

@@ -7,6 +7,7 @@ roles the workflow needs (shape = CD105, label = SSEA3, nuclei = DAPI) and fails
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,34 @@ def _pick(index_or_name: str | int, names: list[str], path: Path, role: str) -> 
     raise ImageError(f"{path}: no channel named '{index_or_name}' for '{role}'; channels are {names} (set imaging.channels.{role} to a name or 0-based index)")
 
 
-def read_image(path: str | Path, channels: Channels = Channels(), z_projection: str = "max", bit_depth: int | None = None) -> Image:
-    """Read one multichannel image (C, [Z,] Y, X in any order tifffile reports) into per-role planes."""
+def _read_channel_files(files: Mapping[str, str | Path], z_projection: str) -> tuple[np.ndarray, str, list[str], float | None]:
+    """One file per channel (named by the mapping's keys): each read as a 2-D plane and stacked."""
+    planes, pixel = [], None
+    for name, f in files.items():
+        try:
+            with tifffile.TiffFile(f) as tif:
+                data, axes = tif.series[0].asarray(), tif.series[0].axes
+                pixel = pixel or _pixel_size(tif)
+        except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+            raise ImageError(f"{f}: cannot read the image ({type(exc).__name__}: {exc})") from exc
+        if "Z" in axes and z_projection == "max":
+            data, axes = data.max(axis=axes.index("Z")), axes.replace("Z", "")
+        if data.ndim != 2:
+            raise ImageError(f"{f}: channel '{name}' should be one 2-D plane, got axes {axes} and shape {data.shape}")
+        planes.append(data)
+    if len({p.shape for p in planes}) > 1:
+        raise ImageError(f"{list(files.values())[0]}: the per-channel files of this image differ in size: {[p.shape for p in planes]}")
+    return np.stack(planes), "CYX", list(files), pixel
+
+
+def read_image(path: str | Path | Mapping[str, str | Path], channels: Channels = Channels(), z_projection: str = "max", bit_depth: int | None = None) -> Image:
+    """Read one multichannel image (C, [Z,] Y, X in any order tifffile reports) into per-role planes.
+
+    ``path`` may also map channel names to one file each (microscopes that save channels apart).
+    """
+    if isinstance(path, Mapping):
+        data, axes, names, pixel = _read_channel_files(path, z_projection)
+        return _to_image(Path(next(iter(path.values()))), data, axes, names, pixel, channels, z_projection, bit_depth, axes)
     path = Path(path)
     try:
         with tifffile.TiffFile(path) as tif:
@@ -86,6 +113,10 @@ def read_image(path: str | Path, channels: Channels = Channels(), z_projection: 
             pixel = _pixel_size(tif)
     except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
         raise ImageError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
+    return _to_image(path, data, axes, names, pixel, channels, z_projection, bit_depth, series.axes)
+
+
+def _to_image(path: Path, data: np.ndarray, axes: str, names: list[str], pixel: float | None, channels: Channels, z_projection: str, bit_depth: int | None, original_axes: str) -> Image:
     if not np.issubdtype(data.dtype, np.integer) and not np.issubdtype(data.dtype, np.floating):
         raise ImageError(f"{path}: unsupported pixel type {data.dtype}")
     axes = axes.replace("S", "C") if "C" not in axes else axes
@@ -102,7 +133,7 @@ def read_image(path: str | Path, channels: Channels = Channels(), z_projection: 
         data = data[None]
         axes = "C" + axes
     if axes.replace("C", "") != "YX" or data.ndim != 3:
-        raise ImageError(f"{path}: expected a 2-D image with channels (axes C, Y, X), got axes {series.axes} and shape {series.shape}")
+        raise ImageError(f"{path}: expected a 2-D image with channels (axes C, Y, X), got axes {original_axes} and shape {data.shape}")
     data = np.moveaxis(data, axes.index("C"), 0)
     if min(data.shape[1:]) < 8:
         raise ImageError(f"{path}: image of {data.shape[1]} x {data.shape[2]} pixels is too small to segment")
