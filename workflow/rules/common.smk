@@ -152,6 +152,8 @@ def imaging_targets():
         targets.append("results/imaging/ssea3_fraction.tsv")
     if not config["imaging"].get("masks"):
         targets += [f"results/imaging/segmentation/{d}/{i}.png" for d in sorted(IMAGES) for i in sorted(IMAGES[d])]
+    if config["imaging"]["cropper"] == "selective_search":
+        targets += [f"results/imaging/crops_selective_search/{d}.npy" for d in sorted(IMAGES)]
     return targets
 
 

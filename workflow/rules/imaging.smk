@@ -42,6 +42,7 @@ rule imaging_cells:
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
         image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(IMAGES[w.donor])},
+        pixel_size_um=IMG["pixel_size_um"],
     log:
         "results/logs/imaging/cells_{donor}.log",
     conda:
@@ -95,3 +96,27 @@ rule imaging_shape_modes:
         mem_mb=4000,
     script:
         "../scripts/imaging_shape_modes.py"
+
+
+rule imaging_selective_search_crops:
+    input:
+        unpack(donor_images),
+    output:
+        crops="results/imaging/crops_selective_search/{donor}.npy",
+        boxes="results/imaging/crops_selective_search/{donor}.tsv",
+    params:
+        channels=CHANNELS,
+        crop_size=IMG["crop_size"],
+        image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(IMAGES[w.donor])},
+        min_area=IMG["segmentation"]["min_area"],
+        max_area=IMG["segmentation"]["max_area"],
+        bit_depth=IMG["bit_depth"],
+        z_projection=IMG["z_projection"],
+    log:
+        "results/logs/imaging/selective_search_{donor}.log",
+    conda:
+        "../../envs/imaging.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/imaging_selective_search.py"

@@ -22,6 +22,7 @@ def donor_cells(
     n_points: int = 50,
     bit_depth: int | None = None,
     z_projection: str = "max",
+    pixel_size_um: float | None = None,
 ) -> tuple[ad.AnnData, np.ndarray]:
     """AnnData (obs = cells, obsm['contour'] = n_points x 2 outline in pixels) and uint8 crops (cells, s, s).
 
@@ -39,7 +40,8 @@ def donor_cells(
         table = table[usable].reset_index(drop=True)
         if "label_mean" in table:
             table["ssea3_8bit"] = to_8bit(table["label_mean"], image.max_value)
-        table["pixel_size_um"] = image.pixel_size_um if image.pixel_size_um else np.nan
+        # The metadata's pixel size wins; the configured one fills in when the file has none.
+        table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan
         tables.append(table)
         outlines.extend(c for c in contours if c is not None)
         crops.append(crop_cells(image.shape, labels, table["cell_id"].to_numpy(), crop_size, image.max_value))

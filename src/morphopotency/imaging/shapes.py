@@ -127,10 +127,17 @@ class ShapeModel:
         z = (transformed - self.power_mean) / self.power_scale
         return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
-    def assign(self, outlines: np.ndarray) -> np.ndarray:
-        """Mode (1..K) of each outline (cells, N, 2), by nearest centroid in the space of the fit."""
-        registered, _ = register(outlines, self.reference)
-        return nearest(self.features(registered), self.centroids) + 1
+    def assign(self, outlines: np.ndarray, chunk: int = 10_000) -> np.ndarray:
+        """Mode (1..K) of each outline (cells, N, 2), by nearest centroid in the space of the fit.
+
+        Cells are independent once the model is fixed, so they go in chunks: memory stays flat however
+        many cells a cohort has.
+        """
+        modes = np.empty(len(outlines), dtype=np.int64)
+        for start in range(0, len(outlines), chunk):
+            registered, _ = register(outlines[start : start + chunk], self.reference)
+            modes[start : start + chunk] = nearest(self.features(registered), self.centroids) + 1
+        return modes
 
     def save(self, npz_path: str | Path, json_path: str | Path) -> None:
         arrays = {k: getattr(self, k) for k in ("reference", "pca_mean", "pca_components", "power_lambdas", "power_mean", "power_scale", "centroids", "mode_outlines", "stability_ari")}
