@@ -108,3 +108,11 @@ def test_one_file_per_channel(tmp_path):
     tifffile.imwrite(tmp_path / "field1_DAPI.tif", np.zeros((8, 8), np.uint16))
     with pytest.raises(ImageError, match="differ in size"):
         read_image(images["S1"]["field1"], Channels())
+
+
+def test_wrong_rank_is_named(tmp_path):
+    path = tmp_path / "line.tif"
+    tifffile.imwrite(path, np.arange(64, dtype=np.uint16)[None, None, :, None].repeat(3, axis=3), photometric="minisblack", metadata={"axes": "ZQXC"})
+    with pytest.raises(ImageError) as err:
+        read_image(path, Channels(shape=0, label=None, nuclei=None))
+    assert "line.tif" in str(err.value) and "expected a 2-D image with channels" in str(err.value)
