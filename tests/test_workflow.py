@@ -38,7 +38,7 @@ def test_demo_run_writes_every_output(demo_run):
     donors = pd.read_csv(demo / "truth" / "donors.tsv", sep="\t")
     assert list(donors["donor"]) == ["S1", "S8", "S9"]
     manifest = pd.read_csv(demo_run / "results" / "provenance" / "inputs.tsv", sep="\t")
-    assert set(manifest["role"]) == {"samples", "expression_table", "gene_lengths", "gene_sets", "images"}
+    assert set(manifest["role"]) == {"samples", "expression_table", "gene_lengths", "gene_sets", "markers", "images"}
     assert (manifest["sha256"].str.len() == 64).all()
     assert (demo_run / "results" / "logs" / "demo" / "images_S8.log").stat().st_size > 0
 

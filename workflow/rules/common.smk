@@ -24,11 +24,12 @@ def _fail(error):
     raise WorkflowError(str(error))
 
 
+CONFIG_SCHEMA = load_schema(SCHEMAS / "config.schema.yaml")
 try:
-    check_config(config, load_schema(SCHEMAS / "config.schema.yaml"), source="config")
+    check_config(config, CONFIG_SCHEMA, source="config")
     validate(config, SCHEMAS / "config.schema.yaml", set_default=True)
     resolve_bundled(config, workflow.basedir)
-    check_input_files(config, load_schema(SCHEMAS / "config.schema.yaml"), source="config (with defaults)")
+    check_input_files(config, CONFIG_SCHEMA, source="config (with defaults)")
     SAMPLES = read_sample_sheet(config["samples"], load_schema(SCHEMAS / "samples.schema.yaml"))
     validate(SAMPLES, SCHEMAS / "samples.schema.yaml")
 except ConfigError as error:
@@ -81,9 +82,11 @@ PROVENANCE_INPUTS = "results/provenance/inputs.tsv"
 def provenance_inputs():
     """role -> files, in a fixed order so the manifest is reproducible."""
     files = {"samples": [config["samples"]], "expression_table": [RNASEQ_TABLE]}
-    if config["rnaseq"].get("gene_lengths"):
-        files["gene_lengths"] = [config["rnaseq"]["gene_lengths"]]
-    files["gene_sets"] = [config["rnaseq"]["gene_sets"]["bp"], config["rnaseq"]["gene_sets"]["cc"]]
+    for key in ("gene_lengths", "gtf"):
+        if config["rnaseq"].get(key):
+            files[key] = [config["rnaseq"][key]]
+    files["gene_sets"] = list(GENE_SET_FILES.values())
+    files["markers"] = [config["rnaseq"]["markers"]]
     files["images"] = [f for donor in sorted(IMAGES) for image in sorted(IMAGES[donor]) for f in image_files(donor, image)]
     return files
 

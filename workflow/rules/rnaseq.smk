@@ -2,9 +2,6 @@
 # GO enrichment of PC1 genes -> stem vs differentiated (pydeseq2) and the function heat map.
 
 RNA = config["rnaseq"]
-RNA_PARAMS_COMMON = dict(
-    sample_columns=dict(zip(RNASEQ_SAMPLES["sample"], RNASEQ_SAMPLES["rnaseq_column"])),
-)
 
 
 if RNA.get("geo"):
@@ -59,7 +56,7 @@ rule rnaseq_expression:
         values=RNA["values"],
         id_column=RNA["id_column"],
         symbol_column=RNA["symbol_column"],
-        **RNA_PARAMS_COMMON,
+        sample_columns=dict(zip(RNASEQ_SAMPLES["sample"], RNASEQ_SAMPLES["rnaseq_column"])),
     log:
         "results/logs/rnaseq/expression.log",
     conda:

@@ -8,7 +8,7 @@ from skimage import filters, measure, transform
 
 from morphopotency.imaging.io import Image
 
-SHAPE_PROPERTIES = ("label", "centroid", "area", "perimeter", "solidity", "eccentricity", "axis_major_length", "axis_minor_length", "bbox")
+SHAPE_PROPERTIES = ("label", "centroid", "area", "perimeter", "solidity", "eccentricity", "axis_major_length", "axis_minor_length")
 
 
 def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -> pd.DataFrame:

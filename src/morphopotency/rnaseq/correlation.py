@@ -11,9 +11,3 @@ def pearson(values: pd.DataFrame) -> pd.DataFrame:
     r = np.corrcoef(values.to_numpy(dtype=float), rowvar=False)
     return pd.DataFrame(r, index=values.columns, columns=values.columns)
 
-
-def mean_offdiagonal(corr: pd.DataFrame) -> pd.Series:
-    """Each sample's mean correlation to the others (a per-donor summary for the report)."""
-    r = corr.to_numpy().copy()
-    np.fill_diagonal(r, np.nan)
-    return pd.Series(np.nanmean(r, axis=1), index=corr.index, name="mean_correlation")

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morphopotency.rnaseq.ingest import ExpressionError, check_integer_counts, read_expression_table
+from morphopotency.rnaseq.lengths import gtf_exonic_lengths, lengths_for, read_length_table
+
 
 def rpkm(counts: pd.DataFrame, lengths: pd.Series) -> pd.DataFrame:
     """Reads per kilobase per million mapped reads: counts (genes x samples) / (length kb x library M).
@@ -54,9 +57,6 @@ def build_expression(
     symbol_column: str | None = None,
 ) -> ExpressionSet:
     """Read the table and return RPKM: computed from counts and gene lengths, or kept if already RPKM."""
-    from morphopotency.rnaseq.ingest import ExpressionError, check_integer_counts, read_expression_table
-    from morphopotency.rnaseq.lengths import gtf_exonic_lengths, lengths_for, read_length_table
-
     expr = read_expression_table(table, sample_columns, id_column, symbol_column)
     if values == "rpkm":
         return ExpressionSet(rpkm=expr.values, counts=None, symbols=expr.symbols, dropped=[])
