@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/rnaseq.smk"
 include: "workflow/rules/imaging.smk"
+include: "workflow/rules/cnn.smk"
 include: "workflow/rules/provenance.smk"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,3 +33,17 @@ def samples_schema() -> dict:
 @pytest.fixture(scope="session")
 def default_config() -> dict:
     return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+@pytest.fixture()
+def server(tmp_path):
+    """A static file server on 127.0.0.1 over ``tmp_path/www``: (root folder, base URL)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()

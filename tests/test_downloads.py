@@ -1,28 +1,12 @@
 """GEO and Enrichr downloads, against a local HTTP server on 127.0.0.1 (never the internet)."""
 
-import functools
 import gzip
 import hashlib
-import http.server
-import threading
 
 import pytest
 
 from morphopotency.io.gmt import read_gmt
 from morphopotency.rnaseq.geo import download, supplementary_url
-
-
-@pytest.fixture()
-def server(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_supplementary_url_follows_geo_layout():

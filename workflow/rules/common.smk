@@ -76,6 +76,31 @@ except ConfigError as error:
     _fail(ConfigError(f"{config['samples']}: {error}"))
 
 
+_cnn = config["cnn"]
+if _cnn["enabled"]:
+    # Imported only when the CNN runs: timm and torch take seconds to load.
+    from morphopotency.cnn.model import check_backbone
+    from morphopotency.cnn.settings import pretrained_source
+
+    if _cnn["data"]["source"] == "imaging" and not IMAGES:
+        _fail(ConfigError("config: cnn.data.source is imaging but no sample has images (set cnn.enabled: false, or cnn.data.source: folder)"))
+    if _cnn["data"]["source"] == "imaging" and config["imaging"]["channels"].get("label") is None:
+        _fail(ConfigError("config: the CNN learns SSEA3 labels but imaging.channels.label is null (set cnn.enabled: false, or cnn.data.source: folder)"))
+    if _cnn["data"]["source"] == "folder" and not (_cnn["data"]["folder"] and Path(_cnn["data"]["folder"]).is_dir()):
+        _fail(ConfigError(f"config: cnn.data.folder: not a folder: {_cnn['data']['folder']}"))
+    for _backbone in _cnn["backbones"]:
+        try:
+            _source = pretrained_source(_cnn, _backbone)
+            check_backbone(_backbone)
+        except ValueError as error:
+            _fail(ConfigError(f"config: {error}"))
+        if _source not in ("imagenet", "none") and not (_source.endswith(".safetensors") and Path(_source).is_file()):
+            _fail(ConfigError(f"config: cnn.pretrained for {_backbone}: {_source!r} is neither imagenet, none nor an existing .safetensors file"))
+    if _cnn["final_backbone"] not in ("auto", *_cnn["backbones"]):
+        _fail(ConfigError(f"config: cnn.final_backbone {_cnn['final_backbone']!r} is not auto or one of cnn.backbones ({', '.join(_cnn['backbones'])})"))
+    if _cnn["lr_search"]["low"] >= _cnn["lr_search"]["high"]:
+        _fail(ConfigError("config: cnn.lr_search.low must be below cnn.lr_search.high"))
+
 PROVENANCE_INPUTS = "results/provenance/inputs.tsv"
 
 
@@ -160,9 +185,26 @@ def imaging_targets():
     return targets
 
 
+def cnn_targets():
+    cnn = config["cnn"]
+    if not cnn["enabled"]:
+        return []
+    return [
+        "results/cnn/comparison.tsv",
+        "results/cnn/baselines.tsv",
+        "results/cnn/roc.png",
+        "results/cnn/lr_search/surrogate.png",
+        "results/cnn/lr_search/roc_auc.png",
+        "results/cnn/final/confusion.png",
+        "results/cnn/final/examples.png",
+        "results/cnn/donor_multipotency.tsv",
+        "results/cnn/donor_multipotency.png",
+    ]
+
+
 def all_targets():
     """Final outputs of every stage that exists; later stages add theirs here."""
-    targets = [PROVENANCE_INPUTS, *rnaseq_targets(), *imaging_targets()]
+    targets = [PROVENANCE_INPUTS, *rnaseq_targets(), *imaging_targets(), *cnn_targets()]
     if DEMO is not None:
         targets += demo_targets()
     return targets

@@ -1,0 +1,55 @@
+"""Cross-validation splits: each fold holds out 1/folds of the cells as test, and a further share of the
+rest as validation (early stopping, learning-rate search); the paper's 70/10/20 is folds=5, val 0.1.
+
+With ``group_by`` image or donor, all cells of one image (or donor) fall on one side of every split: cells
+cropped from one field share illumination, density and staining, so a random cell split (the paper's)
+lets the model score on near-copies of its training cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+ROLES = ("train", "val", "test")
+
+
+def split_groups(cells: pd.DataFrame, group_by: str) -> np.ndarray:
+    if group_by == "none":
+        return np.arange(len(cells))
+    if group_by == "image":
+        return (cells["donor"].astype(str) + "/" + cells["image"].astype(str)).to_numpy()
+    if group_by == "donor":
+        return cells["donor"].astype(str).to_numpy()
+    raise ValueError(f"cnn.group_by: {group_by!r} is not one of image, donor, none")
+
+
+def make_splits(labels: np.ndarray, groups: np.ndarray, folds: int = 5, val_fraction: float = 0.1, seed: int = 0) -> pd.DataFrame:
+    """Long table (cell, fold, role): every cell is test in exactly one fold.
+
+    StratifiedGroupKFold keeps the class balance as close as the groups allow; the validation share comes
+    from the same splitter on the remaining cells with as many splits as give ``val_fraction`` of the total.
+    """
+    labels = np.asarray(labels)
+    n_groups = len(np.unique(groups))
+    if n_groups < folds:
+        raise ValueError(f"cnn.folds = {folds} needs at least {folds} groups to split by; there are {n_groups} (lower cnn.folds or change cnn.group_by)")
+    if len(np.unique(labels)) < 2:
+        raise ValueError("the cells carry a single class: a classifier cannot be trained (check the SSEA3 threshold)")
+    outer = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rows = []
+    for fold, (rest, test) in enumerate(outer.split(np.zeros(len(labels)), labels, groups)):
+        inner_splits = max(2, min(round((1 - 1 / folds) / val_fraction), len(np.unique(groups[rest]))))
+        inner = StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=seed + fold + 1)
+        train, val = next(inner.split(np.zeros(len(rest)), labels[rest], groups[rest]))
+        for role, index in (("train", rest[train]), ("val", rest[val]), ("test", test)):
+            rows.append(pd.DataFrame({"cell": index, "fold": fold, "role": role}))
+    return pd.concat(rows, ignore_index=True).sort_values(["fold", "cell"], kind="stable").reset_index(drop=True)
+
+
+def fold_indices(splits: pd.DataFrame, fold: int) -> dict[str, np.ndarray]:
+    part = splits[splits["fold"] == fold]
+    if part.empty:
+        raise ValueError(f"fold {fold} is not in the splits table (folds: {sorted(splits['fold'].unique())})")
+    return {role: part.loc[part["role"] == role, "cell"].to_numpy() for role in ROLES}

@@ -1,0 +1,123 @@
+"""Training (early stopping, resume after an interruption), metrics, learning-rate search, donor ratios."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+import morphopotency.cnn.train as train_module
+from morphopotency.cnn.donors import donor_fractions
+from morphopotency.cnn.lr_search import best_learning_rate, run_study, surrogate
+from morphopotency.cnn.metrics import baseline_predictions, classification_metrics, comparison_table, confusion_table, outcome_labels
+from morphopotency.cnn.model import ModelSpec
+from morphopotency.cnn.train import TrainParams, predict_proba, train_classifier
+
+SPEC = ModelSpec("resnet10t", image_size=32)
+
+
+def _blobs(n=48, seed=0):
+    """Label 1 = a disc, label 0 = a thin bar, at random positions: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    crops = np.zeros((n, 32, 32), dtype=np.uint8)
+    labels = np.arange(n) % 2
+    yy, xx = np.mgrid[:32, :32]
+    for i, label in enumerate(labels):
+        cy, cx = rng.integers(10, 22, 2)
+        mask = (yy - cy) ** 2 + (xx - cx) ** 2 < 36 if label else (abs(yy - cy) < 2) & (abs(xx - cx) < 10)
+        crops[i][mask] = rng.integers(120, 255)
+    return torch.from_numpy(crops), torch.from_numpy(labels)
+
+
+def test_early_stopping_keeps_the_best_epoch_and_it_learns():
+    crops, labels = _blobs()
+    train, val = np.arange(32), np.arange(32, 48)
+    fit = train_classifier(SPEC, crops, labels, train, val, TrainParams(learning_rate=3e-3, epochs=8, patience=2, batch_size=8, seed=1), progress=False)
+    history = fit.history
+    assert fit.best_epoch == int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    assert len(history) <= 8 and (len(history) == 8 or len(history) - fit.best_epoch == 2)
+    prob = predict_proba(fit.model, crops, val, SPEC)
+    y = labels[val].numpy()
+    loss = -np.mean(y * np.log(np.clip(prob, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - prob, 1e-7, 1)))
+    assert loss == pytest.approx(fit.best_val_loss, rel=1e-5)  # the returned weights are the best epoch's
+    assert roc_auc_score(y, prob) > 0.8
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    crops, labels = _blobs(seed=2)
+    train, val = np.arange(32), np.arange(32, 48)
+    params = TrainParams(learning_rate=1e-3, epochs=4, patience=10, batch_size=8, seed=3)
+    uninterrupted = train_classifier(SPEC, crops, labels, train, val, params, progress=False)
+
+    checkpoint = tmp_path / "fold.pt"
+    real = train_module._val_loss
+    calls = {"n": 0}
+
+    def crash_in_epoch_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_val_loss", crash_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(SPEC, crops, labels, train, val, params, checkpoint=checkpoint, progress=False)
+    monkeypatch.setattr(train_module, "_val_loss", real)
+    assert checkpoint.is_file()
+    resumed = train_classifier(SPEC, crops, labels, train, val, params, checkpoint=checkpoint, progress=False)
+    assert list(resumed.history["epoch"]) == [1, 2, 3, 4]
+    for key, value in uninterrupted.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    # A checkpoint of another set-up is not resumed from.
+    other = train_classifier(SPEC, crops, labels, train, val, TrainParams(learning_rate=2e-3, epochs=1, batch_size=8, seed=3), checkpoint=checkpoint, progress=False)
+    assert list(other.history["epoch"]) == [1]
+
+
+def test_metrics_by_hand():
+    y = np.array([1, 1, 1, 0, 0])
+    prob = np.array([0.9, 0.6, 0.2, 0.7, 0.1])
+    m = classification_metrics(y, prob)
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    assert m["sensitivity"] == pytest.approx(2 / 3) and m["specificity"] == pytest.approx(1 / 2)
+    assert m["f1"] == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, prob))
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert confusion_table(y, prob).to_numpy().tolist() == [[1, 1], [1, 2]]
+    assert list(outcome_labels(y, prob)) == ["true positive", "true positive", "false negative", "false positive", "true negative"]
+    table = comparison_table(pd.DataFrame({"model": ["a", "a"], "fold": [0, 1], **{k: [0.5, 0.7] for k in m}}))
+    assert table.loc[0, "accuracy"] == "0.600 ± 0.141"
+
+
+def test_baselines_majority_and_logistic_regression():
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame({"circularity": np.r_[rng.normal(0.8, 0.05, 50), rng.normal(0.4, 0.05, 50)]})
+    labels = np.r_[np.ones(50, int), np.zeros(50, int)]
+    order = rng.permutation(100)
+    out = baseline_predictions(features, labels, order[:70], order[70:])
+    assert set(np.unique(out["majority_class"])) <= {0.0, 1.0} and len(np.unique(out["majority_class"])) == 1
+    assert roc_auc_score(labels[order[70:]], out["logistic_shape_features"]) > 0.99
+
+
+def test_lr_search_finds_the_minimum_and_resumes(tmp_path):
+    def objective(lr):  # validation loss smallest at 1e-3
+        return (np.log10(lr) + 3) ** 2 + 0.1, 1.0 - abs(np.log10(lr) + 3) / 4
+
+    storage = tmp_path / "study.sqlite"
+    first = run_study(objective, storage, n_trials=4, low=1e-5, high=1e-1, seed=0, n_startup_trials=2)
+    assert len(first) == 4
+    full = run_study(objective, storage, n_trials=10, low=1e-5, high=1e-1, seed=0, n_startup_trials=2)
+    assert len(full) == 10 and full.head(4).equals(first)  # resumed, not restarted
+    assert abs(np.log10(best_learning_rate(full)) + 3) < 0.5
+    curve = surrogate(full.assign(repeat=0), 1e-5, 1e-1)
+    assert (curve["expected_improvement"] >= 0).all() and (curve["sd"] > 0).all()
+    assert abs(curve.loc[curve["mean"].idxmin(), "log10_learning_rate"] + 3) < 0.5
+
+
+def test_donor_fractions_with_bootstrap_interval():
+    cells = pd.DataFrame({"donor": ["A"] * 100 + ["B"] * 50, "label": [1] * 30 + [0] * 70 + [1] * 40 + [0] * 10})
+    prob = np.r_[np.full(25, 0.9), np.full(75, 0.1), np.full(35, 0.8), np.full(15, 0.3)]
+    table = donor_fractions(cells, prob, n_boot=1000, seed=1).set_index("donor")
+    assert table.loc["A", "predicted_multipotent_fraction"] == 0.25 and table.loc["B", "predicted_multipotent_fraction"] == 0.7
+    assert table.loc["A", "ci_low"] < 0.25 < table.loc["A", "ci_high"] and table.loc["A", "ci_high"] - table.loc["A", "ci_low"] < 0.2
+    assert table.loc["B", "ssea3_positive_fraction"] == 0.8
+    assert table.equals(donor_fractions(cells, prob, n_boot=1000, seed=1).set_index("donor"))

@@ -1,0 +1,23 @@
+"""Per-donor predicted multipotent fraction with bootstrap intervals (rule cnn_donors, paper Fig. 4F)."""
+
+import pandas as pd
+
+from morphopotency.cnn.donors import donor_fractions
+from morphopotency.io.tables import write_tsv
+from morphopotency.plots import save_figure
+from morphopotency.plots.cnn import donor_bars
+from morphopotency.scriptlog import job_logger
+
+log = job_logger(snakemake.log[0], "cnn_donors")
+p = snakemake.params
+cells = pd.read_csv(snakemake.input.predictions, sep="\t", dtype={"donor": str, "image": str})
+table = donor_fractions(cells, cells["prob"].to_numpy(), p.threshold, p.bootstrap, p.seed)
+# The same fraction over the final model's held-out test cells only, for readers wary of training cells.
+held_out = cells[cells["role"] == "test"]
+table = table.merge(
+    held_out.groupby("donor").agg(test_cells=("prob", "size"), test_predicted_fraction=("prob", lambda s: (s >= p.threshold).mean())).reset_index(),
+    on="donor", how="left",
+)
+write_tsv(table, snakemake.output.table)
+save_figure(donor_bars(table), snakemake.output.figure)
+log.info("donor fractions:\n%s", table.to_string())

@@ -1,0 +1,65 @@
+"""Final model: the selected backbone at the searched learning rate, scored on its held-out test cells,
+saved as safetensors + JSON, then run over every cell (rule cnn_final)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from morphopotency.cnn import data
+from morphopotency.cnn.metrics import classification_metrics, confusion_table, outcome_labels
+from morphopotency.cnn.model import save_model
+from morphopotency.cnn.settings import model_spec, train_params, weights_file
+from morphopotency.cnn.splits import fold_indices
+from morphopotency.cnn.tensors import resolve_device, to_device
+from morphopotency.cnn.train import predict_proba, train_classifier
+from morphopotency.io.tables import write_tsv
+from morphopotency.plots import save_figure
+from morphopotency.plots.cnn import confusion, example_grid
+from morphopotency.scriptlog import job_logger
+
+log = job_logger(snakemake.log[0], "cnn_final")
+cnn = snakemake.params.cnn
+torch.set_num_threads(snakemake.threads)
+device = resolve_device(cnn["device"])
+backbone = json.loads(Path(snakemake.input.selected).read_text())["backbone"]
+learning_rate = json.loads(Path(snakemake.input.best).read_text())["learning_rate"]
+cells = data.load(snakemake.input.crops, snakemake.input.cells)
+splits = pd.read_csv(snakemake.input.splits, sep="\t")
+index = fold_indices(splits, cnn["final_fold"])
+crops, labels = to_device(cells.crops, device), torch.as_tensor(cells.labels, device=device)
+spec = model_spec(cnn, backbone)
+params = train_params(cnn, learning_rate=learning_rate)
+log.info("final model %s, learning rate %.3g, on %s", backbone, learning_rate, device)
+fit = train_classifier(spec, crops, labels, index["train"], index["val"], params, weights=weights_file(cnn, backbone), checkpoint=snakemake.params.checkpoint, log=log)
+
+every = np.arange(len(cells.cells))
+prob = predict_proba(fit.model, crops, every, spec, cnn["batch_size"] * 2)
+role = np.full(len(every), "", dtype=object)
+for name, rows in index.items():
+    role[rows] = name
+table = cells.cells[["donor", "image", "cell_id", "label"]].assign(cell=every, role=role, prob=prob)
+test = table.iloc[index["test"]].copy()
+test["outcome"] = outcome_labels(test["label"], test["prob"], cnn["threshold"])
+metrics = pd.DataFrame([{"model": backbone, "learning_rate": learning_rate, "cells": len(test), **classification_metrics(test["label"], test["prob"], cnn["threshold"])}])
+
+save_model(fit.model, spec, snakemake.output.model, {
+    "learning_rate": learning_rate, "best_epoch": fit.best_epoch, "threshold": cnn["threshold"], "pretrained": str(weights_file(cnn, backbone)),
+    "positive_class": "multipotent (SSEA3 above threshold)" if cnn["data"]["source"] == "imaging" else cnn["data"]["positive_class"],
+    "train_params": params.__dict__, "split": {"fold": cnn["final_fold"], "group_by": cnn["group_by"]},
+})
+write_tsv(fit.history, snakemake.output.history)
+write_tsv(test, snakemake.output.test_predictions)
+write_tsv(table, snakemake.output.cell_predictions)
+write_tsv(metrics, snakemake.output.metrics)
+matrix = confusion_table(test["label"], test["prob"], cnn["threshold"])
+write_tsv(matrix, snakemake.output.confusion, index=True)
+save_figure(confusion(matrix), snakemake.output.confusion_figure)
+# Most confident cells of each outcome first, so the grid shows what the model means by each class.
+examples = test.assign(confidence=(test["prob"] - 0.5).abs()).sort_values(["outcome", "confidence"], ascending=[True, False], kind="stable")
+write_tsv(examples, snakemake.output.examples)
+save_figure(example_grid(cells.crops, examples), snakemake.output.examples_figure)
+Path(snakemake.params.checkpoint).unlink(missing_ok=True)
+log.info("test metrics: %s", metrics.iloc[0].to_dict())

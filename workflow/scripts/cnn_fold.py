@@ -1,0 +1,34 @@
+"""Train one backbone on one cross-validation fold and predict its held-out cells (rule cnn_fold)."""
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from morphopotency.cnn import data
+from morphopotency.cnn.settings import model_spec, train_params, weights_file
+from morphopotency.cnn.splits import fold_indices
+from morphopotency.cnn.tensors import resolve_device, to_device
+from morphopotency.cnn.train import predict_proba, train_classifier
+from morphopotency.io.tables import write_tsv
+from morphopotency.scriptlog import job_logger
+
+log = job_logger(snakemake.log[0], "cnn_fold")
+cnn = snakemake.params.cnn
+backbone, fold = snakemake.wildcards.backbone, int(snakemake.wildcards.fold)
+torch.set_num_threads(snakemake.threads)
+device = resolve_device(cnn["device"])
+cells = data.load(snakemake.input.crops, snakemake.input.cells)
+index = fold_indices(pd.read_csv(snakemake.input.splits, sep="\t"), fold)
+crops, labels = to_device(cells.crops, device), torch.as_tensor(cells.labels, device=device)
+spec = model_spec(cnn, backbone)
+log.info("%s fold %d on %s: %d train, %d val, %d test cells at %d px", backbone, fold, device, *map(len, index.values()), spec.image_size)
+fit = train_classifier(spec, crops, labels, index["train"], index["val"], train_params(cnn, seed_offset=fold), weights=weights_file(cnn, backbone), checkpoint=snakemake.params.checkpoint, log=log)
+prob = predict_proba(fit.model, crops, index["test"], spec, cnn["batch_size"] * 2)
+test = cells.cells.iloc[index["test"]]
+out = pd.DataFrame({"cell": index["test"], "donor": test["donor"].to_numpy(), "image": test["image"].to_numpy(), "label": test["label"].to_numpy(), "prob": prob})
+write_tsv(out.assign(model=backbone, fold=fold), snakemake.output.predictions)
+write_tsv(fit.history, snakemake.output.history)
+# The outputs are safe: the resume checkpoint has done its job.
+Path(snakemake.params.checkpoint).unlink(missing_ok=True)
+log.info("best epoch %d (val loss %.4f)", fit.best_epoch, fit.best_val_loss)
