@@ -109,3 +109,15 @@ def test_glob_matching_nothing_stops_before_any_job(tmp_path):
     config = tiny_config()
     config["demo"]["multipotent_fraction"]["S7"] = 0.5
     _fails_before_any_job(write_project(tmp_path, config, samples), "sample 'S7': images", "match no TIFF file")
+
+
+@pytest.mark.parametrize("cnn, message", [
+    ({"backbones": ["densenet12"]}, "'densenet12' is not a timm model"),
+    ({"pretrained": "weights/missing.safetensors"}, "cnn.pretrained for densenet121: 'weights/missing.safetensors' is neither imagenet, none nor an existing .safetensors file"),
+    ({"pretrained": {"vgg19": "none"}}, "cnn.pretrained has no entry for backbone 'densenet121'"),
+    ({"final_backbone": "resnet50"}, "cnn.final_backbone 'resnet50' is not auto or one of cnn.backbones"),
+    ({"data": {"source": "folder", "folder": "nowhere"}}, "cnn.data.folder: not a folder: nowhere"),
+    ({"lr_search": {"low": 0.1, "high": 0.01}}, "cnn.lr_search.low must be below cnn.lr_search.high"),
+])
+def test_bad_cnn_settings_stop_before_any_job(tmp_path, cnn, message):
+    _fails_before_any_job(write_project(tmp_path, tiny_config(cnn={"enabled": True, **cnn})), message)

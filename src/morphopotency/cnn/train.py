@@ -50,6 +50,21 @@ def _fingerprint(spec: ModelSpec, params: TrainParams, weights: str | Path | Non
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def train_step(model: CellClassifier, optimizer: torch.optim.Optimizer, crops: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, spec: ModelSpec, generator: torch.Generator | None) -> torch.Tensor:
+    """One optimiser step on the cells ``rows`` of the device-resident data; augments when given a generator."""
+    x = prepare(crops[rows], spec.image_size, spec.in_chans)
+    if generator is not None:
+        x = augment(x, generator)
+    if crops.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    with _autocast(crops.device):
+        loss = F.cross_entropy(model(x).float(), labels[rows])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray, spec: ModelSpec, batch_size: int = 64) -> np.ndarray:
     """P(class 1) per cell, in eval mode; the same weights and device give the same numbers."""
     model.eval()
@@ -130,17 +145,7 @@ def train_classifier(
         started, seen, total = time.perf_counter(), 0, 0.0
         bar = tqdm(batches, desc=f"{spec.backbone} epoch {state['epoch'] + 1}", unit="batch", leave=False, disable=None if progress is None else not progress)
         for rows in bar:
-            rows = rows.to(device)
-            x = prepare(crops[rows], spec.image_size, spec.in_chans)
-            if params.augment:
-                x = augment(x, generator)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(device):
-                loss = F.cross_entropy(model(x).float(), labels[rows])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = train_step(model, optimizer, crops, labels, rows.to(device), spec, generator if params.augment else None)
             seen += len(rows)
             total += float(loss.detach()) * len(rows)
             bar.set_postfix(img_s=f"{seen / (time.perf_counter() - started):.1f}")
