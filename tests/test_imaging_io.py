@@ -116,3 +116,18 @@ def test_wrong_rank_is_named(tmp_path):
     with pytest.raises(ImageError) as err:
         read_image(path, Channels(shape=0, label=None, nuclei=None))
     assert "line.tif" in str(err.value) and "expected a 2-D image with channels" in str(err.value)
+
+
+def test_crops_fit_each_cell_or_keep_relative_size_in_a_window():
+    from morphopotency.imaging.cells import crop_cells
+
+    yy, xx = np.mgrid[:200, :200]
+    labels = np.zeros((200, 200), dtype=np.int32)
+    labels[(yy - 50) ** 2 + (xx - 50) ** 2 < 10**2] = 1  # small disc
+    labels[(yy - 140) ** 2 + (xx - 140) ** 2 < 30**2] = 2  # large disc
+    shape = np.where(labels > 0, 1000.0, 0.0)
+    fitted = crop_cells(shape, labels, np.array([1, 2]), 64, 1000.0)
+    windowed = crop_cells(shape, labels, np.array([1, 2]), 64, 1000.0, window=80)
+    filled = lambda crops: (crops > 127).mean(axis=(1, 2))  # noqa: E731
+    assert filled(fitted)[0] == pytest.approx(filled(fitted)[1], abs=0.08)  # both fill their crop: size lost
+    assert filled(windowed)[1] / filled(windowed)[0] == pytest.approx(9.0, rel=0.15)  # area ratio (30/10)^2 kept

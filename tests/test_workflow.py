@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import tifffile
 
+from tests.conftest import REPO
 from tests.workflow_helpers import TINY_SAMPLES, snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
@@ -121,3 +122,15 @@ def test_glob_matching_nothing_stops_before_any_job(tmp_path):
 ])
 def test_bad_cnn_settings_stop_before_any_job(tmp_path, cnn, message):
     _fails_before_any_job(write_project(tmp_path, tiny_config(cnn={"enabled": True, **cnn})), message)
+
+
+def test_paper_protocol_config_plans_the_papers_runs(tmp_path):
+    """config/paper.yaml laid over the shipped config: four ImageNet backbones, 5 folds, 5 LR-search repeats."""
+    (tmp_path / "config").mkdir()
+    for name in ("config.yaml", "paper.yaml", "samples.tsv"):
+        shutil.copy(REPO / "config" / name, tmp_path / "config" / name)
+    (tmp_path / "resources").symlink_to(REPO / "resources")
+    result = snakemake(tmp_path, "-n", "--configfile", "config/paper.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["cnn_fetch_weights"] == 4 and counts["cnn_fold"] == 20 and counts["cnn_lr_search"] == 5

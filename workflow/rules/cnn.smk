@@ -2,34 +2,6 @@
 # (one job each, so a cluster trains them side by side) → comparison and backbone choice → learning-rate
 # search (one job per repeat, each an Optuna study in SQLite) → final model → per-donor multipotent fraction.
 
-from morphopotency.cnn.settings import pretrained_source, weights_file
-
-CNN = config["cnn"]
-CNN_DIR = "results/cnn"
-CNN_DATA = {"crops": f"{CNN_DIR}/data/crops.npy", "cells": f"{CNN_DIR}/data/cells.tsv", "splits": f"{CNN_DIR}/data/splits.tsv"}
-
-
-def cnn_weight_inputs(wildcards=None):
-    """Every backbone's weights file: the comparison picks the final backbone only at run time."""
-    return [w for w in (weights_file(CNN, b) for b in CNN["backbones"]) if w]
-
-
-def cnn_fold_weights(wildcards):
-    w = weights_file(CNN, wildcards.backbone)
-    return [w] if w else []
-
-
-def cnn_dataset_inputs(wildcards):
-    if CNN["data"]["source"] == "folder":
-        return []
-    donors = sorted(IMAGES)
-    return {
-        "cells": [f"results/imaging/cells/{d}.h5ad" for d in donors],
-        "crops": [f"results/imaging/crops/{d}.npy" for d in donors],
-        "labels": "results/imaging/ssea3_labels.tsv",
-    }
-
-
 localrules:
     cnn_fetch_weights,
 

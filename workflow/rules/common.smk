@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from morphopotency.cnn.sources import weights_file
 from morphopotency.config import ConfigError, check_config, check_input_files, demo_outdir, load_schema, resolve_bundled
 from morphopotency.samples import images_by_donor, read_sample_sheet
 from morphopotency.simulate import planned_image_files
@@ -80,7 +81,7 @@ _cnn = config["cnn"]
 if _cnn["enabled"]:
     # Imported only when the CNN runs: timm and torch take seconds to load.
     from morphopotency.cnn.model import check_backbone
-    from morphopotency.cnn.settings import pretrained_source
+    from morphopotency.cnn.sources import pretrained_source
 
     if _cnn["data"]["source"] == "imaging" and not IMAGES:
         _fail(ConfigError("config: cnn.data.source is imaging but no sample has images (set cnn.enabled: false, or cnn.data.source: folder)"))
@@ -183,6 +184,32 @@ def imaging_targets():
     if config["imaging"]["cropper"] == "selective_search":
         targets += [f"results/imaging/crops_selective_search/{d}.npy" for d in sorted(IMAGES)]
     return targets
+
+
+CNN = config["cnn"]
+CNN_DIR = "results/cnn"
+CNN_DATA = {"crops": f"{CNN_DIR}/data/crops.npy", "cells": f"{CNN_DIR}/data/cells.tsv", "splits": f"{CNN_DIR}/data/splits.tsv"}
+
+
+def cnn_weight_inputs(wildcards=None):
+    """Every backbone's weights file: the comparison picks the final backbone only at run time."""
+    return [w for w in (weights_file(CNN, b) for b in CNN["backbones"]) if w]
+
+
+def cnn_fold_weights(wildcards):
+    w = weights_file(CNN, wildcards.backbone)
+    return [w] if w else []
+
+
+def cnn_dataset_inputs(wildcards):
+    if CNN["data"]["source"] == "folder":
+        return []
+    donors = sorted(IMAGES)
+    return {
+        "cells": [f"results/imaging/cells/{d}.h5ad" for d in donors],
+        "crops": [f"results/imaging/crops/{d}.npy" for d in donors],
+        "labels": "results/imaging/ssea3_labels.tsv",
+    }
 
 
 def cnn_targets():

@@ -43,6 +43,7 @@ rule imaging_cells:
         z_projection=IMG["z_projection"],
         image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(IMAGES[w.donor])},
         pixel_size_um=IMG["pixel_size_um"],
+        crop_window=IMG["crop_window"],
     log:
         "results/logs/imaging/cells_{donor}.log",
     conda:

@@ -65,8 +65,16 @@ def train_step(model: CellClassifier, optimizer: torch.optim.Optimizer, crops: t
     return loss
 
 
-def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray, spec: ModelSpec, batch_size: int = 64) -> np.ndarray:
-    """P(class 1) per cell, in eval mode; the same weights and device give the same numbers."""
+def _dihedral(x: torch.Tensor) -> list[torch.Tensor]:
+    return [torch.rot90(v, k, dims=(-2, -1)) for v in (x, x.flip(-1)) for k in range(4)]
+
+
+def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray, spec: ModelSpec, batch_size: int = 64, tta: bool = True) -> np.ndarray:
+    """P(class 1) per cell, in eval mode; the same weights and device give the same numbers.
+
+    With ``tta`` the probability is the mean over the cell's 8 rotations and flips: a cell's label does not
+    depend on its orientation, and training saw all eight, so averaging removes orientation noise.
+    """
     model.eval()
     device = crops.device
     out = []
@@ -74,9 +82,13 @@ def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray,
         for start in range(0, len(index), batch_size):
             rows = torch.as_tensor(index[start:start + batch_size], device=device)
             x = prepare(crops[rows], spec.image_size, spec.in_chans)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            out.append(torch.softmax(model(x).float(), dim=1)[:, 1].cpu())
+            views = _dihedral(x) if tta else [x]
+            probs = []
+            for view in views:
+                if device.type == "cuda":
+                    view = view.contiguous(memory_format=torch.channels_last)
+                probs.append(torch.softmax(model(view).float(), dim=1)[:, 1])
+            out.append(torch.stack(probs).mean(dim=0).cpu())
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 

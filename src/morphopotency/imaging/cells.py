@@ -58,15 +58,20 @@ def ssea3_threshold(values_8bit: np.ndarray, threshold: float | str) -> float:
     return float(threshold)
 
 
-def crop_cells(shape: np.ndarray, labels: np.ndarray, cell_ids: np.ndarray, size: int, max_value: float) -> np.ndarray:
+def crop_cells(shape: np.ndarray, labels: np.ndarray, cell_ids: np.ndarray, size: int, max_value: float, window: int | None = None) -> np.ndarray:
     """(cells, size, size) uint8: each cell's shape channel with pixels outside its mask zeroed,
-    centred on a square canvas (side = the longer bbox side + 10 %) and resized; row order = ``cell_ids``."""
+    centred on a square canvas and resized; row order = ``cell_ids``.
+
+    The canvas side is the longer bbox side + 10 % (the paper's crops: every cell fills its image, so its
+    size is lost), or ``window`` pixels when given (all cells at one scale, so a classifier sees size too;
+    a cell longer than the window is shrunk to fit).
+    """
     crops = np.zeros((len(cell_ids), size, size), dtype=np.uint8)
     boxes = {r.label: r.bbox for r in measure.regionprops(labels)}
     for k, cid in enumerate(cell_ids):
         r0, c0, r1, c1 = boxes[int(cid)]
         patch = np.where(labels[r0:r1, c0:c1] == cid, shape[r0:r1, c0:c1], 0).astype(np.float32)
-        side = int(np.ceil(max(patch.shape) * 1.1)) + 2
+        side = max(int(np.ceil(max(patch.shape) * 1.1)) + 2, window or 0)
         canvas = np.zeros((side, side), dtype=np.float32)
         top, left = (side - patch.shape[0]) // 2, (side - patch.shape[1]) // 2
         canvas[top : top + patch.shape[0], left : left + patch.shape[1]] = patch

@@ -23,6 +23,7 @@ def donor_cells(
     bit_depth: int | None = None,
     z_projection: str = "max",
     pixel_size_um: float | None = None,
+    crop_window: int | None = None,
 ) -> tuple[ad.AnnData, np.ndarray]:
     """AnnData (obs = cells, obsm['contour'] = n_points x 2 outline in pixels) and uint8 crops (cells, s, s).
 
@@ -44,7 +45,7 @@ def donor_cells(
         table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan
         tables.append(table)
         outlines.extend(c for c in contours if c is not None)
-        crops.append(crop_cells(image.shape, labels, table["cell_id"].to_numpy(), crop_size, image.max_value))
+        crops.append(crop_cells(image.shape, labels, table["cell_id"].to_numpy(), crop_size, image.max_value, crop_window))
     obs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"donor": [], "image": [], "cell_id": []})
     obs.index = [f"{donor}:{r.image}:{int(r.cell_id)}" for r in obs.itertuples()] if len(obs) else pd.Index([], dtype=str)
     adata = ad.AnnData(obs=obs)
