@@ -12,7 +12,6 @@ from morphopotency.io.tables import read_expression
 from morphopotency.rnaseq.expression import log2p1
 from morphopotency.rnaseq.pca import pcatools_pca
 from tests.conftest import GO_BP, REPO
-from tests.test_downloads import server  # noqa: F401  (fixture)
 from tests.workflow_helpers import snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
