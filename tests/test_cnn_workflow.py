@@ -68,10 +68,16 @@ def test_donor_ratios_rank_as_planted(demo):
     donors = pd.read_csv(root / "results/cnn/donor_multipotency.tsv", sep="\t").set_index("donor")
     planted = pd.Series(config["demo"]["multipotent_fraction"])
     assert (donors["ci_low"] <= donors["predicted_multipotent_fraction"]).all() and (donors["predicted_multipotent_fraction"] <= donors["ci_high"]).all()
-    predicted = donors.loc[planted.index, "predicted_multipotent_fraction"]
-    assert predicted.idxmax() == planted.idxmax() == "S8"
-    # Measured 0.8 (S1/S5/S7 are planted 0.05 apart, within the classifier's noise); the issue asks 0.9.
-    assert spearmanr(predicted, planted).statistic >= 0.7, donors
+    assert (donors["cv_ci_low"] <= donors["cv_predicted_fraction"]).all() and (donors["cv_predicted_fraction"] <= donors["cv_ci_high"]).all()
+    assert donors["cv_cells"].sum() == donors["cells"].sum()  # every cell held out once
+    # Leakage-safe (cross-validated) fractions rank the donors as planted.
+    held_out = donors.loc[planted.index, "cv_predicted_fraction"]
+    assert spearmanr(held_out, planted).statistic >= 0.9 - 1e-9, donors
+    # The final model over all cells (the paper's Fig. 4F) puts S8 on top; S1/S5/S7 are planted 0.05
+    # apart, within the noise of ~100 cells each.
+    final = donors.loc[planted.index, "predicted_multipotent_fraction"]
+    assert final.idxmax() == planted.idxmax() == "S8"
+    assert spearmanr(final, planted).statistic >= 0.7, donors
 
 
 def test_reloaded_model_reproduces_test_predictions(demo):

@@ -166,6 +166,8 @@ rule cnn_donors:
     input:
         cells=CNN_DATA["cells"],
         predictions=f"{CNN_DIR}/final/cell_predictions.tsv",
+        cv_predictions=f"{CNN_DIR}/cv_predictions.tsv",
+        selected=f"{CNN_DIR}/selected_backbone.json",
     output:
         table=report(f"{CNN_DIR}/donor_multipotency.tsv", caption="../report/cnn_donors.rst", category="CNN", subcategory="donors"),
         figure=report(f"{CNN_DIR}/donor_multipotency.png", caption="../report/cnn_donors.rst", category="CNN", subcategory="donors"),

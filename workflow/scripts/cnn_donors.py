@@ -1,5 +1,8 @@
 """Per-donor predicted multipotent fraction with bootstrap intervals (rule cnn_donors, paper Fig. 4F)."""
 
+import json
+from pathlib import Path
+
 import pandas as pd
 
 from morphopotency.cnn.donors import donor_fractions
@@ -16,6 +19,18 @@ table = donor_fractions(cells, cells["prob"].to_numpy(), p.threshold, p.bootstra
 held_out = cells[cells["role"] == "test"]
 table = table.merge(
     held_out.groupby("donor").agg(test_cells=("prob", "size"), test_predicted_fraction=("prob", lambda s: (s >= p.threshold).mean())).reset_index(),
+    on="donor", how="left",
+)
+# Leakage-safe estimate: each cell scored by the selected backbone's cross-validation model whose
+# training never saw the cell's image (or donor), so no donor's fraction leans on memorised labels.
+backbone = json.loads(Path(snakemake.input.selected).read_text())["backbone"]
+cv = pd.read_csv(snakemake.input.cv_predictions, sep="\t", dtype={"donor": str, "image": str})
+cv = cv[cv["model"] == backbone]
+held_out_table = donor_fractions(cv, cv["prob"].to_numpy(), p.threshold, p.bootstrap, p.seed)
+table = table.merge(
+    held_out_table[["donor", "cells", "predicted_multipotent_fraction", "ci_low", "ci_high"]].rename(
+        columns={"cells": "cv_cells", "predicted_multipotent_fraction": "cv_predicted_fraction", "ci_low": "cv_ci_low", "ci_high": "cv_ci_high"}
+    ),
     on="donor", how="left",
 )
 write_tsv(table, snakemake.output.table)

@@ -93,7 +93,8 @@ def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray,
 
 
 def _val_loss(model: CellClassifier, crops: torch.Tensor, labels: torch.Tensor, val: np.ndarray, spec: ModelSpec, batch_size: int) -> tuple[float, float]:
-    prob = predict_proba(model, crops, val, spec, batch_size)
+    # Without test-time augmentation: early stopping needs a consistent signal, not the 8x cost per epoch.
+    prob = predict_proba(model, crops, val, spec, batch_size, tta=False)
     y = labels[torch.as_tensor(val, device=labels.device)].cpu().numpy()
     p = np.clip(prob, 1e-7, 1 - 1e-7)
     loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

@@ -92,7 +92,12 @@ def donor_bars(donors: pd.DataFrame) -> plt.Figure:
     x = np.arange(len(donors))
     y = donors["predicted_multipotent_fraction"].to_numpy()
     err = np.vstack([y - donors["ci_low"], donors["ci_high"] - y])
-    ax.bar(x, y, yerr=err, capsize=3, color="tab:purple", alpha=0.8, label="CNN predicted (95 % CI)")
+    width = 0.4 if "cv_predicted_fraction" in donors else 0.8
+    ax.bar(x - (width / 2 if width < 0.8 else 0), y, width=width, yerr=err, capsize=3, color="tab:purple", alpha=0.8, label="final model, all cells (95 % CI)")
+    if "cv_predicted_fraction" in donors:
+        cv = donors["cv_predicted_fraction"].to_numpy()
+        cv_err = np.vstack([cv - donors["cv_ci_low"], donors["cv_ci_high"] - cv])
+        ax.bar(x + width / 2, cv, width=width, yerr=cv_err, capsize=3, color="tab:orange", alpha=0.8, label="cross-validated, held-out cells (95 % CI)")
     ax.scatter(x, donors["ssea3_positive_fraction"], color="k", marker="D", s=18, zorder=3, label="SSEA3-positive")
     ax.set_xticks(x, donors["donor"])
     ax.set(ylim=(0, 1), ylabel="multipotent fraction")
