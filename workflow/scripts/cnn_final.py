@@ -41,7 +41,10 @@ role = np.full(len(every), "", dtype=object)
 for name, rows in index.items():
     role[rows] = name
 table = cells.cells[["donor", "image", "cell_id", "label"]].assign(cell=every, role=role, prob=prob)
+# Scored on their own (not picked out of the all-cell pass): batch composition moves CPU results in the
+# 8th digit, and a user reloading the model scores exactly these cells this way.
 test = table.iloc[index["test"]].copy()
+test["prob"] = predict_proba(fit.model, crops, index["test"], spec)
 test["outcome"] = outcome_labels(test["label"], test["prob"], cnn["threshold"])
 metrics = pd.DataFrame([{"model": backbone, "learning_rate": learning_rate, "cells": len(test), **classification_metrics(test["label"], test["prob"], cnn["threshold"])}])
 
