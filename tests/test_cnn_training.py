@@ -9,7 +9,17 @@ from sklearn.metrics import roc_auc_score
 import morphopotency.cnn.train as train_module
 from morphopotency.cnn.donors import donor_fractions
 from morphopotency.cnn.lr_search import best_learning_rate, run_study, surrogate
-from morphopotency.cnn.metrics import baseline_predictions, classification_metrics, comparison_table, confusion_table, outcome_labels
+from morphopotency.cnn.metrics import (
+    baseline_cv_predictions,
+    baseline_predictions,
+    classification_metrics,
+    comparison_table,
+    confusion_table,
+    fold_metrics,
+    outcome_labels,
+    pooled_metrics,
+    select_backbone,
+)
 from morphopotency.cnn.model import ModelSpec
 from morphopotency.cnn.train import TrainParams, predict_proba, train_classifier
 
@@ -122,3 +132,22 @@ def test_donor_fractions_with_bootstrap_interval():
     assert table.loc["A", "ci_low"] < 0.25 < table.loc["A", "ci_high"] and table.loc["A", "ci_high"] - table.loc["A", "ci_low"] < 0.2
     assert table.loc["B", "ssea3_positive_fraction"] == 0.8
     assert table.equals(donor_fractions(cells, prob, n_boot=1000, seed=1).set_index("donor"))
+
+
+def test_fold_metrics_baseline_folds_and_selection():
+    rng = np.random.default_rng(1)
+    features = pd.DataFrame({"circularity": np.r_[rng.normal(0.8, 0.1, 30), rng.normal(0.5, 0.1, 30)]})
+    labels = np.r_[np.ones(30, int), np.zeros(30, int)]
+    splits = pd.DataFrame({"cell": np.tile(np.arange(60), 2), "fold": np.repeat([0, 1], 60), "role": np.r_[np.where(np.arange(60) % 2, "test", "train"), np.where(np.arange(60) % 2, "train", "test")]})
+    baseline = baseline_cv_predictions(features, labels, splits)
+    assert sorted(baseline.loc[baseline["model"] == "majority_class", "cell"]) == list(range(60))  # each cell held out once
+    per_fold = fold_metrics(baseline)
+    assert set(per_fold["model"]) == {"majority_class", "logistic_shape_features"} and (per_fold["cells"] == 30).all()
+    assert (per_fold.loc[per_fold["model"] == "majority_class", "roc_auc"] == 0.5).all()
+    pooled = pooled_metrics(baseline).set_index("model")
+    assert pooled.loc["logistic_shape_features", "pooled_roc_auc"] > 0.9
+    table = comparison_table(per_fold)
+    assert select_backbone(table, "roc_auc") == "logistic_shape_features"
+    assert select_backbone(table, "roc_auc", "majority_class") == "majority_class"
+    with pytest.raises(ValueError, match="'vgg19' is not among the compared backbones"):
+        select_backbone(table, "roc_auc", "vgg19")

@@ -75,7 +75,6 @@ rule cnn_comparison:
         roc=report(f"{CNN_DIR}/roc.png", caption="../report/cnn_comparison.rst", category="CNN", subcategory="backbone comparison"),
         selected=f"{CNN_DIR}/selected_backbone.json",
     params:
-        backbones=CNN["backbones"],
         select_by=CNN["select_by"],
         final_backbone=CNN["final_backbone"],
         threshold=CNN["threshold"],

@@ -73,3 +73,39 @@ def outcome_labels(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> n
     pred = np.asarray(prob) >= threshold
     truth = np.asarray(y).astype(bool)
     return np.where(pred, np.where(truth, "true positive", "false positive"), np.where(truth, "false negative", "true negative"))
+
+
+def fold_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """One row per model and fold from held-out predictions (columns model, fold, label, prob)."""
+    return pd.DataFrame([
+        {"model": model, "fold": fold, "cells": len(part), **classification_metrics(part["label"], part["prob"], threshold)}
+        for (model, fold), part in predictions.groupby(["model", "fold"], sort=False)
+    ])
+
+
+def pooled_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """ROC-AUC and balanced accuracy over all folds' held-out cells together, one row per model."""
+    rows = [{"model": m, **classification_metrics(g["label"], g["prob"], threshold)} for m, g in predictions.groupby("model", sort=False)]
+    return pd.DataFrame(rows)[["model", "roc_auc", "balanced_accuracy"]].rename(columns={"roc_auc": "pooled_roc_auc", "balanced_accuracy": "pooled_balanced_accuracy"})
+
+
+def baseline_cv_predictions(features: pd.DataFrame, labels: np.ndarray, splits: pd.DataFrame) -> pd.DataFrame:
+    """The baselines' held-out predictions on exactly the CNN's folds (fitted on train + validation cells),
+    in the CNN predictions' layout (model, fold, cell, label, prob)."""
+    labels = np.asarray(labels, dtype=int)
+    frames = []
+    for fold, part in splits.groupby("fold"):
+        fit = part.loc[part["role"] != "test", "cell"].to_numpy()
+        test = part.loc[part["role"] == "test", "cell"].to_numpy()
+        for name, prob in baseline_predictions(features, labels, fit, test).items():
+            frames.append(pd.DataFrame({"model": name, "fold": fold, "cell": test, "label": labels[test], "prob": prob}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def select_backbone(comparison: pd.DataFrame, select_by: str, final_backbone: str = "auto") -> str:
+    """The named backbone, or with ``auto`` the one with the best fold mean of ``select_by`` (first on ties)."""
+    if final_backbone != "auto":
+        if final_backbone not in set(comparison["model"]):
+            raise ValueError(f"cnn.final_backbone {final_backbone!r} is not among the compared backbones ({', '.join(comparison['model'])})")
+        return final_backbone
+    return str(comparison.sort_values(f"{select_by}_mean", ascending=False, kind="stable").iloc[0]["model"])

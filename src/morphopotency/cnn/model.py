@@ -12,6 +12,7 @@ from pathlib import Path
 
 import timm
 import torch
+from timm.models import get_pretrained_cfg
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -71,8 +72,8 @@ class ModelSpec:
 
 def default_image_size(backbone: str) -> int:
     """The backbone's native input side (224 for most, 299 for Inception v3 and Xception)."""
-    cfg = timm.create_model(backbone, pretrained=False, num_classes=0).pretrained_cfg
-    return int(cfg["input_size"][-1])
+    check_backbone(backbone)
+    return int(get_pretrained_cfg(backbone).input_size[-1])
 
 
 def check_backbone(name: str) -> None:
@@ -119,7 +120,7 @@ def fetch_imagenet_weights(backbone: str, dest: str | Path, url: str | None = No
     try:
         model = timm.create_model(backbone, pretrained=True, pretrained_cfg_overlay=overlay)
     except Exception as error:  # hub, HTTP and cache errors come as many types; all mean "not reachable"
-        where = url or f"the Hugging Face hub ({timm.create_model(backbone).pretrained_cfg.get('hf_hub_id')})"
+        where = url or f"the Hugging Face hub ({get_pretrained_cfg(backbone).hf_hub_id})"
         raise WeightsUnavailable(
             f"ImageNet weights for {backbone} could not be fetched from {where}: {type(error).__name__}: {error}\n"
             f"Without network, either: (1) on a machine with network run "
