@@ -15,6 +15,7 @@ from morphopotency.cnn import data
 from morphopotency.cnn.model import load_model
 from morphopotency.cnn.tensors import to_device
 from morphopotency.cnn.train import predict_proba
+from morphopotency.simulate.images import shape_class_ceiling
 from tests.conftest import REPO
 from tests.workflow_helpers import snakemake, write_project
 
@@ -52,15 +53,24 @@ def test_cnn_beats_majority_and_matches_shape_features(demo):
     root, _ = demo
     table = pd.read_csv(root / "results/cnn/baselines.tsv", sep="\t").set_index("model")
     selected = json.loads((root / "results/cnn/selected_backbone.json").read_text())["backbone"]
-    cnn, majority, logistic = table.loc[selected], table.loc["majority_class"], table.loc["logistic_shape_features"]
+    cnn, majority = table.loc[selected], table.loc["majority_class"]
     assert majority["balanced_accuracy_mean"] == 0.5 and majority["roc_auc_mean"] == 0.5
     assert cnn["balanced_accuracy_mean"] > majority["balanced_accuracy_mean"] + 0.15
     assert cnn["roc_auc_mean"] > majority["roc_auc_mean"] + 0.2
-    # The planted label depends on shape class and size only, so both approach the same ceiling. Measured
-    # on the demo: ROC-AUC 0.773 vs 0.784, balanced accuracy 0.702 vs 0.730 (fold s.d. 0.02-0.07): a tie
-    # on ROC-AUC within noise, not yet "at least as good" on balanced accuracy (issue 5 stays open on it).
-    assert cnn["roc_auc_mean"] >= logistic["roc_auc_mean"] - 0.02
-    assert cnn["balanced_accuracy_mean"] >= logistic["balanced_accuracy_mean"] - 0.04
+    # Paired on the same held-out cells: clearly better than the majority class on both measures.
+    versus = pd.read_csv(root / "results/cnn/cnn_vs_baselines.tsv", sep="\t").set_index(["model", "baseline", "metric"]).loc[selected]
+    assert (versus.loc["majority_class", "ci_low"] > 0.1).all()
+    # Against the logistic regression on shape measures: the planted label depends on the shape class
+    # alone, so no model can pass ROC-AUC 0.771 / balanced accuracy 0.725 (shape_class_ceiling) and both sit
+    # at that ceiling. Measured: ROC-AUC -0.013 (95 % CI -0.033..0.006), a tie; balanced accuracy at P 0.5
+    # -0.033 (-0.062..-0.001), a small deficit from how the near-uninformative "irregular" cells are called
+    # (issue 5 stays open on it). Asserted: no significant ROC-AUC deficit, balanced accuracy within 0.05.
+    logistic = versus.loc["logistic_shape_features"]
+    assert logistic.loc["roc_auc", "ci_high"] >= 0, logistic
+    assert logistic.loc["balanced_accuracy", "difference"] >= -0.05, logistic
+    ceiling = shape_class_ceiling()
+    for metric in ("roc_auc", "balanced_accuracy"):
+        assert logistic.loc[metric, "model_value"] >= ceiling[metric] - 0.05, (metric, logistic)
 
 
 def test_donor_ratios_rank_as_planted(demo):

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import tifffile
 from scipy import ndimage as ndi
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from morphopotency.simulate import planned_image_files, write_donor
-from morphopotency.simulate.images import CHANNELS, simulate_donor
+from morphopotency.simulate.images import CHANNELS, SHAPE_PROBS, shape_class_ceiling, simulate_donor
 
 FRACTIONS = {"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}
 
@@ -46,6 +47,20 @@ def test_multipotent_cells_are_rounder_and_brighter_but_overlap(cohort):
     assert (multi["shape_class"] != "round").mean() > 0.25
     assert (other["shape_class"] == "round").mean() > 0.08
     assert set(cells["shape_class"]) == {"round", "elongated", "irregular"}
+
+
+def test_shape_class_ceiling_by_hand_and_by_sampling():
+    # By hand: round > irregular > elongated in likelihood ratio; AUC = P(pos outranks neg) + ties / 2.
+    ceiling = shape_class_ceiling()
+    assert ceiling["roc_auc"] == pytest.approx(0.60 * 0.85 + 0.25 * 0.55 + 0.5 * (0.60 * 0.15 + 0.25 * 0.30 + 0.15 * 0.55))
+    assert ceiling["balanced_accuracy"] == pytest.approx(0.5 * (0.60 + 0.85))
+    # An oracle that knows each cell's class reaches it on 20 000 cells drawn as the simulator draws them.
+    rng = np.random.default_rng(0)
+    truth = rng.random(20_000) < 0.5
+    drawn = np.array([rng.choice(3, p=SHAPE_PROBS[bool(t)]) for t in truth])
+    ratio = np.asarray(SHAPE_PROBS[True]) / np.asarray(SHAPE_PROBS[False])
+    assert roc_auc_score(truth, ratio[drawn]) == pytest.approx(ceiling["roc_auc"], abs=0.01)
+    assert balanced_accuracy_score(truth, ratio[drawn] > 1) == pytest.approx(ceiling["balanced_accuracy"], abs=0.01)
 
 
 def test_every_cell_has_a_nucleus_and_some_cells_touch(cohort):

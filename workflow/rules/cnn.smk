@@ -72,12 +72,15 @@ rule cnn_comparison:
         per_fold=f"{CNN_DIR}/metrics_per_fold.tsv",
         predictions=f"{CNN_DIR}/cv_predictions.tsv",
         baselines=report(f"{CNN_DIR}/baselines.tsv", caption="../report/cnn_baselines.rst", category="CNN", subcategory="backbone comparison"),
+        versus=report(f"{CNN_DIR}/cnn_vs_baselines.tsv", caption="../report/cnn_baselines.rst", category="CNN", subcategory="backbone comparison"),
         roc=report(f"{CNN_DIR}/roc.png", caption="../report/cnn_comparison.rst", category="CNN", subcategory="backbone comparison"),
         selected=f"{CNN_DIR}/selected_backbone.json",
     params:
         select_by=CNN["select_by"],
         final_backbone=CNN["final_backbone"],
         threshold=CNN["threshold"],
+        bootstrap=CNN["bootstrap"],
+        seed=CNN["seed"],
     log:
         "results/logs/cnn/comparison.log",
     conda:

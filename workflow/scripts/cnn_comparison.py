@@ -6,7 +6,7 @@ import json
 import pandas as pd
 
 from morphopotency.cnn import data
-from morphopotency.cnn.metrics import baseline_cv_predictions, comparison_table, fold_metrics, pooled_metrics, select_backbone
+from morphopotency.cnn.metrics import baseline_cv_predictions, comparison_table, fold_metrics, paired_differences, pooled_metrics, select_backbone
 from morphopotency.io.atomic import atomic_path
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
@@ -26,12 +26,16 @@ comparison = comparison_table(per_fold[per_fold["model"].isin(predictions["model
 baselines = comparison_table(per_fold).merge(pooled_metrics(every, p.threshold), on="model")
 chosen = select_backbone(comparison, p.select_by, p.final_backbone)
 comparison["selected"] = comparison["model"] == chosen
+# Each backbone minus each baseline on the same held-out cells, with a paired bootstrap interval.
+versus = paired_differences(every, list(predictions["model"].unique()), list(baseline["model"].unique()), p.threshold, p.bootstrap, p.seed)
 
 write_tsv(comparison, snakemake.output.comparison)
 write_tsv(per_fold, snakemake.output.per_fold)
 write_tsv(predictions, snakemake.output.predictions)
 write_tsv(baselines, snakemake.output.baselines)
+write_tsv(versus, snakemake.output.versus)
 save_figure(roc_curves(predictions), snakemake.output.roc)
 with atomic_path(snakemake.output.selected) as tmp:
     tmp.write_text(json.dumps({"backbone": chosen, "select_by": p.select_by if p.final_backbone == "auto" else "config"}, indent=2) + "\n")
-log.info("comparison:\n%s\nbaselines:\n%s\nselected %s", comparison.to_string(), baselines[["model", "balanced_accuracy", "roc_auc", "pooled_roc_auc"]].to_string(), chosen)
+log.info("comparison:\n%s\nbaselines:\n%s\npaired differences:\n%s\nselected %s", comparison.to_string(), baselines[["model", "balanced_accuracy", "roc_auc", "pooled_roc_auc"]].to_string(),
+         versus[["model", "baseline", "metric", "difference", "ci_low", "ci_high"]].to_string(), chosen)
