@@ -16,6 +16,7 @@ include: "workflow/rules/rnaseq.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/cnn.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -104,6 +104,12 @@ if _cnn["enabled"]:
 
 PROVENANCE_INPUTS = "results/provenance/inputs.tsv"
 
+REPORT = config["report"]
+REPORT_DIR = "results/report"
+REPORT_SCALE = REPORT["correlation_scale"] or config["rnaseq"]["correlation"]["scales"][0]
+if REPORT_SCALE not in config["rnaseq"]["correlation"]["scales"]:
+    _fail(ConfigError(f"config: report.correlation_scale {REPORT_SCALE!r} is not one of rnaseq.correlation.scales ({', '.join(config['rnaseq']['correlation']['scales'])})"))
+
 
 def provenance_inputs():
     """role -> files, in a fixed order so the manifest is reproducible."""
@@ -229,9 +235,96 @@ def cnn_targets():
     ]
 
 
+def report_summary_inputs(wildcards=None):
+    """The per-donor tables of whichever branches run: each becomes columns of donor_summary.tsv."""
+    files = {
+        "samples": config["samples"],
+        "pca_scores": "results/rnaseq/pca/scores.tsv",
+        "correlation": f"results/rnaseq/correlation/pearson_{REPORT_SCALE}.tsv",
+    }
+    if IMAGES:
+        shapes = "results/imaging/shape_modes/"
+        files |= {"distribution": shapes + "distribution.tsv", "modes": shapes + "modes.tsv", "assignments": shapes + "assignments.tsv"}
+        if config["imaging"]["channels"].get("label") is not None:
+            files["ssea3"] = "results/imaging/ssea3_fraction.tsv"
+    if CNN["enabled"]:
+        files["cnn_donors"] = "results/cnn/donor_multipotency.tsv"
+    if PAIRED_DONORS:
+        files["heatmap"] = "results/rnaseq/differentiation/function_heatmap.tsv"
+    return files
+
+
+def _fig(path, caption):
+    return {"path": path, "caption": f"workflow/report/{caption}.rst"}
+
+
+def _tab(path, caption=None, rows=25):
+    return {"path": path, "caption": f"workflow/report/{caption}.rst" if caption else None, "rows": rows}
+
+
+def report_sections():
+    """The report's sections in the paper's order, each only when its branch runs; paths and rst captions
+    are the ones Snakemake's own report uses for the same files."""
+    R, I, C, D = "results/rnaseq/", "results/imaging/", "results/cnn/", REPORT_DIR + "/"
+    sections = [{"id": "donors", "title": "Donors: imaging and transcriptome side by side", "figures": [_fig(D + "agreement.png", "report_agreement")],
+                 "tables": [_tab(D + "donor_summary.tsv", "report_donor_summary", 50), _tab(D + "agreement.tsv", "report_agreement", 50)]}]
+    sections.append({"id": "correlation", "title": "Donor correlation (Fig. 2A)",
+                     "figures": [_fig(f"{R}correlation/pearson_{s}.png", "correlation") for s in config["rnaseq"]["correlation"]["scales"]], "tables": []})
+    if IMAGES:
+        first = sorted(IMAGES)[0]
+        figures = [_fig(I + "shape_modes/distribution.png", "shape_modes"), _fig(I + "shape_modes/dendrogram.png", "shape_modes"),
+                   _fig(I + "shape_modes/stability.png", "stability")]
+        if not config["imaging"].get("masks"):
+            figures.insert(0, _fig(f"{I}segmentation/{first}/{sorted(IMAGES[first])[0]}.png", "segmentation"))
+        if config["imaging"]["channels"].get("label") is not None:
+            figures.append(_fig(I + "ssea3_histograms.png", "ssea3"))
+        sections.append({"id": "shape-modes", "title": "Segmentation, SSEA3 labels and shape modes (Fig. 3)", "figures": figures,
+                         "tables": [_tab(I + "shape_modes/modes.tsv", "shape_modes", 50)]})
+    sections.append({"id": "stemness", "title": "Stemness markers (Fig. 2B)", "figures": [_fig(R + "stemness/dotplot.png", "dotplot")], "tables": []})
+    sections.append({"id": "pca", "title": "PCA, scree and loadings (Fig. 2C-E)",
+                     "figures": [_fig(R + "pca/scree.png", "scree"), _fig(R + "pca/biplot.png", "pca"), _fig(R + "pca/loadings_plot.png", "loadings")],
+                     "tables": [_tab(R + "pca/variance.tsv", "pca")]})
+    sections.append({"id": "enrichment", "title": "GO enrichment of PC1 genes and term network (Fig. 2F-G)",
+                     "figures": [f for c in GENE_SET_FILES for f in (_fig(f"{R}enrichment/go_{c}.png", "enrichment"), _fig(f"{R}enrichment/go_{c}_network.png", "network"))],
+                     "tables": [_tab(f"{R}enrichment/go_{c}.tsv", "enrichment", 15) for c in GENE_SET_FILES]})
+    if CNN["enabled"]:
+        sections += [
+            {"id": "cnn-comparison", "title": "CNN backbone comparison (Table 1)", "figures": [_fig(C + "roc.png", "cnn_comparison")],
+             "tables": [_tab(C + "comparison.tsv", "cnn_comparison"), _tab(C + "baselines.tsv", "cnn_baselines"), _tab(C + "cnn_vs_baselines.tsv", "cnn_baselines")]},
+            {"id": "lr-search", "title": "Learning-rate search (Fig. 4B-C)",
+             "figures": [_fig(C + "lr_search/surrogate.png", "cnn_lr_search"), _fig(C + "lr_search/roc_auc.png", "cnn_lr_search")], "tables": []},
+            {"id": "confusion", "title": "Final model: confusion matrix and example cells (Fig. 4D-E)",
+             "figures": [_fig(C + "final/confusion.png", "cnn_final"), _fig(C + "final/examples.png", "cnn_final")], "tables": [_tab(C + "final/test_metrics.tsv", "cnn_final")]},
+            {"id": "multipotency", "title": "Per-donor multipotency (Fig. 4F)", "figures": [_fig(C + "donor_multipotency.png", "cnn_donors")],
+             "tables": [_tab(C + "donor_multipotency.tsv", "cnn_donors", 50)]},
+        ]
+    if HAS_DIFFERENTIATED:
+        figures = [_fig(R + "differentiation/pca.png", "differentiation_pca"), _fig(R + "differentiation/pearson.png", "correlation")]
+        tables = []
+        if PAIRED_DONORS:
+            figures.append(_fig(R + "differentiation/function_heatmap.png", "function_heatmap"))
+        if len(PAIRED_DONORS) >= 2 and config["rnaseq"]["values"] == "counts":
+            tables.append(_tab(R + "differentiation/deseq2.tsv", "deseq2", 15))
+        sections.append({"id": "differentiation", "title": "Differentiation (Fig. 5)", "figures": figures, "tables": tables})
+    if DEMO is not None and IMAGES:
+        sections.append({"id": "simulation-check", "title": "Simulation check: recovered vs planted multipotency (demo)",
+                         "figures": [_fig(D + "simulation_check.png", "report_simulation_check")], "tables": [_tab(D + "simulation_check.tsv", "report_simulation_check")]})
+    return sections
+
+
+def report_section_files(wildcards=None):
+    return [item["path"] for section in report_sections() for key in ("figures", "tables") for item in section[key]]
+
+
+def report_targets():
+    if not REPORT["enabled"]:
+        return []
+    return [f"{REPORT_DIR}/donor_report.html", f"{REPORT_DIR}/donor_summary.tsv"]
+
+
 def all_targets():
     """Final outputs of every stage that exists; later stages add theirs here."""
-    targets = [PROVENANCE_INPUTS, *rnaseq_targets(), *imaging_targets(), *cnn_targets()]
+    targets = [PROVENANCE_INPUTS, *rnaseq_targets(), *imaging_targets(), *cnn_targets(), *report_targets()]
     if DEMO is not None:
         targets += demo_targets()
     return targets
