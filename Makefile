@@ -1,6 +1,6 @@
 # morphopotency: the two commands the README gives.
 #   make demo   set up .venv (once) and run the workflow on the embedded demo cohort
-#   make test   set up .venv (once) and run the test suite
+#   make test   set up .venv (once), install Chromium for the report's browser test (once), run the tests
 # Both reuse .venv while pyproject.toml and constraints.txt are unchanged.
 
 PYTHON ?= python3
@@ -8,8 +8,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# apt-get needs root: run it directly as root (CI), through sudo otherwise.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint constraints clean-results
+.PHONY: setup browser demo test lint constraints clean-results
 
 setup: $(STAMP)
 
@@ -22,7 +24,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
 
-test: setup
+# Debian's chromium + chromium-driver, for the test that opens donor_report.html in a headless browser.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -278,13 +278,13 @@ def report_sections():
             figures.insert(0, _fig(f"{I}segmentation/{first}/{sorted(IMAGES[first])[0]}.png", "segmentation"))
         if config["imaging"]["channels"].get("label") is not None:
             figures.append(_fig(I + "ssea3_histograms.png", "ssea3"))
-        sections.append({"id": "shape-modes", "title": "Segmentation, SSEA3 labels and shape modes (Fig. 3)", "figures": figures,
+        sections.append({"id": "shape-modes", "title": "Segmentation and shape modes (Fig. 2B), SSEA3 labels (Fig. 3A)", "figures": figures,
                          "tables": [_tab(I + "shape_modes/modes.tsv", "shape_modes", 50)]})
-    sections.append({"id": "stemness", "title": "Stemness markers (Fig. 2B)", "figures": [_fig(R + "stemness/dotplot.png", "dotplot")], "tables": []})
-    sections.append({"id": "pca", "title": "PCA, scree and loadings (Fig. 2C-E)",
+    sections.append({"id": "stemness", "title": "Stemness markers (Fig. 3B)", "figures": [_fig(R + "stemness/dotplot.png", "dotplot")], "tables": []})
+    sections.append({"id": "pca", "title": "PCA, scree and loadings (Fig. 3C-E)",
                      "figures": [_fig(R + "pca/scree.png", "scree"), _fig(R + "pca/biplot.png", "pca"), _fig(R + "pca/loadings_plot.png", "loadings")],
                      "tables": [_tab(R + "pca/variance.tsv", "pca")]})
-    sections.append({"id": "enrichment", "title": "GO enrichment of PC1 genes and term network (Fig. 2F-G)",
+    sections.append({"id": "enrichment", "title": "GO enrichment of PC1 genes and term network (Fig. 3F-G)",
                      "figures": [f for c in GENE_SET_FILES for f in (_fig(f"{R}enrichment/go_{c}.png", "enrichment"), _fig(f"{R}enrichment/go_{c}_network.png", "network"))],
                      "tables": [_tab(f"{R}enrichment/go_{c}.tsv", "enrichment", 15) for c in GENE_SET_FILES]})
     if CNN["enabled"]:

@@ -79,6 +79,6 @@ def donor_sentences(summary: pd.DataFrame, primary: str, others: list[str]) -> p
             other_total = int(summary[measure].notna().sum())
             other_rank = int(row[f"rank_{measure}"])
             same = " also" if other_rank == rank and other_total == total else ""
-            parts.append(f"{LABELS.get(measure, measure)}:{same} {_ordinal(other_rank, other_total)} ({row[measure]:.3g})")
+            parts.append(f"{LABELS.get(measure, measure)}:{same} {_ordinal(other_rank, other_total)} ({row[measure]:.4g})")
         rows.append({"donor": row["donor"], "sentence": "; ".join(parts) + "."})
     return pd.DataFrame(rows, columns=["donor", "sentence"])

@@ -44,7 +44,7 @@ def render_caption(rst_file: str | Path, config: Mapping[str, Any]) -> str:
 
 def rst_to_html(text: str) -> str:
     # docutils writes a full document; the fragment is the body without title promotion or headers.
-    return publish_parts(text, writer_name="html5", settings_overrides={"report_level": 5, "halt_level": 5, "embed_stylesheet": False, "doctitle_xform": False})["fragment"]
+    return publish_parts(text, writer="html5", settings_overrides={"report_level": 5, "halt_level": 5, "embed_stylesheet": False, "doctitle_xform": False})["fragment"]
 
 
 def table_html(frame: pd.DataFrame, max_rows: int = 25, float_format: str = "{:.3g}") -> tuple[str, str]:

@@ -1,0 +1,190 @@
+"""The shipped demo configuration end to end, as `make demo` runs it: the CNN beats the majority class,
+holds its own against a logistic regression on shape features, ranks the donors as planted, and its saved
+model reproduces its test-set predictions exactly; the donor report's numbers trace back to the run's
+TSVs, it opens in headless Chromium with every image decoded and no network request, and a change to one
+donor's images re-runs that donor's imaging, the CNN and the report but not the RNA-seq branch."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from scipy.stats import spearmanr
+
+from morphopotency.cnn import data
+from morphopotency.cnn.model import load_model
+from morphopotency.cnn.tensors import to_device
+from morphopotency.cnn.train import predict_proba
+from morphopotency.simulate.images import shape_class_ceiling
+from tests.conftest import REPO
+from tests.workflow_helpers import snakemake, write_project
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    shipped["rnaseq"]["gene_sets"] = {k: str(REPO / v) for k, v in shipped["rnaseq"]["gene_sets"].items()}
+    shipped["rnaseq"]["markers"] = str(REPO / shipped["rnaseq"]["markers"])
+    samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
+    root = write_project(tmp_path_factory.mktemp("demo"), shipped, samples)
+    result = snakemake(root, timeout=1800)  # the default target, as `make demo`
+    assert result.returncode == 0, result.stderr[-4000:]
+    return root, shipped
+
+
+def test_comparison_table_and_selection(demo):
+    root, config = demo
+    comparison = pd.read_csv(root / "results/cnn/comparison.tsv", sep="\t")
+    assert list(comparison["model"]) == config["cnn"]["backbones"]
+    assert comparison["selected"].sum() == 1 and (comparison["folds"] == config["cnn"]["folds"]).all()
+    assert comparison.loc[0, "accuracy"].count("±") == 1
+    selected = json.loads((root / "results/cnn/selected_backbone.json").read_text())["backbone"]
+    best = comparison.sort_values("roc_auc_mean", ascending=False).iloc[0]["model"]
+    assert selected == best
+    per_fold = pd.read_csv(root / "results/cnn/metrics_per_fold.tsv", sep="\t")
+    assert set(per_fold["model"]) == {*config["cnn"]["backbones"], "majority_class", "logistic_shape_features"}
+
+
+def test_cnn_beats_majority_and_matches_shape_features(demo):
+    root, _ = demo
+    table = pd.read_csv(root / "results/cnn/baselines.tsv", sep="\t").set_index("model")
+    selected = json.loads((root / "results/cnn/selected_backbone.json").read_text())["backbone"]
+    cnn, majority = table.loc[selected], table.loc["majority_class"]
+    assert majority["balanced_accuracy_mean"] == 0.5 and majority["roc_auc_mean"] == 0.5
+    assert cnn["balanced_accuracy_mean"] > majority["balanced_accuracy_mean"] + 0.15
+    assert cnn["roc_auc_mean"] > majority["roc_auc_mean"] + 0.2
+    # Paired on the same held-out cells: clearly better than the majority class on both measures.
+    versus = pd.read_csv(root / "results/cnn/cnn_vs_baselines.tsv", sep="\t").set_index(["model", "baseline", "metric"]).loc[selected]
+    assert (versus.loc["majority_class", "ci_low"] > 0.1).all()
+    # Against the logistic regression on shape measures: the planted label depends on the shape class
+    # alone, so no model can pass ROC-AUC 0.771 / balanced accuracy 0.725 (shape_class_ceiling) and both sit
+    # at that ceiling. Measured: ROC-AUC -0.013 (95 % CI -0.033..0.006), a tie; balanced accuracy at P 0.5
+    # -0.033 (-0.062..-0.001), a small deficit from how the near-uninformative "irregular" cells are called
+    # (issue 5 stays open on it). Asserted: no significant ROC-AUC deficit, balanced accuracy within 0.05.
+    logistic = versus.loc["logistic_shape_features"]
+    assert logistic.loc["roc_auc", "ci_high"] >= 0, logistic
+    assert logistic.loc["balanced_accuracy", "difference"] >= -0.05, logistic
+    ceiling = shape_class_ceiling()
+    for metric in ("roc_auc", "balanced_accuracy"):
+        assert logistic.loc[metric, "model_value"] >= ceiling[metric] - 0.05, (metric, logistic)
+
+
+def test_donor_ratios_rank_as_planted(demo):
+    root, config = demo
+    donors = pd.read_csv(root / "results/cnn/donor_multipotency.tsv", sep="\t").set_index("donor")
+    planted = pd.Series(config["demo"]["multipotent_fraction"])
+    assert (donors["ci_low"] <= donors["predicted_multipotent_fraction"]).all() and (donors["predicted_multipotent_fraction"] <= donors["ci_high"]).all()
+    assert (donors["cv_ci_low"] <= donors["cv_predicted_fraction"]).all() and (donors["cv_predicted_fraction"] <= donors["cv_ci_high"]).all()
+    assert donors["cv_cells"].sum() == donors["cells"].sum()  # every cell held out once
+    # Leakage-safe (cross-validated) fractions rank the donors as planted.
+    held_out = donors.loc[planted.index, "cv_predicted_fraction"]
+    assert spearmanr(held_out, planted).statistic >= 0.9 - 1e-9, donors
+    # The final model over all cells (the paper's Fig. 4F) puts S8 on top; S1/S5/S7 are planted 0.05
+    # apart, within the noise of ~100 cells each.
+    final = donors.loc[planted.index, "predicted_multipotent_fraction"]
+    assert final.idxmax() == planted.idxmax() == "S8"
+    assert spearmanr(final, planted).statistic >= 0.7, donors
+
+
+def test_reloaded_model_reproduces_test_predictions(demo):
+    root, _ = demo
+    model, spec, meta = load_model(root / "results/cnn/final/model.safetensors")
+    cells = data.load(root / "results/cnn/data/crops.npy", root / "results/cnn/data/cells.tsv")
+    test = pd.read_csv(root / "results/cnn/final/test_predictions.tsv", sep="\t")
+    torch.set_num_threads(2)
+    prob = predict_proba(model, to_device(cells.crops, torch.device("cpu")), test["cell"].to_numpy(), spec)
+    assert [f"{p:.10g}" for p in prob] == [f"{p:.10g}" for p in test["prob"]]
+    assert meta["learning_rate"] == json.loads((root / "results/cnn/lr_search/best.json").read_text())["learning_rate"]
+
+
+def test_lr_search_is_stored_and_merged(demo):
+    root, config = demo
+    search = config["cnn"]["lr_search"]
+    trials = pd.read_csv(root / "results/cnn/lr_search/trials.tsv", sep="\t")
+    assert len(trials) == search["trials"] * search["repeats"]
+    assert trials["learning_rate"].between(search["low"], search["high"]).all()
+    assert sorted(p.name for p in (root / "results/cnn/lr_search/studies").iterdir()) == [f"repeat{r}.sqlite" for r in range(search["repeats"])]
+    assert not list((root / "results/cnn/checkpoints").glob("*.pt"))  # removed once each job finished
+    again = snakemake(root, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_donor_table_traces_back_to_the_runs_tables(demo):
+    root, config = demo
+    summary = pd.read_csv(root / "results/report/donor_summary.tsv", sep="\t").set_index("donor")
+    assert list(summary.index) == sorted(config["demo"]["multipotent_fraction"])
+    labels = pd.read_csv(root / "results/imaging/ssea3_labels.tsv", sep="\t")
+    assert np.allclose(summary["ssea3_positive_fraction"], labels.groupby("donor")["multipotent"].mean().loc[summary.index])
+    shapes = pd.read_csv(root / "results/imaging/shape_modes/assignments.tsv", sep="\t")
+    assert np.allclose(summary["mean_circularity"], shapes.groupby("donor")["circularity"].mean().loc[summary.index])
+    assert (summary["cells"] == shapes.groupby("donor").size().loc[summary.index]).all()
+    # Cross-validated CNN fraction = share of the donor's held-out cells the selected backbone calls positive.
+    selected = json.loads((root / "results/cnn/selected_backbone.json").read_text())["backbone"]
+    cv = pd.read_csv(root / "results/cnn/cv_predictions.tsv", sep="\t")
+    cv = cv[cv["model"] == selected]
+    assert np.allclose(summary["cnn_multipotent_fraction"], (cv["prob"] >= config["cnn"]["threshold"]).groupby(cv["donor"]).mean().loc[summary.index])
+    scores = pd.read_csv(root / "results/rnaseq/pca/scores.tsv", sep="\t").set_index("sample")
+    assert np.allclose(summary["pc1_score"], scores.loc[summary.index, "PC1"])  # demo samples are named by donor
+    corr = pd.read_csv(root / "results/rnaseq/correlation/pearson_rpkm.tsv", sep="\t").set_index("sample").loc[summary.index, summary.index]
+    assert summary.loc["S8", "mean_correlation"] == pytest.approx(corr.loc["S8"].drop("S8").mean())
+    assert summary["differentiation_score"].notna().all()
+    assert summary["rank_cnn_multipotent_fraction"].min() == 1 and sorted(summary["rank_ssea3_positive_fraction"]) == [1, 2, 3, 4, 5]
+    agreement = pd.read_csv(root / "results/report/agreement.tsv", sep="\t")
+    pair = agreement.set_index(["imaging_measure", "transcriptome_measure"]).loc[("cnn_multipotent_fraction", "pc1_score")]
+    assert pair["rho"] == pytest.approx(spearmanr(summary["cnn_multipotent_fraction"], summary["pc1_score"]).statistic)
+    assert pair["method"] == "exact (120 pairings)" and pair["p_floor"] == pytest.approx(2 / 120)
+    check = pd.read_csv(root / "results/report/simulation_check.tsv", sep="\t").set_index("donor")
+    assert check.loc["S8", "planted_fraction"] == config["demo"]["multipotent_fraction"]["S8"]
+    # The simulation check: SSEA3 recovers the realised fractions within a few cells' worth.
+    assert (check["ssea3_positive_fraction_abs_error"] < 0.1).all()
+
+
+def test_report_opens_in_headless_chromium_offline(demo):
+    from tests.browser import CHROMIUM, DRIVER, inspect_page
+
+    assert CHROMIUM and DRIVER, "chromium and chromium-driver are missing: `make test` installs them with apt-get"
+    root, _ = demo
+    page = root / "results/report/donor_report.html"
+    result = inspect_page(page, root / "results/report/screenshot.png")
+    assert result["sections"] == ["donors", "correlation", "shape-modes", "stemness", "pca", "enrichment", "cnn-comparison", "lr-search",
+                                  "confusion", "multipotency", "differentiation", "simulation-check", "provenance"]
+    assert len(result["images"]) >= 20 and all(i["complete"] and i["width"] > 0 for i in result["images"]), result["images"]
+    # Only the page itself and its embedded data: URIs; nothing over the network.
+    assert [u for u in result["requests"] if not u.startswith("data:")] == [result["url"]]
+    assert (root / "results/report/screenshot.png").stat().st_size > 10_000
+    text = page.read_text()
+    assert "Config SHA-256" in text and "Workflow commit" in text and "results/provenance/inputs.tsv" in text and "S8: " in text
+
+
+def test_snakemakes_own_report_has_every_category(demo):
+    import zipfile
+
+    root, _ = demo
+    result = snakemake(root, "--report", "results/report/snakemake_report.zip", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ERROR/" not in result.stderr  # every rst caption renders cleanly
+    with zipfile.ZipFile(root / "results/report/snakemake_report.zip") as archive:
+        names = archive.namelist()
+    assert any(n.endswith("donor_summary.tsv") for n in names) and any(n.endswith("confusion.png") for n in names)
+    assert any(n.endswith("pearson_rpkm.png") for n in names) and any(n.endswith("distribution.png") for n in names)
+
+
+def _jobs(result) -> dict[str, int]:
+    """rule -> job count from a dry run's "Job stats" table."""
+    text = result.stdout + result.stderr
+    block = text.split("Job stats:")[1].split("total")[0]
+    return {line.split()[0]: int(line.split()[1]) for line in block.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+
+
+def test_one_changed_donor_reruns_its_imaging_cnn_and_report_only(demo):
+    root, _ = demo
+    image = sorted((root / "results/demo/images/S5").glob("*.ome.tif"))[0]
+    image.write_bytes(image.read_bytes())  # same bytes, newer: Snakemake's mtime trigger
+    jobs = _jobs(snakemake(root, "-n"))
+    assert jobs["imaging_segment"] == 1 and jobs["imaging_cells"] == 1, jobs
+    assert {"imaging_shape_modes", "imaging_ssea3", "cnn_dataset", "cnn_final", "cnn_donors", "report_donor_summary", "report_html"} <= set(jobs)
+    assert not [rule for rule in jobs if rule.startswith("rnaseq") or rule == "plotloadings"], jobs
