@@ -244,7 +244,7 @@ def report_summary_inputs(wildcards=None):
     }
     if IMAGES:
         shapes = "results/imaging/shape_modes/"
-        files |= {"distribution": shapes + "distribution.tsv", "modes": shapes + "modes.tsv", "assignments": shapes + "assignments.tsv"}
+        files |= {"distribution": f"{shapes}distribution.tsv", "modes": f"{shapes}modes.tsv", "assignments": f"{shapes}assignments.tsv"}
         if config["imaging"]["channels"].get("label") is not None:
             files["ssea3"] = "results/imaging/ssea3_fraction.tsv"
     if CNN["enabled"]:
@@ -265,50 +265,50 @@ def _tab(path, caption=None, rows=25):
 def report_sections():
     """The report's sections in the paper's order, each only when its branch runs; paths and rst captions
     are the ones Snakemake's own report uses for the same files."""
-    R, I, C, D = "results/rnaseq/", "results/imaging/", "results/cnn/", REPORT_DIR + "/"
-    sections = [{"id": "donors", "title": "Donors: imaging and transcriptome side by side", "figures": [_fig(D + "agreement.png", "report_agreement")],
-                 "tables": [_tab(D + "donor_summary.tsv", "report_donor_summary", 50), _tab(D + "agreement.tsv", "report_agreement", 50)]}]
+    R, I, C, D = "results/rnaseq/", "results/imaging/", "results/cnn/", f"{REPORT_DIR}/"
+    sections = [{"id": "donors", "title": "Donors: imaging and transcriptome side by side", "figures": [_fig(f"{D}agreement.png", "report_agreement")],
+                 "tables": [_tab(f"{D}donor_summary.tsv", "report_donor_summary", 50), _tab(f"{D}agreement.tsv", "report_agreement", 50)]}]
     sections.append({"id": "correlation", "title": "Donor correlation (Fig. 2A)",
                      "figures": [_fig(f"{R}correlation/pearson_{s}.png", "correlation") for s in config["rnaseq"]["correlation"]["scales"]], "tables": []})
     if IMAGES:
         first = sorted(IMAGES)[0]
-        figures = [_fig(I + "shape_modes/distribution.png", "shape_modes"), _fig(I + "shape_modes/dendrogram.png", "shape_modes"),
-                   _fig(I + "shape_modes/stability.png", "stability")]
+        figures = [_fig(f"{I}shape_modes/distribution.png", "shape_modes"), _fig(f"{I}shape_modes/dendrogram.png", "shape_modes"),
+                   _fig(f"{I}shape_modes/stability.png", "stability")]
         if not config["imaging"].get("masks"):
             figures.insert(0, _fig(f"{I}segmentation/{first}/{sorted(IMAGES[first])[0]}.png", "segmentation"))
         if config["imaging"]["channels"].get("label") is not None:
-            figures.append(_fig(I + "ssea3_histograms.png", "ssea3"))
+            figures.append(_fig(f"{I}ssea3_histograms.png", "ssea3"))
         sections.append({"id": "shape-modes", "title": "Segmentation and shape modes (Fig. 2B), SSEA3 labels (Fig. 3A)", "figures": figures,
-                         "tables": [_tab(I + "shape_modes/modes.tsv", "shape_modes", 50)]})
-    sections.append({"id": "stemness", "title": "Stemness markers (Fig. 3B)", "figures": [_fig(R + "stemness/dotplot.png", "dotplot")], "tables": []})
+                         "tables": [_tab(f"{I}shape_modes/modes.tsv", "shape_modes", 50)]})
+    sections.append({"id": "stemness", "title": "Stemness markers (Fig. 3B)", "figures": [_fig(f"{R}stemness/dotplot.png", "dotplot")], "tables": []})
     sections.append({"id": "pca", "title": "PCA, scree and loadings (Fig. 3C-E)",
-                     "figures": [_fig(R + "pca/scree.png", "scree"), _fig(R + "pca/biplot.png", "pca"), _fig(R + "pca/loadings_plot.png", "loadings")],
-                     "tables": [_tab(R + "pca/variance.tsv", "pca")]})
+                     "figures": [_fig(f"{R}pca/scree.png", "scree"), _fig(f"{R}pca/biplot.png", "pca"), _fig(f"{R}pca/loadings_plot.png", "loadings")],
+                     "tables": [_tab(f"{R}pca/variance.tsv", "pca")]})
     sections.append({"id": "enrichment", "title": "GO enrichment of PC1 genes and term network (Fig. 3F-G)",
                      "figures": [f for c in GENE_SET_FILES for f in (_fig(f"{R}enrichment/go_{c}.png", "enrichment"), _fig(f"{R}enrichment/go_{c}_network.png", "network"))],
                      "tables": [_tab(f"{R}enrichment/go_{c}.tsv", "enrichment", 15) for c in GENE_SET_FILES]})
     if CNN["enabled"]:
         sections += [
-            {"id": "cnn-comparison", "title": "CNN backbone comparison (Table 1)", "figures": [_fig(C + "roc.png", "cnn_comparison")],
-             "tables": [_tab(C + "comparison.tsv", "cnn_comparison"), _tab(C + "baselines.tsv", "cnn_baselines"), _tab(C + "cnn_vs_baselines.tsv", "cnn_baselines")]},
+            {"id": "cnn-comparison", "title": "CNN backbone comparison (Table 1)", "figures": [_fig(f"{C}roc.png", "cnn_comparison")],
+             "tables": [_tab(f"{C}comparison.tsv", "cnn_comparison"), _tab(f"{C}baselines.tsv", "cnn_baselines"), _tab(f"{C}cnn_vs_baselines.tsv", "cnn_baselines")]},
             {"id": "lr-search", "title": "Learning-rate search (Fig. 4B-C)",
-             "figures": [_fig(C + "lr_search/surrogate.png", "cnn_lr_search"), _fig(C + "lr_search/roc_auc.png", "cnn_lr_search")], "tables": []},
+             "figures": [_fig(f"{C}lr_search/surrogate.png", "cnn_lr_search"), _fig(f"{C}lr_search/roc_auc.png", "cnn_lr_search")], "tables": []},
             {"id": "confusion", "title": "Final model: confusion matrix and example cells (Fig. 4D-E)",
-             "figures": [_fig(C + "final/confusion.png", "cnn_final"), _fig(C + "final/examples.png", "cnn_final")], "tables": [_tab(C + "final/test_metrics.tsv", "cnn_final")]},
-            {"id": "multipotency", "title": "Per-donor multipotency (Fig. 4F)", "figures": [_fig(C + "donor_multipotency.png", "cnn_donors")],
-             "tables": [_tab(C + "donor_multipotency.tsv", "cnn_donors", 50)]},
+             "figures": [_fig(f"{C}final/confusion.png", "cnn_final"), _fig(f"{C}final/examples.png", "cnn_final")], "tables": [_tab(f"{C}final/test_metrics.tsv", "cnn_final")]},
+            {"id": "multipotency", "title": "Per-donor multipotency (Fig. 4F)", "figures": [_fig(f"{C}donor_multipotency.png", "cnn_donors")],
+             "tables": [_tab(f"{C}donor_multipotency.tsv", "cnn_donors", 50)]},
         ]
     if HAS_DIFFERENTIATED:
-        figures = [_fig(R + "differentiation/pca.png", "differentiation_pca"), _fig(R + "differentiation/pearson.png", "correlation")]
+        figures = [_fig(f"{R}differentiation/pca.png", "differentiation_pca"), _fig(f"{R}differentiation/pearson.png", "correlation")]
         tables = []
         if PAIRED_DONORS:
-            figures.append(_fig(R + "differentiation/function_heatmap.png", "function_heatmap"))
+            figures.append(_fig(f"{R}differentiation/function_heatmap.png", "function_heatmap"))
         if len(PAIRED_DONORS) >= 2 and config["rnaseq"]["values"] == "counts":
-            tables.append(_tab(R + "differentiation/deseq2.tsv", "deseq2", 15))
+            tables.append(_tab(f"{R}differentiation/deseq2.tsv", "deseq2", 15))
         sections.append({"id": "differentiation", "title": "Differentiation (Fig. 5)", "figures": figures, "tables": tables})
     if DEMO is not None and IMAGES:
         sections.append({"id": "simulation-check", "title": "Simulation check: recovered vs planted multipotency (demo)",
-                         "figures": [_fig(D + "simulation_check.png", "report_simulation_check")], "tables": [_tab(D + "simulation_check.tsv", "report_simulation_check")]})
+                         "figures": [_fig(f"{D}simulation_check.png", "report_simulation_check")], "tables": [_tab(f"{D}simulation_check.tsv", "report_simulation_check")]})
     return sections
 
 
