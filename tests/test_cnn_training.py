@@ -16,11 +16,13 @@ from morphopotency.cnn.metrics import (
     classification_metrics,
     comparison_table,
     confusion_table,
+    decision_threshold,
     fold_metrics,
     outcome_labels,
     paired_differences,
     pooled_metrics,
     select_backbone,
+    validation_threshold,
 )
 from morphopotency.cnn.model import ModelSpec
 from morphopotency.cnn.train import TrainParams, predict_proba, train_classifier
@@ -174,3 +176,21 @@ def test_paired_differences_bootstrap_the_same_cells():
     assert scores["balanced_accuracy"][0] == pytest.approx(classification_metrics(label, good)["balanced_accuracy"])
     with pytest.raises(ValueError, match="incomplete: missing"):
         paired_differences(pd.concat(frames), ["cnn"], ["missing"])
+
+
+def test_validation_threshold_maximises_balanced_accuracy_and_rows_keep_their_own():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    prob = np.array([0.55, 0.6, 0.62, 0.7, 0.72, 0.8, 0.9, 0.95])  # all above 0.5: argmax calls everyone positive
+    cut = validation_threshold(y, prob)
+    assert cut == 0.72 and classification_metrics(y, prob, cut)["balanced_accuracy"] == 1.0
+    assert classification_metrics(y, prob)["balanced_accuracy"] == 0.5
+    assert validation_threshold(np.ones(4, int), prob[:4]) == 0.5  # one class: nothing to choose from
+    assert decision_threshold(0.3, y, prob) == 0.3 and decision_threshold("validation", y, prob) == 0.72
+    # Pooled folds with their own cut-offs: each cell is called against its model's cut-off.
+    frame = pd.DataFrame({"model": "m", "fold": [0] * 4 + [1] * 4, "cell": range(8), "label": [0, 1, 0, 1, 0, 1, 0, 1],
+                          "prob": [0.6, 0.8, 0.6, 0.8, 0.2, 0.4, 0.2, 0.4], "threshold": [0.7] * 4 + [0.3] * 4})
+    assert (fold_metrics(frame)["balanced_accuracy"] == 1.0).all() and pooled_metrics(frame).loc[0, "pooled_balanced_accuracy"] == 1.0
+    assert pooled_metrics(frame.drop(columns="threshold")).loc[0, "pooled_balanced_accuracy"] == 0.5
+    both = pd.concat([frame, frame.assign(model="fixed", threshold=0.5)])
+    diff = paired_differences(both, ["m"], ["fixed"], n_boot=200).set_index("metric")
+    assert diff.loc["balanced_accuracy", "difference"] == 0.5 and diff.loc["balanced_accuracy", "ci_low"] > 0

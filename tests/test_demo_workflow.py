@@ -61,16 +61,15 @@ def test_cnn_beats_majority_and_matches_shape_features(demo):
     versus = pd.read_csv(root / "results/cnn/cnn_vs_baselines.tsv", sep="\t").set_index(["model", "baseline", "metric"]).loc[selected]
     assert (versus.loc["majority_class", "ci_low"] > 0.1).all()
     # Against the logistic regression on shape measures: the planted label depends on the shape class
-    # alone, so no model can pass ROC-AUC 0.771 / balanced accuracy 0.725 (shape_class_ceiling) and both sit
-    # at that ceiling. Measured: ROC-AUC -0.013 (95 % CI -0.033..0.006), a tie; balanced accuracy at P 0.5
-    # -0.033 (-0.062..-0.001), a small deficit from how the near-uninformative "irregular" cells are called
-    # (issue 5 stays open on it). Asserted: no significant ROC-AUC deficit, balanced accuracy within 0.05.
+    # alone, so no model can pass ROC-AUC 0.771 / balanced accuracy 0.725 (shape_class_ceiling). Measured:
+    # CNN 0.769 / 0.726 (cut-off chosen on validation cells), logistic 0.782 / 0.734; differences -0.013
+    # (95 % CI -0.033..0.006) and -0.007 (-0.036..0.022): ties. At a fixed 0.5 the CNN's balanced accuracy
+    # was 0.701, a significant deficit (-0.033, CI -0.062..-0.001).
     logistic = versus.loc["logistic_shape_features"]
-    assert logistic.loc["roc_auc", "ci_high"] >= 0, logistic
-    assert logistic.loc["balanced_accuracy", "difference"] >= -0.05, logistic
+    assert (logistic["ci_high"] >= 0).all() and (logistic["difference"] >= -0.02).all(), logistic
     ceiling = shape_class_ceiling()
     for metric in ("roc_auc", "balanced_accuracy"):
-        assert logistic.loc[metric, "model_value"] >= ceiling[metric] - 0.05, (metric, logistic)
+        assert logistic.loc[metric, "model_value"] >= ceiling[metric] - 0.03, (metric, logistic)
 
 
 def test_donor_ratios_rank_as_planted(demo):
@@ -126,8 +125,9 @@ def test_donor_table_traces_back_to_the_runs_tables(demo):
     selected = json.loads((root / "results/cnn/selected_backbone.json").read_text())["backbone"]
     cv = pd.read_csv(root / "results/cnn/cv_predictions.tsv", sep="\t")
     cv = cv[cv["model"] == selected]
-    threshold = config["cnn"].get("threshold", 0.5)  # the schema's default when the shipped config leaves it out
-    assert np.allclose(summary["cnn_multipotent_fraction"], (cv["prob"] >= threshold).groupby(cv["donor"]).mean().loc[summary.index])
+    # Each fold model's own cut-off, chosen on its validation cells (cnn.threshold: validation).
+    assert cv.groupby("fold")["threshold"].nunique().eq(1).all() and cv["threshold"].between(0, 1).all()
+    assert np.allclose(summary["cnn_multipotent_fraction"], (cv["prob"] >= cv["threshold"]).groupby(cv["donor"]).mean().loc[summary.index])
     scores = pd.read_csv(root / "results/rnaseq/pca/scores.tsv", sep="\t").set_index("sample")
     assert np.allclose(summary["pc1_score"], scores.loc[summary.index, "PC1"])  # demo samples are named by donor
     corr = pd.read_csv(root / "results/rnaseq/correlation/pearson_rpkm.tsv", sep="\t").set_index("sample").loc[summary.index, summary.index]

@@ -78,7 +78,6 @@ rule cnn_comparison:
     params:
         select_by=CNN["select_by"],
         final_backbone=CNN["final_backbone"],
-        threshold=CNN["threshold"],
         bootstrap=CNN["bootstrap"],
         seed=CNN["seed"],
     log:
@@ -174,7 +173,6 @@ rule cnn_donors:
         table=report(f"{CNN_DIR}/donor_multipotency.tsv", caption="../report/cnn_donors.rst", category="CNN", subcategory="donors"),
         figure=report(f"{CNN_DIR}/donor_multipotency.png", caption="../report/cnn_donors.rst", category="CNN", subcategory="donors"),
     params:
-        threshold=CNN["threshold"],
         bootstrap=CNN["bootstrap"],
         seed=CNN["seed"],
     log:

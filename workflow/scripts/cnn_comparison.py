@@ -20,14 +20,15 @@ predictions = pd.concat([pd.read_csv(f, sep="\t", dtype={"donor": str, "image": 
 cells = data.load(snakemake.input.crops, snakemake.input.cells)
 features = cells.cells[[c for c in data.SHAPE_FEATURES if c in cells.cells]]
 baseline = baseline_cv_predictions(features, cells.labels, pd.read_csv(snakemake.input.splits, sep="\t"))
-every = pd.concat([predictions[baseline.columns], baseline], ignore_index=True)
-per_fold = fold_metrics(every, p.threshold)
+# The baselines decide at P 0.5: the logistic regression is class-balanced, so that is its balanced cut-off.
+every = pd.concat([predictions[[*baseline.columns, "threshold"]], baseline.assign(threshold=0.5)], ignore_index=True)
+per_fold = fold_metrics(every)
 comparison = comparison_table(per_fold[per_fold["model"].isin(predictions["model"])])
-baselines = comparison_table(per_fold).merge(pooled_metrics(every, p.threshold), on="model")
+baselines = comparison_table(per_fold).merge(pooled_metrics(every), on="model")
 chosen = select_backbone(comparison, p.select_by, p.final_backbone)
 comparison["selected"] = comparison["model"] == chosen
 # Each backbone minus each baseline on the same held-out cells, with a paired bootstrap interval.
-versus = paired_differences(every, list(predictions["model"].unique()), list(baseline["model"].unique()), p.threshold, p.bootstrap, p.seed)
+versus = paired_differences(every, list(predictions["model"].unique()), list(baseline["model"].unique()), n_boot=p.bootstrap, seed=p.seed)
 
 write_tsv(comparison, snakemake.output.comparison)
 write_tsv(per_fold, snakemake.output.per_fold)

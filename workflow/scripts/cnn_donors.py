@@ -14,11 +14,12 @@ from morphopotency.scriptlog import job_logger
 log = job_logger(snakemake.log[0], "cnn_donors")
 p = snakemake.params
 cells = pd.read_csv(snakemake.input.predictions, sep="\t", dtype={"donor": str, "image": str})
-table = donor_fractions(cells, cells["prob"].to_numpy(), p.threshold, p.bootstrap, p.seed)
+# Each prediction table carries the cut-off its model decided with (fixed, or chosen on validation cells).
+table = donor_fractions(cells, cells["prob"].to_numpy(), cells["threshold"].to_numpy(), p.bootstrap, p.seed)
 # The same fraction over the final model's held-out test cells only, for readers wary of training cells.
-held_out = cells[cells["role"] == "test"]
+held_out = cells[cells["role"] == "test"].assign(called=lambda t: t["prob"] >= t["threshold"])
 table = table.merge(
-    held_out.groupby("donor").agg(test_cells=("prob", "size"), test_predicted_fraction=("prob", lambda s: (s >= p.threshold).mean())).reset_index(),
+    held_out.groupby("donor").agg(test_cells=("prob", "size"), test_predicted_fraction=("called", "mean")).reset_index(),
     on="donor", how="left",
 )
 # Leakage-safe estimate: each cell scored by the selected backbone's cross-validation model whose
@@ -26,7 +27,7 @@ table = table.merge(
 backbone = json.loads(Path(snakemake.input.selected).read_text())["backbone"]
 cv = pd.read_csv(snakemake.input.cv_predictions, sep="\t", dtype={"donor": str, "image": str})
 cv = cv[cv["model"] == backbone]
-held_out_table = donor_fractions(cv, cv["prob"].to_numpy(), p.threshold, p.bootstrap, p.seed)
+held_out_table = donor_fractions(cv, cv["prob"].to_numpy(), cv["threshold"].to_numpy(), p.bootstrap, p.seed)
 table = table.merge(
     held_out_table[["donor", "cells", "predicted_multipotent_fraction", "ci_low", "ci_high"]].rename(
         columns={"cells": "cv_cells", "predicted_multipotent_fraction": "cv_predicted_fraction", "ci_low": "cv_ci_low", "ci_high": "cv_ci_high"}

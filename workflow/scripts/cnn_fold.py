@@ -6,6 +6,7 @@ import pandas as pd
 import torch
 
 from morphopotency.cnn import data
+from morphopotency.cnn.metrics import decision_threshold
 from morphopotency.cnn.settings import model_spec, train_params, weights_file
 from morphopotency.cnn.splits import fold_indices
 from morphopotency.cnn.tensors import resolve_device, to_device
@@ -25,10 +26,12 @@ spec = model_spec(cnn, backbone)
 log.info("%s fold %d on %s: %d train, %d val, %d test cells at %d px", backbone, fold, device, *map(len, index.values()), spec.image_size)
 fit = train_classifier(spec, crops, labels, index["train"], index["val"], train_params(cnn, seed_offset=fold), weights=weights_file(cnn, backbone), checkpoint=snakemake.params.checkpoint, log=log)
 prob = predict_proba(fit.model, crops, index["test"], spec, cnn["batch_size"] * 2)
+# The decision cut-off: fixed, or chosen on this fold's validation cells (never its test cells).
+threshold = decision_threshold(cnn["threshold"], cells.labels[index["val"]], predict_proba(fit.model, crops, index["val"], spec, cnn["batch_size"] * 2))
 test = cells.cells.iloc[index["test"]]
-out = pd.DataFrame({"cell": index["test"], "donor": test["donor"].to_numpy(), "image": test["image"].to_numpy(), "label": test["label"].to_numpy(), "prob": prob})
+out = pd.DataFrame({"cell": index["test"], "donor": test["donor"].to_numpy(), "image": test["image"].to_numpy(), "label": test["label"].to_numpy(), "prob": prob, "threshold": threshold})
 write_tsv(out.assign(model=backbone, fold=fold), snakemake.output.predictions)
 write_tsv(fit.history, snakemake.output.history)
 # The outputs are safe: the resume checkpoint has done its job.
 Path(snakemake.params.checkpoint).unlink(missing_ok=True)
-log.info("best epoch %d (val loss %.4f)", fit.best_epoch, fit.best_val_loss)
+log.info("best epoch %d (val loss %.4f), decision threshold %.4g", fit.best_epoch, fit.best_val_loss, threshold)

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 
 
-def donor_fractions(cells: pd.DataFrame, prob: np.ndarray, threshold: float = 0.5, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def donor_fractions(cells: pd.DataFrame, prob: np.ndarray, threshold: float | np.ndarray = 0.5, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """donor, cells, predicted fraction (P ≥ threshold) and its percentile 95 % interval over cells
-    resampled with replacement within the donor; the SSEA3-positive fraction beside it."""
+    resampled with replacement within the donor; the SSEA3-positive fraction beside it. ``threshold`` is
+    one cut-off or one per cell (cells scored by models with their own cut-offs)."""
     rng = np.random.default_rng(seed)
-    frame = cells[["donor", "label"]].assign(predicted=(np.asarray(prob) >= threshold).astype(float), prob=np.asarray(prob))
+    frame = cells[["donor", "label"]].assign(predicted=(np.asarray(prob) >= np.asarray(threshold)).astype(float), prob=np.asarray(prob))
     rows = []
     for donor, part in frame.groupby("donor", sort=True):
         predicted = part["predicted"].to_numpy()

@@ -7,17 +7,39 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 METRICS = ("accuracy", "sensitivity", "specificity", "f1", "roc_auc", "balanced_accuracy")
 
 
-def classification_metrics(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """Positive = multipotent (label 1); sensitivity is the positive recall, specificity the negative."""
+def validation_threshold(y: np.ndarray, prob: np.ndarray) -> float:
+    """The cut-off on P(multipotent) that maximises sensitivity + specificity on validation cells (Youden's J).
+
+    Why: 0.5 is only the balanced cut-off for a calibrated model; a CNN stopped early is often not, and a
+    cut-off chosen on the validation cells (never the test cells) puts it where balanced accuracy is best,
+    as the class-balanced logistic-regression baseline is by construction. 0.5 when validation holds one class.
+    """
     y = np.asarray(y, dtype=int)
-    pred = (np.asarray(prob) >= threshold).astype(int)
+    if len(np.unique(y)) < 2:
+        return 0.5
+    fpr, tpr, cuts = roc_curve(y, prob)
+    finite = np.isfinite(cuts)
+    best = np.argmax((tpr - fpr)[finite])
+    return float(cuts[finite][best])
+
+
+def decision_threshold(setting: float | str, y_val: np.ndarray, prob_val: np.ndarray) -> float:
+    """``cnn.threshold`` as a number: fixed, or ``validation`` (chosen on the validation cells)."""
+    return validation_threshold(y_val, prob_val) if setting == "validation" else float(setting)
+
+
+def classification_metrics(y: np.ndarray, prob: np.ndarray, threshold: float | np.ndarray = 0.5) -> dict[str, float]:
+    """Positive = multipotent (label 1); sensitivity is the positive recall, specificity the negative.
+    ``threshold`` may be one number or one per cell (cells pooled from folds with their own cut-offs)."""
+    y = np.asarray(y, dtype=int)
+    pred = (np.asarray(prob) >= np.asarray(threshold)).astype(int)
     tn, fp, fn, tp = confusion_matrix(y, pred, labels=[0, 1]).ravel()
     both = len(np.unique(y)) == 2
     return {
@@ -76,21 +98,27 @@ def outcome_labels(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> n
     return np.where(pred, np.where(truth, "true positive", "false positive"), np.where(truth, "false negative", "true negative"))
 
 
+def _cut(part: pd.DataFrame, threshold: float) -> np.ndarray | float:
+    """The rows' own ``threshold`` column when the predictions carry one, else the given number."""
+    return part["threshold"].fillna(threshold).to_numpy() if "threshold" in part else threshold
+
+
 def fold_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
-    """One row per model and fold from held-out predictions (columns model, fold, label, prob)."""
+    """One row per model and fold from held-out predictions (columns model, fold, label, prob, and
+    optionally threshold)."""
     return pd.DataFrame([
-        {"model": model, "fold": fold, "cells": len(part), **classification_metrics(part["label"], part["prob"], threshold)}
+        {"model": model, "fold": fold, "cells": len(part), **classification_metrics(part["label"], part["prob"], _cut(part, threshold))}
         for (model, fold), part in predictions.groupby(["model", "fold"], sort=False)
     ])
 
 
 def pooled_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """ROC-AUC and balanced accuracy over all folds' held-out cells together, one row per model."""
-    rows = [{"model": m, **classification_metrics(g["label"], g["prob"], threshold)} for m, g in predictions.groupby("model", sort=False)]
+    rows = [{"model": m, **classification_metrics(g["label"], g["prob"], _cut(g, threshold))} for m, g in predictions.groupby("model", sort=False)]
     return pd.DataFrame(rows)[["model", "roc_auc", "balanced_accuracy"]].rename(columns={"roc_auc": "pooled_roc_auc", "balanced_accuracy": "pooled_balanced_accuracy"})
 
 
-def _boot_scores(prob: np.ndarray, n_neg: int, threshold: float) -> dict[str, np.ndarray]:
+def _boot_scores(prob: np.ndarray, n_neg: int, threshold: float | np.ndarray) -> dict[str, np.ndarray]:
     """ROC-AUC and balanced accuracy of each row of ``prob`` (negatives in the first ``n_neg`` columns).
 
     By hand because sklearn scores one resample per call, ~1000x slower over thousands of resamples: the
@@ -99,7 +127,8 @@ def _boot_scores(prob: np.ndarray, n_neg: int, threshold: float) -> dict[str, np
     n_pos = prob.shape[1] - n_neg
     ranks = rankdata(prob, axis=1)
     auc = (ranks[:, n_neg:].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    bacc = 0.5 * ((prob[:, n_neg:] >= threshold).mean(axis=1) + (prob[:, :n_neg] < threshold).mean(axis=1))
+    cut = np.broadcast_to(np.asarray(threshold, dtype=float), prob.shape)
+    bacc = 0.5 * ((prob[:, n_neg:] >= cut[:, n_neg:]).mean(axis=1) + (prob[:, :n_neg] < cut[:, :n_neg]).mean(axis=1))
     return {"roc_auc": auc, "balanced_accuracy": bacc}
 
 
@@ -111,6 +140,8 @@ def paired_differences(predictions: pd.DataFrame, models: list[str], baselines: 
     classes always present) and the same resample scores both models, which is what makes it paired.
     """
     wide = predictions.pivot_table(index=["fold", "cell"], columns="model", values="prob", aggfunc="first")
+    cuts = (predictions.assign(threshold=_cut(predictions, threshold)).pivot_table(index=["fold", "cell"], columns="model", values="threshold", aggfunc="first")
+            .reindex(index=wide.index, columns=wide.columns))
     label = predictions.drop_duplicates(["fold", "cell"]).set_index(["fold", "cell"])["label"].reindex(wide.index).to_numpy(dtype=int)
     missing = [m for m in [*models, *baselines] if m not in wide.columns or wide[m].isna().any()]
     if missing:
@@ -120,8 +151,8 @@ def paired_differences(predictions: pd.DataFrame, models: list[str], baselines: 
     # Negatives first, positives after, in every draw: the class of a column is known without looking.
     draws = np.hstack([rng.choice(neg, (n_boot, len(neg))), rng.choice(pos, (n_boot, len(pos)))])
     names = list(dict.fromkeys([*models, *baselines]))
-    point = {m: classification_metrics(label, wide[m].to_numpy(), threshold) for m in names}
-    boot = {m: _boot_scores(wide[m].to_numpy()[draws], len(neg), threshold) for m in names}
+    point = {m: classification_metrics(label, wide[m].to_numpy(), cuts[m].to_numpy()) for m in names}
+    boot = {m: _boot_scores(wide[m].to_numpy()[draws], len(neg), cuts[m].to_numpy()[draws]) for m in names}
     rows = []
     for model in models:
         for base in baselines:

@@ -27,6 +27,9 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
             if group != "none" else "Cross-validation splits single cells at random, as the paper did (cnn.group_by: none).",
             "Baselines on the same folds (majority class; class-balanced logistic regression on shape measures) and each "
             f"backbone's paired bootstrap difference to them ({cnn.get('bootstrap', 2000)} resamples of the held-out cells).",
+            ("Decision cut-off chosen on each model's validation cells (maximising sensitivity + specificity), never on its "
+             "test cells: 0.5 is the balanced cut-off only for a calibrated model." if cnn.get("threshold", "validation") == "validation"
+             else f"Decision cut-off fixed at P {cnn.get('threshold')} (the paper: argmax of the softmax)."),
             f"Per-donor fractions with 95 % bootstrap intervals; the donor table uses the {report.get('cnn_fraction', 'cross_validated')} "
             "fraction (cross_validated: each cell scored by a model that never trained on it; final: the paper's Fig. 4F).",
         ]
