@@ -47,3 +47,14 @@ def server(tmp_path):
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The tiny workflow run once locally; test_workflow checks it, test_slurm compares a cluster run to it."""
+    from tests.workflow_helpers import snakemake, tiny_config, write_project
+
+    root = write_project(tmp_path_factory.mktemp("tiny"), tiny_config())
+    result = snakemake(root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root

@@ -12,14 +12,6 @@ from tests.workflow_helpers import TINY_SAMPLES, snakemake, tiny_config, write_p
 pytestmark = pytest.mark.workflow
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    root = write_project(tmp_path_factory.mktemp("tiny"), tiny_config())
-    result = snakemake(root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root
-
-
 def test_dry_run_shows_the_dag(tmp_path):
     root = write_project(tmp_path, tiny_config())
     result = snakemake(root, "-n")

@@ -15,6 +15,8 @@ rule cnn_fetch_weights:
         "results/logs/cnn/fetch_weights_{backbone}.log",
     conda:
         "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/cnn_fetch_weights.py"
 
@@ -35,7 +37,7 @@ rule cnn_dataset:
     conda:
         "../../envs/cnn.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=by_attempt(4000),
     script:
         "../scripts/cnn_dataset.py"
 
@@ -58,7 +60,7 @@ rule cnn_fold:
     conda:
         "../../envs/cnn.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(8000),
     script:
         "../scripts/cnn_fold.py"
 
@@ -84,6 +86,8 @@ rule cnn_comparison:
         "results/logs/cnn/comparison.log",
     conda:
         "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/cnn_comparison.py"
 
@@ -106,7 +110,7 @@ rule cnn_lr_search:
     conda:
         "../../envs/cnn.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(8000),
     script:
         "../scripts/cnn_lr_search.py"
 
@@ -128,6 +132,8 @@ rule cnn_lr_summary:
         "results/logs/cnn/lr_summary.log",
     conda:
         "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(1000),
     script:
         "../scripts/cnn_lr_summary.py"
 
@@ -158,7 +164,7 @@ rule cnn_final:
     conda:
         "../../envs/cnn.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=by_attempt(8000),
     script:
         "../scripts/cnn_final.py"
 
@@ -179,5 +185,7 @@ rule cnn_donors:
         "results/logs/cnn/donors.log",
     conda:
         "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/cnn_donors.py"

@@ -1,6 +1,7 @@
 # Configuration and sample sheet: validated here, before any job is scheduled, so that a typo or a bad
 # row stops the run with a message naming the key, file or line.
 
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -12,12 +13,27 @@ from morphopotency.samples import images_by_donor, read_sample_sheet
 from morphopotency.simulate import planned_image_files
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+
+# Scripts import the morphopotency library from this checkout, in the venv or in a per-rule conda env
+# (envs/*.yaml hold only its dependencies). Script jobs inherit this variable, and every cluster job
+# re-reads this file, so it holds there too.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if p)
 ID = "[A-Za-z0-9_-]+"
 
 wildcard_constraints:
     donor=ID,
     sample=ID,
     image=ID,
+
+
+def by_attempt(base_mb):
+    """Memory that grows with each retry (profiles/slurm retries twice), so a job killed for memory gets more."""
+    return lambda wildcards, attempt: base_mb * attempt
+
+
+def segmentation_mem_mb(wildcards, input, attempt):
+    # Every channel as float64 plus smoothed, background and watershed copies: ~40x the uint16 image file.
+    return int((1000 + 40 * input.size_mb) * attempt)
 
 
 def _fail(error):

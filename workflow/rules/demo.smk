@@ -20,7 +20,7 @@ if DEMO is not None:
         conda:
             "../../envs/demo.yaml"
         resources:
-            mem_mb=2000,
+            mem_mb=by_attempt(2000),
         script:
             "../scripts/demo_images.py"
 
@@ -43,7 +43,7 @@ if DEMO is not None:
         conda:
             "../../envs/demo.yaml"
         resources:
-            mem_mb=2000,
+            mem_mb=by_attempt(2000),
         script:
             "../scripts/demo_rnaseq.py"
 
@@ -60,7 +60,7 @@ if DEMO is not None:
         conda:
             "../../envs/demo.yaml"
         resources:
-            mem_mb=1000,
+            mem_mb=by_attempt(1000),
         script:
             "../scripts/demo_truth.py"
 

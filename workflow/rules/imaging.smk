@@ -24,7 +24,7 @@ rule imaging_segment:
     conda:
         "../../envs/imaging.yaml"
     resources:
-        mem_mb=3000,
+        mem_mb=segmentation_mem_mb,
     script:
         "../scripts/imaging_segment.py"
 
@@ -49,7 +49,7 @@ rule imaging_cells:
     conda:
         "../../envs/imaging.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=by_attempt(4000),
     script:
         "../scripts/imaging_cells.py"
 
@@ -68,7 +68,7 @@ rule imaging_ssea3:
     conda:
         "../../envs/imaging.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/imaging_ssea3.py"
 
@@ -94,7 +94,7 @@ rule imaging_shape_modes:
     conda:
         "../../envs/imaging.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=by_attempt(4000),
     script:
         "../scripts/imaging_shape_modes.py"
 
@@ -118,6 +118,6 @@ rule imaging_selective_search_crops:
     conda:
         "../../envs/imaging.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=by_attempt(4000),
     script:
         "../scripts/imaging_selective_search.py"

@@ -10,6 +10,6 @@ rule input_manifest:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=by_attempt(1000),
     script:
         "../scripts/input_manifest.py"

@@ -17,7 +17,7 @@ rule report_donor_summary:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/report_donor_summary.py"
 
@@ -34,7 +34,7 @@ rule report_simulation_check:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=by_attempt(1000),
     script:
         "../scripts/report_simulation_check.py"
 
@@ -56,6 +56,6 @@ rule report_html:
     conda:
         "../../envs/report.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/report_html.py"

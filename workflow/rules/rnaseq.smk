@@ -20,7 +20,7 @@ if RNA.get("geo"):
         conda:
             "../../envs/rnaseq.yaml"
         resources:
-            mem_mb=500,
+            mem_mb=by_attempt(500),
         script:
             "../scripts/rnaseq_fetch.py"
 
@@ -38,7 +38,7 @@ if ENRICHR:
         conda:
             "../../envs/rnaseq.yaml"
         resources:
-            mem_mb=500,
+            mem_mb=by_attempt(500),
         script:
             "../scripts/rnaseq_fetch.py"
 
@@ -62,7 +62,7 @@ rule rnaseq_expression:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=by_attempt(4000),
     script:
         "../scripts/rnaseq_expression.py"
 
@@ -82,7 +82,7 @@ rule rnaseq_correlation:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/rnaseq_correlation.py"
 
@@ -101,7 +101,7 @@ rule rnaseq_stemness_dotplot:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/rnaseq_dotplot.py"
 
@@ -125,7 +125,7 @@ rule rnaseq_pca:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=by_attempt(4000),
     script:
         "../scripts/rnaseq_pca.py"
 
@@ -144,7 +144,7 @@ rule plotloadings:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=by_attempt(2000),
     script:
         "../scripts/rnaseq_loadings.py"
 
@@ -169,7 +169,7 @@ rule rnaseq_enrichment:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=3000,
+        mem_mb=by_attempt(3000),
     script:
         "../scripts/rnaseq_enrichment.py"
 
@@ -191,7 +191,7 @@ rule rnaseq_differentiation_overview:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=3000,
+        mem_mb=by_attempt(3000),
     script:
         "../scripts/rnaseq_differentiation_overview.py"
 
@@ -211,7 +211,7 @@ rule rnaseq_deseq2:
         "../../envs/rnaseq.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
+        mem_mb=by_attempt(6000),
     script:
         "../scripts/rnaseq_deseq2.py"
 
@@ -238,6 +238,6 @@ rule rnaseq_function_heatmap:
     conda:
         "../../envs/rnaseq.yaml"
     resources:
-        mem_mb=3000,
+        mem_mb=by_attempt(3000),
     script:
         "../scripts/rnaseq_function_heatmap.py"
