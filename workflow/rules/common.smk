@@ -17,7 +17,8 @@ SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 # Scripts import the morphopotency library from this checkout, in the venv or in a per-rule conda env
 # (envs/*.yaml hold only its dependencies). Script jobs inherit this variable, and every cluster job
 # re-reads this file, so it holds there too.
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if p)
+# (Set, not required from the user, so no `envvars:` directive.)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if p))
 ID = "[A-Za-z0-9_-]+"
 
 wildcard_constraints:
