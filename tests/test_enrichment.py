@@ -104,3 +104,20 @@ def test_donor_function_enrichment_uses_up_genes_only():
     symbols = pd.Series(["A", "B", "C", "D"], index=lfc.index)
     out = donor_function_enrichment(lfc, symbols, {"t (GO:1)": ["A", "B"], "u (GO:2)": ["C", "D"]}, ["A", "B", "C", "D"], 1.0)
     assert list(out["term_id"]) == ["GO:1"] and out["n_up"].iloc[0] == 2
+
+
+def test_overlap_genes_do_not_depend_on_the_hash_seed():
+    # Each Snakemake job is a fresh Python process with its own string-hash seed; gseapy's overlap lists
+    # follow set order, so unsorted they differed between a local and a Slurm run of the same inputs.
+    import subprocess
+    import sys
+
+    code = (
+        "from morphopotency.rnaseq.enrichment import enrich;"
+        "sets={f'T{i} (GO:{i:07d})': [f'G{j}' for j in range(i, i + 40)] for i in range(0, 60, 3)};"
+        "print(enrich([f'G{j}' for j in range(10, 50)], sets, [f'G{j}' for j in range(120)]).to_csv(sep='\\t'))"
+    )
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"}).stdout for seed in (1, 2, 3)}
+    assert len(outputs) == 1
+    genes = next(iter(outputs)).splitlines()[1].split("\t")[-1].split(",")
+    assert genes == sorted(genes) and len(genes) > 5

@@ -52,7 +52,9 @@ def enrich(genes: Iterable[str], gene_sets: Mapping[str, Sequence[str]], backgro
             "p_value": table["P-value"].astype(float),
             "fdr": table["Adjusted P-value"].astype(float),
             "odds_ratio": table["Odds Ratio"].astype(float),
-            "genes": table["Genes"].str.replace(";", ",", regex=False),
+            # gseapy lists the overlap in set order, which changes with each process's hash seed: sorted,
+            # the same inputs give the same bytes on every run (and on every cluster node).
+            "genes": table["Genes"].map(lambda genes: ",".join(sorted(genes.split(";")))),
         }
     )
     return out.sort_values(["p_value", "term"], kind="stable").reset_index(drop=True)
