@@ -64,10 +64,12 @@ def donor_sentences(summary: pd.DataFrame, primary: str, others: list[str]) -> p
     """A sentence per donor from its numbers and ranks, e.g. "S8: highest CNN-predicted multipotent
     fraction (0.62, 95 % CI 0.52-0.71); RNA-seq PC1 score: also highest (9.27)"."""
     rows = []
+    if primary not in summary:
+        return pd.DataFrame(rows, columns=["donor", "sentence"])
+    total = int(summary[primary].notna().sum())
     for _, row in summary.iterrows():
-        if primary not in summary or pd.isna(row[primary]):
+        if pd.isna(row[primary]):
             continue
-        total = int(summary[primary].notna().sum())
         rank = int(row[f"rank_{primary}"])
         head = f"{row['donor']}: {_ordinal(rank, total)} {LABELS.get(primary, primary)} ({row[primary]:.2f}"
         if primary == "cnn_multipotent_fraction" and pd.notna(row.get("cnn_ci_low")):
