@@ -4,7 +4,8 @@ Prints, per stage: seconds, the ratio to a baseline measured in the same run (re
 pandas), and the peak memory the stage allocates beyond its inputs (tracemalloc), in units of one
 matrix copy (genes x samples float64). The peak includes per-gene vectors (variances, orderings, ids):
 with 5 or 10 samples each is 1/5 or 1/10 of a matrix, and for ingest the gene-id and symbol strings
-(Python objects, about 60 bytes each) dominate. pydeseq2 is timed with --deseq2 (about a minute).
+(Python objects, about 60 bytes each) dominate. pydeseq2 is timed with --deseq2 (about 3.5 minutes:
+tracemalloc slows its per-gene Python fits).
 Run: .venv/bin/python bench/rnaseq_branch.py [--genes 60000] [--deseq2] [--cpus 2]
 """
 

@@ -205,6 +205,7 @@ rule rnaseq_deseq2:
         samples=RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["donor"].isin(PAIRED_DONORS), ["sample", "donor", "condition"]].to_dict("records"),
         alpha=RNA["differentiation"]["alpha"],
         min_count=RNA["differentiation"]["min_count"],
+        chunk_genes=RNA["differentiation"]["chunk_genes"],
     log:
         "results/logs/rnaseq/deseq2.log",
     conda:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydeseq2.dds import DeseqDataSet
-from pydeseq2.default_inference import DefaultInference
-from pydeseq2.ds import DeseqStats
+
+from morphopotency.rnaseq.deseq_chunked import chunked_deseq2
 
 
 def paired_samples(samples: pd.DataFrame) -> pd.DataFrame:
@@ -18,29 +17,24 @@ def paired_samples(samples: pd.DataFrame) -> pd.DataFrame:
 
 
 def deseq2(
-    counts: pd.DataFrame, samples: pd.DataFrame, alpha: float = 0.05, design: str = "~donor + condition", min_total_count: int = 10, n_cpus: int = 1
+    counts: pd.DataFrame,
+    samples: pd.DataFrame,
+    alpha: float = 0.05,
+    design: str = "~donor + condition",
+    min_total_count: int = 10,
+    n_cpus: int = 1,
+    chunk_genes: int = 1000,
 ) -> pd.DataFrame:
     """Differentiated vs stem with design ``~ donor + condition``; counts are genes x samples.
 
     Genes with fewer than ``min_total_count`` reads over all samples are left out first (the usual DESeq2
     pre-filter: they cannot reach significance and dominate the run time). Each gene is fitted on its
-    own, so the result does not depend on ``n_cpus``.
+    own, so the result depends neither on ``n_cpus`` nor on ``chunk_genes`` (genes fitted together).
     """
     meta = samples.set_index("sample").loc[counts.columns, ["donor", "condition"]]
-    keep = counts.sum(axis=1) >= max(min_total_count, 1)
-    dds = DeseqDataSet(
-        counts=counts.loc[keep].T.round().astype(int),
-        metadata=meta,
-        design=design,
-        refit_cooks=True,
-        inference=DefaultInference(n_cpus=n_cpus),
-        quiet=True,
-        low_memory=True,
+    table = chunked_deseq2(
+        counts, meta, design, ["condition", "differentiated", "stem"], alpha, min_total_count=min_total_count, n_cpus=n_cpus, chunk_genes=chunk_genes
     )
-    dds.deseq2()
-    stats = DeseqStats(dds, contrast=["condition", "differentiated", "stem"], alpha=alpha, inference=DefaultInference(n_cpus=n_cpus), quiet=True)
-    stats.summary()
-    table = stats.results_df.copy()
     table.index.name = "gene_id"
     return table
 
