@@ -36,6 +36,7 @@ def tiny_config(**overrides) -> dict:
                 "cc": str(REPO / "resources/go/GO_CC_orgHs.eg.db_3.16.0.gmt.gz"),
             },
         },
+        "imaging": {"shape_modes": {"k": 4}},  # 3 tiny fields hold about 14 cells
         # Three tiny fields hold too few cells and images for grouped 5-fold CV; test_cnn_workflow runs it.
         "cnn": {"enabled": False},
     }

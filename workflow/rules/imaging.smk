@@ -63,6 +63,7 @@ rule imaging_ssea3:
         figure=report("results/imaging/ssea3_histograms.png", caption="../report/ssea3.rst", category="Imaging", subcategory="SSEA3 labels"),
     params:
         threshold=IMG["ssea3_threshold"],
+        donors=sorted(IMAGES),
     log:
         "results/logs/imaging/ssea3.log",
     conda:

@@ -3,7 +3,7 @@
 import anndata as ad
 import pandas as pd
 
-from morphopotency.imaging.cells import ssea3_threshold
+from morphopotency.imaging.cells import donor_fractions, ssea3_threshold
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.imaging import ssea3_histograms
@@ -16,9 +16,7 @@ if "ssea3_8bit" not in cells:
 threshold = ssea3_threshold(cells["ssea3_8bit"].to_numpy(), snakemake.params.threshold)
 cells["multipotent"] = cells["ssea3_8bit"] > threshold
 write_tsv(cells[["donor", "image", "cell_id", "ssea3_8bit", "multipotent"]], snakemake.output.labels)
-fraction = cells.groupby("donor").agg(cells=("multipotent", "size"), ssea3_positive=("multipotent", "sum"), mean_ssea3_8bit=("ssea3_8bit", "mean")).reset_index()
-fraction["ssea3_positive_fraction"] = fraction["ssea3_positive"] / fraction["cells"]
-fraction["threshold"] = threshold
+fraction = donor_fractions(cells, list(snakemake.params.donors), threshold)
 write_tsv(fraction, snakemake.output.fraction)
 save_figure(ssea3_histograms(cells, threshold), snakemake.output.figure)
 log.info("threshold %.1f; fractions %s", threshold, dict(zip(fraction["donor"], fraction["ssea3_positive_fraction"].round(3))))

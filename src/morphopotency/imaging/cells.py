@@ -58,6 +58,23 @@ def ssea3_threshold(values_8bit: np.ndarray, threshold: float | str) -> float:
     return float(threshold)
 
 
+def donor_fractions(cells: pd.DataFrame, donors: list[str], threshold: float) -> pd.DataFrame:
+    """SSEA3-positive share per donor; a donor whose images held no cell is a row with 0 cells (fraction
+    NaN), so an empty field shows in the tables instead of the donor silently vanishing."""
+    fraction = (
+        cells.groupby("donor")
+        .agg(cells=("multipotent", "size"), ssea3_positive=("multipotent", "sum"), mean_ssea3_8bit=("ssea3_8bit", "mean"))
+        .reindex(donors)
+        .fillna({"cells": 0, "ssea3_positive": 0})
+        .astype({"cells": int, "ssea3_positive": int})
+        .rename_axis("donor")
+        .reset_index()
+    )
+    fraction["ssea3_positive_fraction"] = fraction["ssea3_positive"] / fraction["cells"].where(fraction["cells"] > 0)
+    fraction["threshold"] = threshold
+    return fraction
+
+
 def crop_cells(shape: np.ndarray, labels: np.ndarray, cell_ids: np.ndarray, size: int, max_value: float, window: int | None = None) -> np.ndarray:
     """(cells, size, size) uint8: each cell's shape channel with pixels outside its mask zeroed,
     centred on a square canvas and resized; row order = ``cell_ids``.

@@ -83,7 +83,7 @@ def _read_channel_files(files: Mapping[str, str | Path], z_projection: str) -> t
             with tifffile.TiffFile(f) as tif:
                 data, axes = tif.series[0].asarray(), tif.series[0].axes
                 pixel = pixel or _pixel_size(tif)
-        except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+        except Exception as exc:  # noqa: BLE001 - as in read_image: any reader or codec error
             raise ImageError(f"{f}: cannot read the image ({type(exc).__name__}: {exc})") from exc
         if "Z" in axes and z_projection == "max":
             data, axes = data.max(axis=axes.index("Z")), axes.replace("Z", "")
@@ -111,7 +111,8 @@ def read_image(path: str | Path | Mapping[str, str | Path], channels: Channels =
             data = series.asarray()
             names = _channel_names(tif, data.shape[axes.index("C")] if "C" in axes else 1)
             pixel = _pixel_size(tif)
-    except (OSError, ValueError, IndexError, KeyError, tifffile.TiffFileError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged file fails inside tifffile or a codec (imagecodecs raises
+        # its own DeflateError, LzwError, ...): whatever the reader raises, the user needs the file named.
         raise ImageError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
     return _to_image(path, data, axes, names, pixel, channels, z_projection, bit_depth, series.axes)
 

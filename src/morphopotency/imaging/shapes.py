@@ -185,7 +185,16 @@ def _consensus(features: np.ndarray, k: int, seed: int, runs: int) -> np.ndarray
 def fit_shape_modes(
     outlines: np.ndarray, k: int = 20, n_pcs: int = 20, seed: int = 9, runs: int = 3000, stability_seeds: int = 5, max_fit_cells: int = 3000
 ) -> ShapeModel:
-    """Fit the model on pooled outlines (cells, N, 2); ``stability_ari`` compares fits with other seeds."""
+    """Fit the model on pooled outlines (cells, N, 2); ``stability_ari`` compares fits with other seeds.
+
+    Fewer cells than ``k`` is refused rather than clipped: a report saying 20 modes over 14 cells, each
+    its own mode, would look like a result.
+    """
+    if len(outlines) < max(k, 2):
+        raise ValueError(
+            f"imaging.shape_modes.k = {k} shape modes need at least {max(k, 2)} cells, but only {len(outlines)} were "
+            "segmented across all donors: lower imaging.shape_modes.k or add images"
+        )
     registered, reference = register(outlines)
     flat = flatten(registered)
     n_pcs = int(min(n_pcs, len(flat) - 1, flat.shape[1]))
@@ -197,7 +206,6 @@ def fit_shape_modes(
     scale[scale == 0] = 1.0
     z = (transformed - mean) / scale
     features = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
-    k = int(min(k, len(features)))
     rng = np.random.default_rng(seed)
     subset = np.sort(rng.choice(len(features), size=min(max_fit_cells, len(features)), replace=False))
 
