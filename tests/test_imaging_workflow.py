@@ -18,6 +18,7 @@ FRACTIONS = {"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}
 def demo(tmp_path_factory):
     config = tiny_config()
     config["demo"].update(fields_per_donor=4, image_size=512, cells_per_field=28, n_genes=600, multipotent_fraction=FRACTIONS, seed=20230411)
+    config["imaging"] = {"shape_modes": {"k": 20}}  # the paper's 20 modes: this cohort has ~480 cells
     samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
     root = write_project(tmp_path_factory.mktemp("imaging"), config, samples)
     result = snakemake(root, "results/imaging/ssea3_fraction.tsv", "results/imaging/shape_modes/assignments.tsv", "results/imaging/segmentation/S8/S8_field01.png", "results/demo/rnaseq/demo_counts.tsv.gz")
