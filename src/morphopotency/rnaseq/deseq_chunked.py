@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,6 @@ from pydeseq2.ds import DeseqStats
 from pydeseq2.utils import dispersion_trend, lowess, mean_absolute_deviation
 from scipy.special import polygamma
 from scipy.stats import false_discovery_control, trim_mean
-
-MIN_DISP = 1e-8  # pydeseq2's default, which the chunk data sets also use
-
 
 @dataclass(frozen=True)
 class Trend:
@@ -124,7 +121,7 @@ def _chunk_dataset(counts: pd.DataFrame, meta: pd.DataFrame, design: str, factor
     return dds
 
 
-def fit_trend(normed_means: np.ndarray, genewise: np.ndarray, inference: DefaultInference, dof: int) -> Trend:
+def fit_trend(normed_means: np.ndarray, genewise: np.ndarray, inference: DefaultInference, dof: int, min_disp: float) -> Trend:
     """pydeseq2's parametric trend (gamma GLM, dropping genes far off the curve) and its prior variance.
 
     Written out here because pydeseq2 fits it only as a method of a data set holding every gene's counts;
@@ -149,12 +146,11 @@ def fit_trend(normed_means: np.ndarray, genewise: np.ndarray, inference: Default
         coeffs = pd.Series(new, index=["a0", "a1"])
     else:
         valid = genewise[np.isfinite(genewise)]
-        mean_disp = float(trim_mean(valid[valid > 10 * MIN_DISP], proportiontocut=0.001))
-    trend = Trend(kind, coeffs, mean_disp, 0.0, 0.0)
+        mean_disp = float(trim_mean(valid[valid > 10 * min_disp], proportiontocut=0.001))
+    trend = Trend(kind, coeffs, mean_disp, squared_logres=0.0, prior_disp_var=0.0)
     residuals = np.log(genewise[non_zero]) - np.log(trend(normed_means[non_zero]))
-    squared = float(mean_absolute_deviation(residuals[genewise[non_zero] >= 100 * MIN_DISP]) ** 2)
-    prior = float(max(squared - polygamma(1, dof / 2), 0.25))
-    return Trend(kind, coeffs, mean_disp, squared, prior)
+    squared = float(mean_absolute_deviation(residuals[genewise[non_zero] >= 100 * min_disp]) ** 2)
+    return replace(trend, squared_logres=squared, prior_disp_var=float(max(squared - polygamma(1, dof / 2), 0.25)))
 
 
 def independent_filter(base_mean: np.ndarray, pvalues: np.ndarray, alpha: float) -> np.ndarray:
@@ -205,6 +201,8 @@ def chunked_deseq2(
     inference = GenewiseMemo(n_cpus=n_cpus)
     values = counts.to_numpy()
     genes = np.flatnonzero(values.sum(axis=1) >= max(min_total_count, 1))
+    if len(genes) == 0:
+        raise ValueError(f"no gene has {max(min_total_count, 1)} or more reads over all samples: nothing to test (rnaseq.differentiation.min_count)")
     factors = size_factors(values, genes, chunk_genes)
 
     def dataset(part: slice) -> DeseqDataSet:
@@ -213,15 +211,14 @@ def chunked_deseq2(
         return _chunk_dataset(frame, meta, design, factors, inference)
 
     normed_means, genewise = np.empty(len(genes)), np.empty(len(genes))
-    dof = len(meta)
     for part in _chunks(len(genes), chunk_genes):
         dds = dataset(part)
         dds.fit_genewise_dispersions()
         normed_means[part] = dds.var["_normed_means"].to_numpy()
         genewise[part] = dds.var["genewise_dispersions"].to_numpy()
-        dof = dds.n_obs - dds.obsm["design_matrix"].shape[1]
+        dof, min_disp = dds.n_obs - dds.obsm["design_matrix"].shape[1], dds.min_disp  # the same in every chunk
         del dds
-    trend = fit_trend(normed_means, genewise, inference, dof)
+    trend = fit_trend(normed_means, genewise, inference, dof, min_disp)
     out = np.empty((len(genes), len(COLUMNS)))
     for part in _chunks(len(genes), chunk_genes):
         dds = dataset(part)
