@@ -1,4 +1,7 @@
 import gzip
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -20,6 +23,30 @@ def test_atomic_path_renames_only_on_success(tmp_path):
         tmp.write_text("whole")
     assert target.read_text() == "whole"
     assert oct(target.stat().st_mode & 0o777) != oct(0o600)
+
+
+def test_a_killed_writer_leaves_no_target_and_its_temporary_is_cleared_by_the_next_write(tmp_path):
+    """SIGKILL gives the writer no chance to clean up: the target must still not exist, and the stale
+    temporary goes at the next write of that target only (another target's temporary is kept)."""
+    target = tmp_path / "table.tsv"
+    code = (
+        "import os, signal, sys\n"
+        "from morphopotency.io.atomic import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_text('half a table')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", code, str(target)])
+    assert killed.returncode == -signal.SIGKILL
+    assert not target.exists()
+    stale = [p.name for p in tmp_path.iterdir()]
+    assert len(stale) == 1 and stale[0].startswith(".table.tsv.") and ".part" in stale[0]
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "other.tsv")])
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left[0].startswith(".other.tsv.") and left[1:] == ["table.tsv"]
 
 
 def test_bundled_go_sets_are_the_shared_reference():

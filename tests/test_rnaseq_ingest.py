@@ -65,6 +65,34 @@ def test_bad_tables_are_named(tmp_path, text, message):
     assert str(path) in str(err.value)
 
 
+def test_blocks_read_as_one_table_and_rows_counted_across_blocks(tmp_path, monkeypatch):
+    """The table is parsed in blocks to hold one matrix: the blocks must join to exactly the whole
+    table, columns nobody asked for must not be parsed, and a bad row in a later block must still be
+    named by its line in the file."""
+    from morphopotency.rnaseq import ingest
+
+    rows = [f"ENSG{i:03d}\tG{i}\tnote {i}\t{i * 3}\t{i + 1}\n" for i in range(11)]
+    text = "gene_id\tgene_symbol\tannotation\tS1\tS8\n" + "".join(rows)
+    whole = read_expression_table(table(tmp_path, text, "t.tsv.gz"), COLUMNS)
+    monkeypatch.setattr(ingest, "CHUNK_ROWS", 4)
+    blocks = read_expression_table(table(tmp_path, text, "t.tsv.gz"), COLUMNS)
+    pd.testing.assert_frame_equal(blocks.values, whole.values)
+    pd.testing.assert_series_equal(blocks.symbols, whole.symbols)
+    assert blocks.values.shape == (11, 2) and blocks.values.at["ENSG010", "S1"] == 30 and blocks.symbols["ENSG010"] == "G10"
+    bad = text.replace("ENSG009\tG9\tnote 9\t27", "ENSG009\tG9\tnote 9\tx27")
+    with pytest.raises(ExpressionError, match=r"column 'S1' \(sample S1\), row 11 \(gene ENSG009\): non-numeric value 'x27'"):
+        read_expression_table(table(tmp_path, bad), COLUMNS)
+    twice = text.replace("ENSG009", "ENSG001")
+    with pytest.raises(ExpressionError, match=r"duplicated gene id 'ENSG001' \(rows 3, 11\)"):
+        read_expression_table(table(tmp_path, twice), COLUMNS)
+
+
+def test_numeric_ids_are_read_as_text(tmp_path):
+    """Entrez ids must stay '0101', not become the number 101, so they still match a lengths table."""
+    expr = read_expression_table(table(tmp_path, "gene\tS1\tS8\n0101\t1\t2\n7\t3\t4\n"), COLUMNS)
+    assert list(expr.values.index) == ["0101", "7"]
+
+
 def test_truncated_gzip(tmp_path):
     data = gzip.compress(("gene_id\tS1\tS8\n" + "".join(f"g{i}\t{i}\t{i}\n" for i in range(5000))).encode())
     path = tmp_path / "t.tsv.gz"

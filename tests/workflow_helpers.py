@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,6 @@ def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -
     return root
 
 
-def snakemake(root: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def snakemake(root: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=None if env is None else {**os.environ, **env})

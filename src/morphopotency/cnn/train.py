@@ -35,7 +35,7 @@ class TrainParams:
 @dataclass
 class FitResult:
     model: CellClassifier
-    history: pd.DataFrame  # epoch, train_loss, val_loss, val_roc_auc, images_per_s
+    history: pd.DataFrame  # epoch, train_loss, val_loss, val_roc_auc (throughput is logged, not kept: tables must rerun identically)
     best_epoch: int
     best_val_loss: float
 
@@ -165,7 +165,7 @@ def train_classifier(
         rate = seen / (time.perf_counter() - started)
         val_loss, val_auc = _val_loss(model, crops, labels, val, spec, params.batch_size * 2)
         state["epoch"] += 1
-        state["history"].append({"epoch": state["epoch"], "train_loss": total / max(seen, 1), "val_loss": val_loss, "val_roc_auc": val_auc, "images_per_s": rate})
+        state["history"].append({"epoch": state["epoch"], "train_loss": total / max(seen, 1), "val_loss": val_loss, "val_roc_auc": val_auc})
         if val_loss < state["best_loss"]:
             state.update(best_loss=val_loss, best_epoch=state["epoch"], bad_epochs=0)
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(target.suffixes)
+    # A job killed outright (SIGKILL, out of memory, node lost) cannot remove its temporary; the next write
+    # of the same target does. Snakemake never runs two jobs writing one output, so none is in use.
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.part{glob.escape(suffix)}"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{suffix}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)

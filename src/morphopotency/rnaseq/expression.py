@@ -67,6 +67,9 @@ def build_expression(
         lengths, source = read_length_table(gene_lengths), str(gene_lengths)
     else:
         raise ExpressionError(f"{table}: rnaseq.values is 'counts' but neither rnaseq.gene_lengths nor rnaseq.gtf is given")
-    found, missing = lengths_for(expr.values.index, lengths, source)
-    counts = expr.values.loc[found.index]
-    return ExpressionSet(rpkm=rpkm(counts, found), counts=counts, symbols=expr.symbols.loc[found.index], dropped=missing)
+    counts, symbols = expr.values, expr.symbols
+    del expr  # from here on only ``counts`` holds the table: at most counts + RPKM are alive at once
+    found, missing = lengths_for(counts.index, lengths, source)
+    if missing:  # the subset replaces the table rather than sitting beside it
+        counts, symbols = counts.loc[found.index], symbols.loc[found.index]
+    return ExpressionSet(rpkm=rpkm(counts, found), counts=counts, symbols=symbols, dropped=missing)
