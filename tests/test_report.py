@@ -9,8 +9,8 @@ import pytest
 
 from morphopotency.provenance import config_hash, git_commit, package_versions, run_span
 from morphopotency.report.agreement import agreement_table, donor_sentences, spearman_exact
-from morphopotency.report.build import content_sections
-from morphopotency.report.choices import beyond_paper
+from morphopotency.report.build import content_sections, provenance_section
+from morphopotency.report.choices import beyond_paper, reproducibility
 from morphopotency.report.donor_table import (
     cell_shape_means,
     cnn_fraction,
@@ -156,3 +156,13 @@ def test_choices_follow_the_config():
     ours = beyond_paper({"cnn": {"group_by": "image", "bootstrap": 500}, "imaging": {"crop_window": 128}})
     assert any("validation cells (maximising" in n for n in ours) and any("grouped by image" in n for n in ours) and any("128-px window" in n for n in ours) and any("500 resamples" in n for n in ours)
     assert not any("Cross-validation" in n for n in beyond_paper({"cnn": {"enabled": False}}))
+
+
+def test_the_report_says_what_a_rerun_repeats():
+    gpu = reproducibility({"cnn": {"device": "auto"}})
+    assert "byte-identical" in gpu and "not bit-for-bit repeatable" in gpu and "cnn.device is auto" in gpu
+    assert "does not apply here" in reproducibility({"cnn": {"device": "cpu"}})
+    assert "GPU" not in reproducibility({"cnn": {"enabled": False}})
+    section = provenance_section({"cnn": {"device": "cuda:1"}}, "h", "c", pd.DataFrame({"package": []}), pd.DataFrame({"path": []}),
+                                 {"started": "s", "finished": "f", "duration_s": 60.0}, "now")
+    assert "cnn.device is cuda:1" in section.text

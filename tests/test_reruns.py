@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tests.conftest import REPO
 from tests.workflow_helpers import snakemake, tiny_config, write_project
@@ -27,10 +29,11 @@ pytestmark = pytest.mark.workflow
 HOOK = REPO / "tests" / "kill_hook"
 
 
-def killed_at(name: str, nth: int = 1) -> dict[str, str]:
-    """Environment for a run whose process dies just before its ``nth`` atomic rename onto ``name``."""
+def killed_at(*kills: tuple[str, int], group: bool = False) -> dict[str, str]:
+    """Environment for a run whose job processes die just before their ``nth`` atomic rename onto ``name``;
+    with ``group`` Snakemake dies with them."""
     path = os.pathsep.join(filter(None, [str(HOOK), os.environ.get("PYTHONPATH")]))
-    return {"PYTHONPATH": path, "MORPHOPOTENCY_TEST_KILL": json.dumps({"name": name, "nth": nth})}
+    return {"PYTHONPATH": path, "MORPHOPOTENCY_TEST_KILL": json.dumps([{"name": n, "nth": k, "group": group} for n, k in kills])}
 
 
 def temporaries(root) -> list[str]:
@@ -47,32 +50,68 @@ def tables(root) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize(
-    "target, rule",
-    [
-        ("results/rnaseq/expression/rpkm.tsv", "rnaseq_expression"),  # a table, through write_tsv
-        ("results/rnaseq/correlation/pearson_log2.png", "rnaseq_correlation"),  # a figure, through save_figure
-        ("results/imaging/cells/S8.h5ad", "imaging_cells"),  # an AnnData a script writes itself
-    ],
-    ids=["table", "figure", "h5ad"],
-)
-def test_a_job_killed_mid_write_leaves_nothing_complete_and_the_rerun_equals_an_uninterrupted_run(tmp_path, demo_run, target, rule):
-    root = write_project(tmp_path, tiny_config())
-    name = target.rsplit("/", 1)[1]
-    killed = snakemake(root, target, env=killed_at(name))
-    log = killed.stdout + killed.stderr
-    assert killed.returncode != 0 and f"Error in rule {rule}" in log, log[-3000:]
-    assert not (root / target).exists()
-    assert any(name in t for t in temporaries(root)), temporaries(root)  # the kill came mid-write
+def cnn_config() -> dict:
+    """The tiny demo with every stage on, the CNN included: two folds of four epochs on 32-px crops."""
+    config = tiny_config(cnn={
+        "enabled": True, "backbones": ["resnet18"], "pretrained": "none", "image_size": 32, "epochs": 4, "patience": 4,
+        "folds": 2, "group_by": "none", "batch_size": 4, "lr_search": {"trials": 2, "repeats": 1, "startup_trials": 1, "epochs": 1},
+    })
+    config["imaging"] = {"shape_modes": {"k": 4}, "ssea3_threshold": "otsu"}  # the tiny fields are all below 90
+    return config
 
-    rerun = snakemake(root, target)
+
+def figures(root) -> dict[str, str]:
+    results = root / "results"
+    return {str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(results.rglob("*.png"))}
+
+
+def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_path):
+    """One uninterrupted run, and one run killed twice before it is let finish. Every table and figure of
+    the two must be identical: reproducibility from a clean ``results/`` and exact resumption at once;
+    the fold's log must show it resumed rather than started over."""
+    config = cnn_config()
+    clean = write_project(tmp_path / "clean", config)
+    first = snakemake(clean)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    root = write_project(tmp_path / "killed", config)
+    # Wave 1: the node is lost while the RPKM table is being written. Snakemake dies with the job, so
+    # no one removes anything: only the write-then-rename keeps a half table from looking complete.
+    lost = snakemake(root, env=killed_at(("rpkm.tsv", 1), group=True), session=True)
+    assert lost.returncode == -signal.SIGKILL, (lost.stdout + lost.stderr)[-3000:]
+    assert not (root / "results/rnaseq/expression/rpkm.tsv").exists()
+    assert any("rpkm.tsv" in t for t in temporaries(root)), temporaries(root)
+    assert snakemake(root, "--unlock").returncode == 0  # Snakemake's own lock outlives it, as after any crash
+    # Waves 2 and 3: single jobs killed (out of memory) while Snakemake goes on with the rest
+    # (--keep-going): an AnnData and a figure; then, as it needs every donor's cells, a CNN fold just
+    # before its third epoch checkpoint.
+    waves = [
+        ([("S8.h5ad", 1), ("pearson_log2.png", 1)], ["imaging_cells", "rnaseq_correlation"], ["imaging/cells/S8.h5ad", "rnaseq/correlation/pearson_log2.png"]),
+        ([("cv_resnet18_fold0.pt", 3)], ["cnn_fold"], ["cnn/cv/resnet18/fold0/predictions.tsv", "cnn/cv/resnet18/fold0/history.tsv"]),
+    ]
+    for kills, rules, outputs in waves:
+        run = snakemake(root, "--keep-going", env=killed_at(*kills))
+        log = run.stdout + run.stderr
+        assert run.returncode != 0 and all(f"Error in rule {rule}" in log for rule in rules), log[-4000:]
+        assert all(any(name in t for t in temporaries(root)) for name, _ in kills), temporaries(root)  # killed mid-write
+        assert [o for o in outputs if (root / "results" / o).exists()] == []
+    checkpoint = torch.load(root / "results/cnn/checkpoints/cv_resnet18_fold0.pt", weights_only=True)
+    assert json.loads(checkpoint["state"])["epoch"] == 2
+
+    rerun = snakemake(root)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert temporaries(root) == []
-    if name.endswith(".h5ad"):
-        again, reference = ad.read_h5ad(root / target), ad.read_h5ad(demo_run / target)
-        pd.testing.assert_frame_equal(again.obs, reference.obs)
-        assert sorted(again.obsm) == sorted(reference.obsm) and len(again.obs) > 0
-        for key in reference.obsm:
-            np.testing.assert_array_equal(again.obsm[key], reference.obsm[key])
-    else:
-        assert (root / target).read_bytes() == (demo_run / target).read_bytes()
+    assert "resumed from results/cnn/checkpoints/cv_resnet18_fold0.pt after epoch 2" in (root / "results/logs/cnn/cv_resnet18_fold0.log").read_text()
+    history = pd.read_csv(root / "results/cnn/cv/resnet18/fold0/history.tsv", sep="\t")
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+
+    reference, again = tables(clean), tables(root)
+    assert len(reference) > 30 and sorted(again) == sorted(reference)
+    assert [t for t in reference if again[t] != reference[t]] == []
+    reference, again = figures(clean), figures(root)
+    assert len(reference) > 15 and [f for f in reference if again.get(f) != reference[f]] == []
+    cells, reference = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad"), ad.read_h5ad(clean / "results/imaging/cells/S8.h5ad")
+    pd.testing.assert_frame_equal(cells.obs, reference.obs)
+    assert sorted(cells.obsm) == sorted(reference.obsm) and len(cells.obs) > 0
+    for key in reference.obsm:
+        np.testing.assert_array_equal(cells.obsm[key], reference.obsm[key])

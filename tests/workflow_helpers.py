@@ -62,6 +62,9 @@ def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -
     return root
 
 
-def snakemake(root: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def snakemake(root: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None, session: bool = False) -> subprocess.CompletedProcess:
+    """``session``: run in a process group of its own, so a test can kill Snakemake and its jobs together."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=None if env is None else {**os.environ, **env}, start_new_session=session
+    )

@@ -1,7 +1,9 @@
 """Test-only fault injection for tests/test_reruns.py: SIGKILL the process just before the N-th rename
 of an atomic write onto a file of a given name, the moment an out-of-memory kill or a lost node could
-strike. Inert unless MORPHOPOTENCY_TEST_KILL is set ('{"name": "rpkm.tsv", "nth": 1}'); the test puts this
-folder on PYTHONPATH of the one Snakemake run it interrupts, so Python imports it at start-up.
+strike. Inert unless MORPHOPOTENCY_TEST_KILL is set, to a JSON list of {"name": file name, "nth": count};
+the test puts this folder on PYTHONPATH of the runs it interrupts, so Python imports it at start-up.
+With "group": true the whole process group goes (Snakemake too, as when a node is lost), so nothing is
+left to clean up after the job.
 
 ``morphopotency.io.atomic`` is patched as it is imported, before any module binds ``atomic_path``, so every
 writer is covered; a writer that bypassed ``atomic_path`` would never be killed and its test would fail.
@@ -20,19 +22,22 @@ if os.environ.get("MORPHOPOTENCY_TEST_KILL"):
     from contextlib import contextmanager
     from pathlib import Path
 
-    WANTED = json.loads(os.environ["MORPHOPOTENCY_TEST_KILL"])
+    WANTED = {w["name"]: w for w in json.loads(os.environ["MORPHOPOTENCY_TEST_KILL"])}
 
     def _patch(module) -> None:
         real = module.atomic_path
-        seen = {"n": 0}
+        seen = dict.fromkeys(WANTED, 0)
 
         @contextmanager
         def atomic_path(target):
             with real(target) as tmp:
                 yield tmp
-                if Path(target).name == WANTED["name"]:
-                    seen["n"] += 1
-                    if seen["n"] == WANTED["nth"]:
+                name = Path(target).name
+                if name in WANTED:
+                    seen[name] += 1
+                    if seen[name] == WANTED[name]["nth"]:
+                        if WANTED[name].get("group"):
+                            os.killpg(os.getpgid(0), signal.SIGKILL)
                         os.kill(os.getpid(), signal.SIGKILL)
 
         module.atomic_path = atomic_path

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from morphopotency.report.choices import reproducibility
 from morphopotency.report.html import Section, figure, paragraph, render_caption, render_report, table
 
 
@@ -39,6 +40,7 @@ def provenance_section(config: Mapping[str, Any], config_hash: str, commit: str,
         paragraph(f"Report generated {generated}. The current results were produced between {span['started']} and {span['finished']} "
                   f"({minutes:.1f} min, from the job logs' timestamps)."),
         paragraph(f"Workflow commit: {commit}. Config SHA-256 (canonical JSON): {config_hash}."),
+        paragraph(reproducibility(config)),
         "<h3>Config as run</h3><pre>" + html.escape(yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None)) + "</pre>",
     ])
     section = Section(id="provenance", title="Provenance", text=text)

@@ -34,3 +34,18 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
             "fraction (cross_validated: each cell scored by a model that never trained on it; final: the paper's Fig. 4F).",
         ]
     return notes
+
+
+def reproducibility(config: Mapping[str, Any]) -> str:
+    """What a second run of this config will and will not repeat, for the provenance section."""
+    cnn = config.get("cnn", {})
+    text = ("Repeatability: every step is seeded, and on the CPU two runs from an empty results/ write byte-identical "
+            "tables and figures (tested, CNN included, for the same cnn.threads). A killed run resumes: finished outputs are "
+            "kept, and a CNN job goes on from its last epoch checkpoint to the same weights.")
+    if cnn.get("enabled", True):
+        device = cnn.get("device", "auto")
+        gpu = "this run's cnn.device is cpu, so it does not apply here" if device == "cpu" else f"cnn.device is {device}"
+        text += (" On a GPU the CNN is not bit-for-bit repeatable: cuDNN and cuBLAS may pick non-deterministic kernels, so CNN "
+                 f"metrics and donor fractions can differ in the last digits between GPU runs ({gpu}); the RNA-seq and imaging "
+                 "results are unaffected.")
+    return text
