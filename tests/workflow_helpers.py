@@ -37,7 +37,9 @@ def tiny_config(**overrides) -> dict:
                 "cc": str(REPO / "resources/go/GO_CC_orgHs.eg.db_3.16.0.gmt.gz"),
             },
         },
-        "imaging": {"shape_modes": {"k": 4}},  # 3 tiny fields hold about 14 cells
+        # 3 tiny fields hold about 14 cells; 100 K-means runs and 2 stability seeds instead of 3000 and 5
+        # take the shape-mode job from 16 s to under 1 s (test_imaging_workflow runs the full consensus).
+        "imaging": {"shape_modes": {"k": 4, "runs": 100, "stability_seeds": 2}},
         # Three tiny fields hold too few cells and images for grouped 5-fold CV; test_cnn_workflow runs it.
         "cnn": {"enabled": False},
     }
