@@ -219,11 +219,15 @@ def test_image_errors_stop_in_the_segmentation_job(tmp_path, own_data, case):
 def test_an_all_black_image_is_a_donor_with_zero_cells(tmp_path, own_data):
     root = project(tmp_path, own_data)
     _image_array(np.zeros_like)(root)
-    result = snakemake(root, "results/imaging/ssea3_fraction.tsv", "results/imaging/shape_modes/distribution.tsv")
+    result = snakemake(root)  # every stage, to the donor report
     assert result.returncode == 0, result.stderr[-3000:]
     fractions = pd.read_csv(root / "results/imaging/ssea3_fraction.tsv", sep="\t").set_index("donor")
     assert fractions.loc["S8", "cells"] == 0 and fractions.loc["S1", "cells"] > 0
     assert "donor S8: 0 cells" in (root / "results/logs/imaging/cells_S8.log").read_text()
+    summary = pd.read_csv(root / "results/report/donor_summary.tsv", sep="\t").set_index("donor")
+    assert summary.loc["S8", "cells"] == 0 and summary.loc["S1", "cells"] > 0  # reported, not dropped or unknown
+    assert pd.isna(summary.loc["S8", "ssea3_positive_fraction"]) and pd.isna(summary.loc["S8", "rank_ssea3_positive_fraction"])
+    assert "S8" in (root / "results/report/donor_report.html").read_text()
 
 
 # --- gene sets ---------------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def test_summary_joins_and_ranks_highest_first():
     summary = donor_summary([cell_shape_means(cells), cnn_fraction(donors, "cross_validated"), pd.Series({"a": 1.0, "b": 3.0}, name="pc1_score")])
     row = summary.set_index("donor")
     assert row.loc["a", "cells"] == 2 and row.loc["a", "mean_circularity"] == pytest.approx(0.7)
+    imaged = cell_shape_means(cells, ["a", "b", "c", "empty"])  # a donor whose images held no cell
+    assert imaged.loc["empty", "cells"] == 0 and pd.isna(imaged.loc["empty", "mean_circularity"]) and imaged.loc["a", "cells"] == 2
     assert list(row["rank_cnn_multipotent_fraction"]) == [3, 1, 2]
     assert pd.isna(row.loc["c", "pc1_score"]) and pd.isna(row.loc["c", "rank_pc1_score"]) and row.loc["b", "rank_pc1_score"] == 1
     assert cnn_fraction(donors, "final")["cnn_multipotent_fraction"].tolist() == [0.9, 0.1, 0.5]

@@ -12,7 +12,9 @@ from tests.workflow_helpers import snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
 # No accounting database here: the plugin must ask squeue, not sacct (see profiles/slurm/config.yaml).
-NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "10")
+NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "10")
+# A one-node test cluster answers at once: poll every 2 s, not 10, so the run takes a minute, not three.
+FAST_POLLING = ("--seconds-between-status-checks", "2")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def _job_stats(log: str) -> dict[str, int]:
 
 def test_tiny_workflow_through_slurm_equals_local_run(cluster, demo_run, tmp_path):
     root = write_project(tmp_path, tiny_config())
-    result = snakemake(root, "--profile", str(REPO / "profiles" / "slurm"), *NO_ACCOUNTING, "--jobs", "8", timeout=900)
+    result = snakemake(root, "--profile", str(REPO / "profiles" / "slurm"), *NO_ACCOUNTING, *FAST_POLLING, "--jobs", "8", timeout=900)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     submitted = set(re.findall(r"SLURM jobid (\d+)", log))

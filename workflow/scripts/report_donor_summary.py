@@ -31,8 +31,9 @@ def read(path):
 samples = pd.read_csv(inp.samples, sep="\t", dtype=str, keep_default_na=False)
 stems = stem_sample_donors(samples)
 parts = []
+imaged = list(read(inp.ssea3)["donor"]) if "ssea3" in inp.keys() else None  # donors with 0 cells included
 if "assignments" in inp.keys():
-    parts += [cell_shape_means(read(inp.assignments)), shape_mode_fractions(read(inp.distribution), read(inp.modes), cfg["round_circularity"], cfg["elongated_aspect_ratio"])]
+    parts += [cell_shape_means(read(inp.assignments), imaged), shape_mode_fractions(read(inp.distribution), read(inp.modes), cfg["round_circularity"], cfg["elongated_aspect_ratio"])]
 if "ssea3" in inp.keys():
     parts.append(read(inp.ssea3).set_index("donor")["ssea3_positive_fraction"])
 if "cnn_donors" in inp.keys():

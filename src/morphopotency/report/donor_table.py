@@ -46,10 +46,18 @@ def shape_mode_fractions(distribution: pd.DataFrame, modes: pd.DataFrame, round_
     })
 
 
-def cell_shape_means(assignments: pd.DataFrame) -> pd.DataFrame:
-    """Per donor: cells analysed, mean circularity and mean aspect ratio over its cells."""
+def cell_shape_means(assignments: pd.DataFrame, donors: list[str] | None = None) -> pd.DataFrame:
+    """Per donor: cells analysed, mean circularity and mean aspect ratio over its cells.
+
+    ``donors`` lists every imaged donor: one whose images held no cell has no assignment rows, and must
+    read 0 cells (its means undefined), not vanish or show an unknown count.
+    """
     grouped = assignments.groupby("donor")
-    return pd.DataFrame({"cells": grouped.size(), "mean_circularity": grouped["circularity"].mean(), "mean_aspect_ratio": grouped["aspect_ratio"].mean()})
+    table = pd.DataFrame({"cells": grouped.size(), "mean_circularity": grouped["circularity"].mean(), "mean_aspect_ratio": grouped["aspect_ratio"].mean()})
+    if donors is not None:
+        table = table.reindex(sorted(set(table.index) | set(donors)))
+        table["cells"] = table["cells"].fillna(0).astype(int)
+    return table
 
 
 def pc1_by_donor(scores: pd.DataFrame, sample_donor: Mapping[str, str]) -> pd.Series:
