@@ -53,15 +53,15 @@ def _reading(path: Path) -> Iterator[None]:
         raise ExpressionError(f"{path}: cannot parse the expression table: {exc}") from exc
 
 
+def _separator(path: Path) -> str:
+    return "," if path.name.lower().endswith((".csv", ".csv.gz")) else "\t"
+
+
 def _header(path: Path) -> list[str]:
     with _reading(path):
         if _is_excel(path):
             return [str(c) for c in pd.read_excel(path, nrows=0).columns]
         return [str(c) for c in pd.read_csv(path, sep=_separator(path), compression="infer", nrows=0).columns]
-
-
-def _separator(path: Path) -> str:
-    return "," if path.name.lower().endswith((".csv", ".csv.gz")) else "\t"
 
 
 def _chunks(path: Path, usecols: list[str], text: list[str]) -> Iterator[pd.DataFrame]:
@@ -145,9 +145,9 @@ def read_expression_table(
     id_parts, symbol_parts, blocks = [], [], []
     first_row = 2
     for block in _chunks(path, usecols, text):
-        ids = block[ident].astype(str).str.strip()
-        blocks.append(_numeric_block(path, block, sample_columns, ids, first_row))
-        id_parts.append(ids.to_numpy())
+        block_ids = block[ident].astype(str).str.strip()
+        blocks.append(_numeric_block(path, block, sample_columns, block_ids, first_row))
+        id_parts.append(block_ids.to_numpy())
         symbol_parts.append(block[symbol].astype(str).str.strip().to_numpy() if symbol else None)
         first_row += len(block)
     ids = pd.Series(np.concatenate(id_parts) if id_parts else np.array([], dtype=object))
@@ -156,8 +156,11 @@ def read_expression_table(
         first = duplicated.iloc[0]
         rows = [str(i + 2) for i in duplicated.index[duplicated == first][:3]]
         raise ExpressionError(f"{path}: duplicated gene id '{first}' (rows {', '.join(rows)}) and {duplicated.nunique() - 1} more")
-    # One block needs no copy; several are joined block by block into the one matrix returned.
-    values = blocks[0] if len(blocks) == 1 else np.concatenate(blocks) if blocks else np.empty((0, len(sample_columns)))
+    # One block is used as it is; several are concatenated, two matrices for that moment only.
+    if len(blocks) == 1:
+        values = blocks[0]
+    else:
+        values = np.concatenate(blocks) if blocks else np.empty((0, len(sample_columns)))
     del blocks
     for j, (sample, col) in enumerate(sample_columns.items()):
         if not (values[:, j] > 0).any():
