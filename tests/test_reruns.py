@@ -40,12 +40,12 @@ def temporaries(root) -> list[str]:
     return [str(p.relative_to(root)) for p in (root / "results").rglob("*") if ".part" in p.name]
 
 
-def tables(root) -> dict[str, str]:
-    """SHA-256 of every table of a run; logs and provenance hold paths and times by design."""
+def checksums(root, suffix: str) -> dict[str, str]:
+    """SHA-256 of every ``suffix`` file of a run; logs and provenance hold paths and times by design."""
     results = root / "results"
     return {
         str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(results.rglob("*.tsv"))
+        for p in sorted(results.rglob(f"*{suffix}"))
         if not {"logs", "provenance"} & set(p.relative_to(results).parts)
     }
 
@@ -58,11 +58,6 @@ def cnn_config() -> dict:
     })
     config["imaging"]["ssea3_threshold"] = "otsu"  # the tiny fields are all below the default 90
     return config
-
-
-def figures(root) -> dict[str, str]:
-    results = root / "results"
-    return {str(p.relative_to(results)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(results.rglob("*.png"))}
 
 
 def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_path):
@@ -107,11 +102,10 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_p
     history = pd.read_csv(root / "results/cnn/cv/resnet18/fold0/history.tsv", sep="\t")
     assert history["epoch"].tolist() == [1, 2, 3, 4]
 
-    reference, again = tables(clean), tables(root)
-    assert len(reference) > 30 and sorted(again) == sorted(reference)
-    assert [t for t in reference if again[t] != reference[t]] == []
-    reference, again = figures(clean), figures(root)
-    assert len(reference) > 15 and [f for f in reference if again.get(f) != reference[f]] == []
+    for suffix, at_least in ((".tsv", 30), (".png", 15)):
+        reference, again = checksums(clean, suffix), checksums(root, suffix)
+        assert len(reference) > at_least and sorted(again) == sorted(reference), suffix
+        assert [f for f in reference if again[f] != reference[f]] == []
     cells, reference = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad"), ad.read_h5ad(clean / "results/imaging/cells/S8.h5ad")
     pd.testing.assert_frame_equal(cells.obs, reference.obs)
     assert sorted(cells.obsm) == sorted(reference.obsm) and len(cells.obs) > 0
