@@ -1,6 +1,6 @@
 # morphopotency: donor stem-cell multipotency from single-cell shape, checked against the transcriptome.
-# Entry point only: configuration is loaded and validated in workflow/rules/common.smk, stages live in
-# workflow/rules/*.smk, and all logic in the morphopotency library (src/morphopotency).
+# Entry point only: the run plan (config validation, samples, targets) is built by the morphopotency
+# library in workflow/rules/common.smk; each stage family has its own file under workflow/rules/.
 
 from snakemake.utils import min_version
 
@@ -8,6 +8,9 @@ min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -21,5 +24,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        all_targets(),
+        PLAN.targets,
     default_target: True

@@ -47,7 +47,7 @@ def test_pairs_and_per_donor_fold_changes():
 
 
 def plain_pydeseq2(table: pd.DataFrame, meta: pd.DataFrame, design: str, alpha: float):
-    """One pydeseq2 run over all genes, as its documentation shows: the reference for the chunked fit."""
+    """One pydeseq2 run as its documentation shows: the reference for our wrapper."""
     from pydeseq2.dds import DeseqDataSet
     from pydeseq2.ds import DeseqStats
 
@@ -58,25 +58,24 @@ def plain_pydeseq2(table: pd.DataFrame, meta: pd.DataFrame, design: str, alpha: 
     return stats.results_df, dds
 
 
-def assert_same_results(chunked: pd.DataFrame, plain: pd.DataFrame) -> None:
-    assert list(chunked.index) == list(plain.index)
+def assert_same_results(ours: pd.DataFrame, plain: pd.DataFrame) -> None:
+    assert list(ours.index) == list(plain.index)
     for column in ["baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]:
-        np.testing.assert_allclose(chunked[column], plain[column], rtol=1e-6, atol=1e-12, err_msg=column)
-        assert chunked[column].isna().equals(plain[column].isna()), column
+        np.testing.assert_allclose(ours[column], plain[column], rtol=1e-6, atol=1e-12, err_msg=column)
+        assert ours[column].isna().equals(plain[column].isna()), column
 
 
-def test_chunked_fit_equals_one_pydeseq2_run_on_the_paired_design():
+def test_wrapper_equals_one_pydeseq2_run_on_the_paired_design():
+    """Pre-filtered genes only, the contrast differentiated vs stem, the paired design."""
     table = counts(2)
-    table = table[table.sum(axis=1) >= 10]
     meta = SAMPLES.set_index("sample")[["donor", "condition"]]
-    chunked = deseq2(table, SAMPLES, alpha=0.05, chunk_genes=37)
-    assert (chunked["padj"] < 0.05).sum() >= 25  # the independent filter was applied across chunks
-    plain, dds = plain_pydeseq2(table, meta, "~donor + condition", 0.05)
-    assert dds.uns["disp_function_type"] == "mean"  # this small design falls back to a constant trend
-    assert_same_results(chunked, plain)
+    ours = deseq2(table, SAMPLES, alpha=0.05)
+    assert (ours["padj"] < 0.05).sum() >= 25
+    plain, dds = plain_pydeseq2(table[table.sum(axis=1) >= 10], meta, "~donor + condition", 0.05)
+    assert_same_results(ours, plain)
 
 
-def test_chunked_fit_equals_pydeseq2_where_cooks_outliers_are_replaced_and_refitted():
+def test_wrapper_equals_pydeseq2_where_cooks_outliers_are_replaced_and_refitted():
     # Seven replicates per condition: pydeseq2 replaces outlier counts and refits those genes. Negative
     # binomial counts whose dispersion falls with the mean, so the parametric trend converges.
     rng = np.random.default_rng(5)
@@ -90,37 +89,14 @@ def test_chunked_fit_equals_pydeseq2_where_cooks_outliers_are_replaced_and_refit
     names = [f"S{i}" for i in range(n)] + [f"D{i}" for i in range(n)]
     frame = pd.DataFrame(table, index=[f"g{i}" for i in range(genes)], columns=names)
     samples = pd.DataFrame({"sample": names, "donor": [f"d{i}" for i in range(2 * n)], "condition": ["stem"] * n + ["differentiated"] * n})
-    chunked = deseq2(frame, samples, alpha=0.1, design="~condition", chunk_genes=50)
+    ours = deseq2(frame, samples, alpha=0.1, design="~condition")
     plain, dds = plain_pydeseq2(frame[frame.sum(axis=1) >= 10], samples.set_index("sample")[["donor", "condition"]], "~condition", 0.1)
     assert dds.uns["disp_function_type"] == "parametric" and dds.var["refitted"].sum() >= 5  # the paths under test
-    assert_same_results(chunked, plain)
+    assert_same_results(ours, plain)
 
 
-def test_genewise_memo_returns_first_pass_fits_once_and_computes_changed_inputs(monkeypatch):
-    from pydeseq2.default_inference import DefaultInference
+def test_a_table_with_no_gene_over_the_prefilter_is_refused_by_name():
+    import pytest
 
-    from morphopotency.rnaseq.deseq_chunked import GenewiseMemo
-
-    rng = np.random.default_rng(0)
-    observed = rng.poisson(50, (6, 4)).astype(float)
-    design = np.column_stack([np.ones(6), np.r_[np.zeros(3), np.ones(3)]])
-    mu, start = np.full((6, 4), 50.0), np.full(4, 0.1)
-    calls = []
-    real = DefaultInference.alpha_mle
-
-    def counting(self, *args, **kwargs):
-        calls.append(kwargs.get("prior_reg"))
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(DefaultInference, "alpha_mle", counting)
-    memo = GenewiseMemo(n_cpus=1)
-    first = memo.alpha_mle(observed, design, mu, start, 1e-8, 10.0)
-    again = memo.alpha_mle(observed.copy(), design, mu, start, 1e-8, 10.0)
-    assert len(calls) == 1 and np.array_equal(first[0], again[0])  # the second pass reuses the fit
-    memo.alpha_mle(observed, design, mu, start, 1e-8, 10.0)
-    assert len(calls) == 2  # reused once, then forgotten
-    changed = observed.copy()
-    changed[0, 0] += 1
-    memo.alpha_mle(changed, design, mu, start, 1e-8, 10.0)
-    memo.alpha_mle(changed, design, mu, start, 1e-8, 10.0, prior_disp_var=1.0, prior_reg=True)
-    assert len(calls) == 4  # different counts, and a MAP fit, are always computed
+    with pytest.raises(ValueError, match="no gene has 10 or more reads over all samples"):
+        deseq2(counts(0) * 0, SAMPLES)

@@ -11,50 +11,19 @@ import yaml
 
 from tests.conftest import REPO
 
-SAMPLES_HEADER = "sample\tdonor\tcondition\trnaseq_column\timages\n"
+TEST_CONFIG = REPO / ".test" / "config"
 
 
 def tiny_config(**overrides) -> dict:
-    """Three donors, one small field each, a few hundred genes: seconds, not minutes."""
-    config = {
-        "samples": "config/samples.tsv",
-        "demo": {
-            "enabled": True,
-            "seed": 3,
-            "outdir": "results/demo",
-            "fields_per_donor": 1,
-            "image_size": 160,
-            "cells_per_field": 6,
-            "n_genes": 400,
-            "multipotent_fraction": {"S1": 0.3, "S8": 0.7, "S9": 0.6},
-        },
-        "rnaseq": {
-            "table": "results/demo/rnaseq/demo_counts.tsv.gz",
-            "values": "counts",
-            "gene_lengths": "results/demo/rnaseq/gene_lengths.tsv",
-            "gene_sets": {
-                "bp": str(REPO / "resources/go/GO_BP_orgHs.eg.db_3.16.0.gmt.gz"),
-                "cc": str(REPO / "resources/go/GO_CC_orgHs.eg.db_3.16.0.gmt.gz"),
-            },
-        },
-        # 3 tiny fields hold about 14 cells; 100 K-means runs and 2 stability seeds instead of 3000 and 5
-        # take the shape-mode job from 16 s to under 1 s (test_imaging_workflow runs the full consensus).
-        "imaging": {"shape_modes": {"k": 4, "runs": 100, "stability_seeds": 2}},
-        # Three tiny fields hold too few cells and images for grouped 5-fold CV; test_cnn_workflow runs it.
-        "cnn": {"enabled": False},
-    }
+    """The tiny test cohort of ``.test/config/config.yaml`` with whole sections replaced: seconds, not minutes."""
+    config = yaml.safe_load((TEST_CONFIG / "config.yaml").read_text())
     for key, value in overrides.items():
         config[key] = value
     return config
 
 
-TINY_SAMPLES = [
-    "S1\tS1\tstem\tS1\tresults/demo/images/S1",
-    "S8\tS8\tstem\tS8\tresults/demo/images/S8",
-    "S9\tS9\tstem\tS9\tresults/demo/images/S9",
-    "D8\tS8\tdifferentiated\tD8\t",
-    "D9\tS9\tdifferentiated\tD9\t",
-]
+SAMPLES_HEADER, *TINY_SAMPLES = (TEST_CONFIG / "samples.tsv").read_text().splitlines()
+SAMPLES_HEADER += "\n"
 
 
 def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -> Path:

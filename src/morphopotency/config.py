@@ -7,6 +7,8 @@ that the files the config names exist (except those the demo simulator will make
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -79,12 +81,33 @@ def is_made_by_demo(path: str | Path, config: Mapping[str, Any]) -> bool:
     return Path(path) == outdir or outdir in Path(path).parents
 
 
-def check_config(config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config") -> None:
-    """Raise ConfigError naming every bad key and every missing input file."""
+def check_config(config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config", files: bool = True) -> None:
+    """Raise ConfigError naming every bad key and (with ``files``) every missing input file."""
     errors = schema_errors(config, schema)
     if errors:
         raise ConfigError(f"{source}: invalid configuration:\n  - " + "\n  - ".join(errors))
-    check_input_files(config, schema, source)
+    if files:
+        check_input_files(config, schema, source)
+
+
+def _set_defaults(validator: Any, properties: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+    if isinstance(instance, dict):
+        for name, sub in properties.items():
+            if "default" in sub:
+                instance.setdefault(name, copy.deepcopy(sub["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+
+# jsonschema's documented way to fill defaults while validating (its FAQ); nested sections whose own
+# default is {} are filled in turn, as Snakemake's validate(set_default=True) does.
+_FILLING = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"properties": _set_defaults})
+
+
+def with_defaults(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a valid ``config`` with every default the schema declares filled in."""
+    filled = copy.deepcopy(dict(config))
+    _FILLING(schema).validate(filled)
+    return filled
 
 
 def check_input_files(config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config") -> None:

@@ -2,8 +2,15 @@
 # (one job each, so a cluster trains them side by side) → comparison and backbone choice → learning-rate
 # search (one job per repeat, each an Optuna study in SQLite) → final model → per-donor multipotent fraction.
 
+# The weights download runs on the head node: compute nodes often have no network.
 localrules:
     cnn_fetch_weights,
+
+
+CNN_FOLD_PREDICTIONS = expand(
+    f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/predictions.tsv", backbone=CNN["backbones"], fold=range(CNN["folds"])
+)
+
 
 
 rule cnn_fetch_weights:
@@ -17,6 +24,7 @@ rule cnn_fetch_weights:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/cnn_fetch_weights.py"
 
@@ -38,6 +46,7 @@ rule cnn_dataset:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(4000),
+        runtime=by_attempt(30),
     script:
         "../scripts/cnn_dataset.py"
 
@@ -50,7 +59,7 @@ rule cnn_fold:
         predictions=f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/predictions.tsv",
         history=f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/history.tsv",
     params:
-        cnn=CNN,
+        cnn=PLAN.cnn_params("fold"),
         checkpoint=lambda w: f"{CNN_DIR}/checkpoints/cv_{w.backbone}_fold{w.fold}.pt",
     wildcard_constraints:
         fold=r"\d+",
@@ -61,25 +70,44 @@ rule cnn_fold:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(8000),
+        runtime=by_attempt(240),
     script:
         "../scripts/cnn_fold.py"
 
 
-rule cnn_comparison:
+rule cnn_select_backbone:
     input:
-        **CNN_DATA,
-        predictions=expand(f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/predictions.tsv", backbone=CNN["backbones"], fold=range(CNN["folds"])),
+        predictions=CNN_FOLD_PREDICTIONS,
     output:
-        comparison=report(f"{CNN_DIR}/comparison.tsv", caption="../report/cnn_comparison.rst", category="CNN", subcategory="backbone comparison"),
-        per_fold=f"{CNN_DIR}/metrics_per_fold.tsv",
-        predictions=f"{CNN_DIR}/cv_predictions.tsv",
-        baselines=report(f"{CNN_DIR}/baselines.tsv", caption="../report/cnn_baselines.rst", category="CNN", subcategory="backbone comparison"),
-        versus=report(f"{CNN_DIR}/cnn_vs_baselines.tsv", caption="../report/cnn_baselines.rst", category="CNN", subcategory="backbone comparison"),
-        roc=report(f"{CNN_DIR}/roc.png", caption="../report/cnn_comparison.rst", category="CNN", subcategory="backbone comparison"),
         selected=f"{CNN_DIR}/selected_backbone.json",
     params:
         select_by=CNN["select_by"],
         final_backbone=CNN["final_backbone"],
+    log:
+        "results/logs/cnn/select_backbone.log",
+    conda:
+        "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(1000),
+        runtime=by_attempt(10),
+    script:
+        "../scripts/cnn_select_backbone.py"
+
+
+# Apart from the selection, so that a change of the bootstrap re-runs these summaries and no training job.
+rule cnn_comparison:
+    input:
+        **CNN_DATA,
+        predictions=CNN_FOLD_PREDICTIONS,
+        selected=f"{CNN_DIR}/selected_backbone.json",
+    output:
+        comparison=reported(f"{CNN_DIR}/comparison.tsv"),
+        per_fold=f"{CNN_DIR}/metrics_per_fold.tsv",
+        predictions=f"{CNN_DIR}/cv_predictions.tsv",
+        baselines=reported(f"{CNN_DIR}/baselines.tsv"),
+        versus=reported(f"{CNN_DIR}/cnn_vs_baselines.tsv"),
+        roc=reported(f"{CNN_DIR}/roc.png"),
+    params:
         bootstrap=CNN["bootstrap"],
         seed=CNN["seed"],
     log:
@@ -88,6 +116,7 @@ rule cnn_comparison:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/cnn_comparison.py"
 
@@ -100,7 +129,7 @@ rule cnn_lr_search:
     output:
         trials=f"{CNN_DIR}/lr_search/repeat{{repeat}}.tsv",
     params:
-        cnn=CNN,
+        cnn=PLAN.cnn_params("lr_search"),
         study=lambda w: f"{CNN_DIR}/lr_search/studies/repeat{w.repeat}.sqlite",
     wildcard_constraints:
         repeat=r"\d+",
@@ -111,6 +140,7 @@ rule cnn_lr_search:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(8000),
+        runtime=by_attempt(480),
     script:
         "../scripts/cnn_lr_search.py"
 
@@ -119,11 +149,11 @@ rule cnn_lr_summary:
     input:
         trials=expand(f"{CNN_DIR}/lr_search/repeat{{repeat}}.tsv", repeat=range(CNN["lr_search"]["repeats"])),
     output:
-        trials=report(f"{CNN_DIR}/lr_search/trials.tsv", caption="../report/cnn_lr_search.rst", category="CNN", subcategory="learning-rate search"),
+        trials=reported(f"{CNN_DIR}/lr_search/trials.tsv"),
         surrogate=f"{CNN_DIR}/lr_search/surrogate.tsv",
         best=f"{CNN_DIR}/lr_search/best.json",
-        surrogate_figure=report(f"{CNN_DIR}/lr_search/surrogate.png", caption="../report/cnn_lr_search.rst", category="CNN", subcategory="learning-rate search"),
-        roc_auc_figure=report(f"{CNN_DIR}/lr_search/roc_auc.png", caption="../report/cnn_lr_search.rst", category="CNN", subcategory="learning-rate search"),
+        surrogate_figure=reported(f"{CNN_DIR}/lr_search/surrogate.png"),
+        roc_auc_figure=reported(f"{CNN_DIR}/lr_search/roc_auc.png"),
     params:
         low=CNN["lr_search"]["low"],
         high=CNN["lr_search"]["high"],
@@ -134,6 +164,7 @@ rule cnn_lr_summary:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(1000),
+        runtime=by_attempt(30),
     script:
         "../scripts/cnn_lr_summary.py"
 
@@ -150,13 +181,13 @@ rule cnn_final:
         history=f"{CNN_DIR}/final/history.tsv",
         test_predictions=f"{CNN_DIR}/final/test_predictions.tsv",
         cell_predictions=f"{CNN_DIR}/final/cell_predictions.tsv",
-        metrics=report(f"{CNN_DIR}/final/test_metrics.tsv", caption="../report/cnn_final.rst", category="CNN", subcategory="final model"),
+        metrics=reported(f"{CNN_DIR}/final/test_metrics.tsv"),
         confusion=f"{CNN_DIR}/final/confusion.tsv",
-        confusion_figure=report(f"{CNN_DIR}/final/confusion.png", caption="../report/cnn_final.rst", category="CNN", subcategory="final model"),
+        confusion_figure=reported(f"{CNN_DIR}/final/confusion.png"),
         examples=f"{CNN_DIR}/final/examples.tsv",
-        examples_figure=report(f"{CNN_DIR}/final/examples.png", caption="../report/cnn_final.rst", category="CNN", subcategory="final model"),
+        examples_figure=reported(f"{CNN_DIR}/final/examples.png"),
     params:
-        cnn=CNN,
+        cnn=PLAN.cnn_params("final"),
         checkpoint=f"{CNN_DIR}/checkpoints/final.pt",
     threads: CNN["threads"]
     log:
@@ -165,6 +196,7 @@ rule cnn_final:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(8000),
+        runtime=by_attempt(240),
     script:
         "../scripts/cnn_final.py"
 
@@ -176,8 +208,8 @@ rule cnn_donors:
         cv_predictions=f"{CNN_DIR}/cv_predictions.tsv",
         selected=f"{CNN_DIR}/selected_backbone.json",
     output:
-        table=report(f"{CNN_DIR}/donor_multipotency.tsv", caption="../report/cnn_donors.rst", category="CNN", subcategory="donors"),
-        figure=report(f"{CNN_DIR}/donor_multipotency.png", caption="../report/cnn_donors.rst", category="CNN", subcategory="donors"),
+        table=reported(f"{CNN_DIR}/donor_multipotency.tsv"),
+        figure=reported(f"{CNN_DIR}/donor_multipotency.png"),
     params:
         bootstrap=CNN["bootstrap"],
         seed=CNN["seed"],
@@ -187,5 +219,6 @@ rule cnn_donors:
         "../../envs/cnn.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/cnn_donors.py"

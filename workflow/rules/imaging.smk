@@ -1,7 +1,7 @@
 # Imaging branch (paper Fig. 2B, labels of Fig. 3A, crops of Fig. 4A): one segmentation job per image
 # (grouped for clusters), one cell-table job per donor, then SSEA3 labels and shape modes over all donors.
 
-IMG = config["imaging"]
+IMG = C["imaging"]
 CHANNELS = IMG["channels"]
 
 
@@ -10,7 +10,7 @@ rule imaging_segment:
         image=image_path,
     output:
         labels="results/imaging/segmentation/{donor}/{image}.tif",
-        overlay=report("results/imaging/segmentation/{donor}/{image}.png", caption="../report/segmentation.rst", category="Imaging", subcategory="segmentation"),
+        overlay=reported("results/imaging/segmentation/{donor}/{image}.png"),
     params:
         image=lambda w: image_spec(w.donor, w.image),
         channels=CHANNELS,
@@ -25,6 +25,7 @@ rule imaging_segment:
         "../../envs/imaging.yaml"
     resources:
         mem_mb=segmentation_mem_mb,
+        runtime=by_attempt(30),
     script:
         "../scripts/imaging_segment.py"
 
@@ -41,7 +42,7 @@ rule imaging_cells:
         n_points=IMG["shape_modes"]["n_points"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
-        image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(IMAGES[w.donor])},
+        image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(PLAN.images[w.donor])},
         pixel_size_um=IMG["pixel_size_um"],
         crop_window=IMG["crop_window"],
     log:
@@ -50,52 +51,55 @@ rule imaging_cells:
         "../../envs/imaging.yaml"
     resources:
         mem_mb=by_attempt(4000),
+        runtime=by_attempt(60),
     script:
         "../scripts/imaging_cells.py"
 
 
 rule imaging_ssea3:
     input:
-        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(IMAGES)),
+        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(PLAN.images)),
     output:
         labels="results/imaging/ssea3_labels.tsv",
-        fraction=report("results/imaging/ssea3_fraction.tsv", caption="../report/ssea3.rst", category="Imaging", subcategory="SSEA3 labels"),
-        figure=report("results/imaging/ssea3_histograms.png", caption="../report/ssea3.rst", category="Imaging", subcategory="SSEA3 labels"),
+        fraction=reported("results/imaging/ssea3_fraction.tsv"),
+        figure=reported("results/imaging/ssea3_histograms.png"),
     params:
         threshold=IMG["ssea3_threshold"],
-        donors=sorted(IMAGES),
+        donors=sorted(PLAN.images),
     log:
         "results/logs/imaging/ssea3.log",
     conda:
         "../../envs/imaging.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/imaging_ssea3.py"
 
 
 rule imaging_shape_modes:
     input:
-        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(IMAGES)),
+        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(PLAN.images)),
     output:
         model="results/imaging/shape_modes/model.npz",
         model_json="results/imaging/shape_modes/model.json",
         assignments="results/imaging/shape_modes/assignments.tsv",
-        distribution=report("results/imaging/shape_modes/distribution.tsv", caption="../report/shape_modes.rst", category="Imaging", subcategory="shape modes"),
-        summary=report("results/imaging/shape_modes/modes.tsv", caption="../report/shape_modes.rst", category="Imaging", subcategory="shape modes"),
+        distribution=reported("results/imaging/shape_modes/distribution.tsv"),
+        summary=reported("results/imaging/shape_modes/modes.tsv"),
         stability="results/imaging/shape_modes/stability.tsv",
-        figure=report("results/imaging/shape_modes/distribution.png", caption="../report/shape_modes.rst", category="Imaging", subcategory="shape modes"),
-        dendrogram=report("results/imaging/shape_modes/dendrogram.png", caption="../report/shape_modes.rst", category="Imaging", subcategory="shape modes"),
-        stability_figure=report("results/imaging/shape_modes/stability.png", caption="../report/stability.rst", category="Imaging", subcategory="shape modes"),
+        figure=reported("results/imaging/shape_modes/distribution.png"),
+        dendrogram=reported("results/imaging/shape_modes/dendrogram.png"),
+        stability_figure=reported("results/imaging/shape_modes/stability.png"),
     params:
         **IMG["shape_modes"],
-    threads: 2
+    threads: C["threads"]["shape_modes"]
     log:
         "results/logs/imaging/shape_modes.log",
     conda:
         "../../envs/imaging.yaml"
     resources:
         mem_mb=by_attempt(4000),
+        runtime=by_attempt(60),
     script:
         "../scripts/imaging_shape_modes.py"
 
@@ -109,7 +113,7 @@ rule imaging_selective_search_crops:
     params:
         channels=CHANNELS,
         crop_size=IMG["crop_size"],
-        image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(IMAGES[w.donor])},
+        image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(PLAN.images[w.donor])},
         min_area=IMG["segmentation"]["min_area"],
         max_area=IMG["segmentation"]["max_area"],
         bit_depth=IMG["bit_depth"],
@@ -120,5 +124,6 @@ rule imaging_selective_search_crops:
         "../../envs/imaging.yaml"
     resources:
         mem_mb=by_attempt(4000),
+        runtime=by_attempt(60),
     script:
         "../scripts/imaging_selective_search.py"

@@ -2,7 +2,7 @@
 
 rule input_manifest:
     input:
-        **provenance_inputs(),
+        **PLAN.provenance_inputs(),
     output:
         PROVENANCE_INPUTS,
     log:
@@ -11,5 +11,6 @@ rule input_manifest:
         "../../envs/report.yaml"
     resources:
         mem_mb=by_attempt(1000),
+        runtime=by_attempt(30),
     script:
         "../scripts/input_manifest.py"

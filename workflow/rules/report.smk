@@ -6,35 +6,37 @@ rule report_donor_summary:
     input:
         unpack(report_summary_inputs),
     output:
-        summary=report(f"{REPORT_DIR}/donor_summary.tsv", caption="../report/report_donor_summary.rst", category="Donor report"),
-        agreement=report(f"{REPORT_DIR}/agreement.tsv", caption="../report/report_agreement.rst", category="Donor report"),
+        summary=reported(f"{REPORT_DIR}/donor_summary.tsv"),
+        agreement=reported(f"{REPORT_DIR}/agreement.tsv"),
         sentences=f"{REPORT_DIR}/donor_sentences.tsv",
-        figure=report(f"{REPORT_DIR}/agreement.png", caption="../report/report_agreement.rst", category="Donor report"),
+        figure=reported(f"{REPORT_DIR}/agreement.png"),
     params:
-        report=REPORT,
+        report=C["report"],
     log:
         "results/logs/report/donor_summary.log",
     conda:
         "../../envs/report.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/report_donor_summary.py"
 
 
 rule report_simulation_check:
     input:
-        truth=str(DEMO / "truth/donors.tsv") if DEMO is not None else [],
+        truth=f"{PLAN.demo}/truth/donors.tsv" if PLAN.demo is not None else [],
         summary=f"{REPORT_DIR}/donor_summary.tsv",
     output:
-        table=report(f"{REPORT_DIR}/simulation_check.tsv", caption="../report/report_simulation_check.rst", category="Donor report"),
-        figure=report(f"{REPORT_DIR}/simulation_check.png", caption="../report/report_simulation_check.rst", category="Donor report"),
+        table=reported(f"{REPORT_DIR}/simulation_check.tsv"),
+        figure=reported(f"{REPORT_DIR}/simulation_check.png"),
     log:
         "results/logs/report/simulation_check.log",
     conda:
         "../../envs/report.yaml"
     resources:
         mem_mb=by_attempt(1000),
+        runtime=by_attempt(30),
     script:
         "../scripts/report_simulation_check.py"
 
@@ -47,8 +49,8 @@ rule report_html:
     output:
         html=f"{REPORT_DIR}/donor_report.html",
     params:
-        sections=report_sections(),
-        config=config,
+        sections=list(PLAN.sections),
+        config=C,
         basedir=workflow.basedir,
         log_dir="results/logs",
     log:
@@ -57,5 +59,6 @@ rule report_html:
         "../../envs/report.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/report_html.py"

@@ -1,15 +1,19 @@
 # RNA-seq branch (paper Fig. 2A, 3B-G, 5B-D): GEO table -> RPKM -> correlation -> PCAtools PCA ->
 # GO enrichment of PC1 genes -> stem vs differentiated (pydeseq2) and the function heat map.
 
-RNA = config["rnaseq"]
+RNA = C["rnaseq"]
 
 
+# Downloads run on the head node: compute nodes often have no network.
 if RNA.get("geo"):
+
+    localrules:
+        rnaseq_fetch_geo,
 
     rule rnaseq_fetch_geo:
         output:
-            table=RNASEQ_TABLE,
-            checksum=f"{RNASEQ_TABLE}.sha256",
+            table=PLAN.rnaseq_table,
+            checksum=f"{PLAN.rnaseq_table}.sha256",
         params:
             accession=RNA["geo"]["accession"],
             file=RNA["geo"]["file"],
@@ -21,48 +25,54 @@ if RNA.get("geo"):
             "../../envs/rnaseq.yaml"
         resources:
             mem_mb=by_attempt(500),
+            runtime=by_attempt(30),
         script:
             "../scripts/rnaseq_fetch.py"
 
 
-if ENRICHR:
+if PLAN.enrichr:
+
+    localrules:
+        rnaseq_fetch_enrichr,
 
     rule rnaseq_fetch_enrichr:
         output:
-            gmt=GENE_SET_FILES["enrichr"],
-            checksum=f"{GENE_SET_FILES['enrichr']}.sha256",
+            gmt=PLAN.gene_set_files["enrichr"],
+            checksum=f"{PLAN.gene_set_files['enrichr']}.sha256",
         params:
-            url=f"{RNA['enrichment']['enrichr_url']}{ENRICHR}",
+            url=f"{RNA['enrichment']['enrichr_url']}{PLAN.enrichr}",
         log:
             "results/logs/rnaseq/fetch_enrichr.log",
         conda:
             "../../envs/rnaseq.yaml"
         resources:
             mem_mb=by_attempt(500),
+            runtime=by_attempt(30),
         script:
             "../scripts/rnaseq_fetch.py"
 
 
 rule rnaseq_expression:
     input:
-        table=RNASEQ_TABLE,
+        table=PLAN.rnaseq_table,
         **({"gene_lengths": RNA["gene_lengths"]} if RNA.get("gene_lengths") and not RNA.get("gtf") else {}),
         **({"gtf": RNA["gtf"]} if RNA.get("gtf") else {}),
     output:
-        rpkm=report("results/rnaseq/expression/rpkm.tsv", caption="../report/rpkm.rst", category="RNA-seq", subcategory="expression"),
+        rpkm=reported("results/rnaseq/expression/rpkm.tsv"),
         counts="results/rnaseq/expression/counts.tsv",
         dropped="results/rnaseq/expression/genes_without_length.tsv",
     params:
         values=RNA["values"],
         id_column=RNA["id_column"],
         symbol_column=RNA["symbol_column"],
-        sample_columns=dict(zip(RNASEQ_SAMPLES["sample"], RNASEQ_SAMPLES["rnaseq_column"])),
+        sample_columns={r["sample"]: r["rnaseq_column"] for r in PLAN.rnaseq_samples},
     log:
         "results/logs/rnaseq/expression.log",
     conda:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(4000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_expression.py"
 
@@ -71,10 +81,10 @@ rule rnaseq_correlation:
     input:
         rpkm="results/rnaseq/expression/rpkm.tsv",
     output:
-        table=report("results/rnaseq/correlation/pearson_{scale}.tsv", caption="../report/correlation.rst", category="RNA-seq", subcategory="donor correlation"),
-        figure=report("results/rnaseq/correlation/pearson_{scale}.png", caption="../report/correlation.rst", category="RNA-seq", subcategory="donor correlation"),
+        table=reported("results/rnaseq/correlation/pearson_{scale}.tsv"),
+        figure=reported("results/rnaseq/correlation/pearson_{scale}.png"),
     params:
-        samples=STEM_SAMPLES,
+        samples=list(PLAN.stem_samples),
     wildcard_constraints:
         scale="rpkm|log2",
     log:
@@ -83,6 +93,7 @@ rule rnaseq_correlation:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_correlation.py"
 
@@ -92,16 +103,17 @@ rule rnaseq_stemness_dotplot:
         rpkm="results/rnaseq/expression/rpkm.tsv",
         markers=RNA["markers"],
     output:
-        table=report("results/rnaseq/stemness/dotplot.tsv", caption="../report/dotplot.rst", category="RNA-seq", subcategory="stemness"),
-        figure=report("results/rnaseq/stemness/dotplot.png", caption="../report/dotplot.rst", category="RNA-seq", subcategory="stemness"),
+        table=reported("results/rnaseq/stemness/dotplot.tsv"),
+        figure=reported("results/rnaseq/stemness/dotplot.png"),
     params:
-        samples=STEM_SAMPLES,
+        samples=list(PLAN.stem_samples),
     log:
         "results/logs/rnaseq/stemness_dotplot.log",
     conda:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_dotplot.py"
 
@@ -110,15 +122,15 @@ rule rnaseq_pca:
     input:
         rpkm="results/rnaseq/expression/rpkm.tsv",
     output:
-        variance=report("results/rnaseq/pca/variance.tsv", caption="../report/pca.rst", category="RNA-seq", subcategory="PCA"),
-        scores=report("results/rnaseq/pca/scores.tsv", caption="../report/pca.rst", category="RNA-seq", subcategory="PCA"),
+        variance=reported("results/rnaseq/pca/variance.tsv"),
+        scores=reported("results/rnaseq/pca/scores.tsv"),
         loadings="results/rnaseq/pca/loadings.tsv",
-        pc1_genes=report("results/rnaseq/pca/pc1_genes.tsv", caption="../report/pca.rst", category="RNA-seq", subcategory="PCA"),
+        pc1_genes=reported("results/rnaseq/pca/pc1_genes.tsv"),
         parallel="results/rnaseq/pca/parallel_analysis.tsv",
-        scree=report("results/rnaseq/pca/scree.png", caption="../report/scree.rst", category="RNA-seq", subcategory="PCA"),
-        biplot=report("results/rnaseq/pca/biplot.png", caption="../report/pca.rst", category="RNA-seq", subcategory="PCA"),
+        scree=reported("results/rnaseq/pca/scree.png"),
+        biplot=reported("results/rnaseq/pca/biplot.png"),
     params:
-        samples=STEM_SAMPLES,
+        samples=list(PLAN.stem_samples),
         **RNA["pca"],
     log:
         "results/logs/rnaseq/pca.log",
@@ -126,6 +138,7 @@ rule rnaseq_pca:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(4000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_pca.py"
 
@@ -135,8 +148,8 @@ rule plotloadings:
         loadings="results/rnaseq/pca/loadings.tsv",
         rpkm="results/rnaseq/expression/rpkm.tsv",
     output:
-        table=report("results/rnaseq/pca/loadings_plot.tsv", caption="../report/loadings.rst", category="RNA-seq", subcategory="PCA"),
-        figure=report("results/rnaseq/pca/loadings_plot.png", caption="../report/loadings.rst", category="RNA-seq", subcategory="PCA"),
+        table=reported("results/rnaseq/pca/loadings_plot.tsv"),
+        figure=reported("results/rnaseq/pca/loadings_plot.png"),
     params:
         range_retain=RNA["pca"]["range_retain"],
     log:
@@ -145,6 +158,7 @@ rule plotloadings:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(2000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_loadings.py"
 
@@ -153,12 +167,12 @@ rule rnaseq_enrichment:
     input:
         pc1_genes="results/rnaseq/pca/pc1_genes.tsv",
         rpkm="results/rnaseq/expression/rpkm.tsv",
-        gene_sets=lambda w: GENE_SET_FILES[w.collection],
+        gene_sets=lambda w: PLAN.gene_set_files[w.collection],
     output:
-        table=report("results/rnaseq/enrichment/go_{collection}.tsv", caption="../report/enrichment.rst", category="RNA-seq", subcategory="GO enrichment"),
-        figure=report("results/rnaseq/enrichment/go_{collection}.png", caption="../report/enrichment.rst", category="RNA-seq", subcategory="GO enrichment"),
-        network=report("results/rnaseq/enrichment/go_{collection}_network.tsv", caption="../report/network.rst", category="RNA-seq", subcategory="GO enrichment"),
-        network_figure=report("results/rnaseq/enrichment/go_{collection}_network.png", caption="../report/network.rst", category="RNA-seq", subcategory="GO enrichment"),
+        table=reported("results/rnaseq/enrichment/go_{collection}.tsv"),
+        figure=reported("results/rnaseq/enrichment/go_{collection}.png"),
+        network=reported("results/rnaseq/enrichment/go_{collection}_network.tsv"),
+        network_figure=reported("results/rnaseq/enrichment/go_{collection}_network.png"),
     params:
         **RNA["enrichment"],
         expressed_rpkm=RNA["expressed_rpkm"],
@@ -170,6 +184,7 @@ rule rnaseq_enrichment:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(3000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_enrichment.py"
 
@@ -178,13 +193,13 @@ rule rnaseq_differentiation_overview:
     input:
         rpkm="results/rnaseq/expression/rpkm.tsv",
     output:
-        scores=report("results/rnaseq/differentiation/pca_scores.tsv", caption="../report/differentiation_pca.rst", category="RNA-seq", subcategory="differentiation"),
+        scores=reported("results/rnaseq/differentiation/pca_scores.tsv"),
         variance="results/rnaseq/differentiation/pca_variance.tsv",
-        figure=report("results/rnaseq/differentiation/pca.png", caption="../report/differentiation_pca.rst", category="RNA-seq", subcategory="differentiation"),
-        corr=report("results/rnaseq/differentiation/pearson.tsv", caption="../report/correlation.rst", category="RNA-seq", subcategory="differentiation"),
-        corr_figure=report("results/rnaseq/differentiation/pearson.png", caption="../report/correlation.rst", category="RNA-seq", subcategory="differentiation"),
+        figure=reported("results/rnaseq/differentiation/pca.png"),
+        corr=reported("results/rnaseq/differentiation/pearson.tsv"),
+        corr_figure=reported("results/rnaseq/differentiation/pearson.png"),
     params:
-        samples=RNASEQ_SAMPLES[["sample", "donor", "condition"]].to_dict("records"),
+        samples=PLAN.sample_records(),
         **RNA["pca"],
     log:
         "results/logs/rnaseq/differentiation_overview.log",
@@ -192,6 +207,7 @@ rule rnaseq_differentiation_overview:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(3000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_differentiation_overview.py"
 
@@ -200,19 +216,19 @@ rule rnaseq_deseq2:
     input:
         counts="results/rnaseq/expression/counts.tsv",
     output:
-        table=report("results/rnaseq/differentiation/deseq2.tsv", caption="../report/deseq2.rst", category="RNA-seq", subcategory="differentiation"),
+        table=reported("results/rnaseq/differentiation/deseq2.tsv"),
     params:
-        samples=RNASEQ_SAMPLES.loc[RNASEQ_SAMPLES["donor"].isin(PAIRED_DONORS), ["sample", "donor", "condition"]].to_dict("records"),
+        samples=PLAN.sample_records(paired_only=True),
         alpha=RNA["differentiation"]["alpha"],
         min_count=RNA["differentiation"]["min_count"],
-        chunk_genes=RNA["differentiation"]["chunk_genes"],
     log:
         "results/logs/rnaseq/deseq2.log",
     conda:
         "../../envs/rnaseq.yaml"
-    threads: 2
+    threads: C["threads"]["deseq2"]
     resources:
         mem_mb=by_attempt(6000),
+        runtime=by_attempt(60),
     script:
         "../scripts/rnaseq_deseq2.py"
 
@@ -220,14 +236,14 @@ rule rnaseq_deseq2:
 rule rnaseq_function_heatmap:
     input:
         rpkm="results/rnaseq/expression/rpkm.tsv",
-        gene_sets=GENE_SET_FILES["bp"],
+        gene_sets=PLAN.gene_set_files["bp"],
     output:
         lfc="results/rnaseq/differentiation/donor_log2fc.tsv",
-        enrichment=report("results/rnaseq/differentiation/donor_enrichment.tsv", caption="../report/function_heatmap.rst", category="RNA-seq", subcategory="differentiation"),
+        enrichment=reported("results/rnaseq/differentiation/donor_enrichment.tsv"),
         matrix="results/rnaseq/differentiation/function_heatmap.tsv",
-        figure=report("results/rnaseq/differentiation/function_heatmap.png", caption="../report/function_heatmap.rst", category="RNA-seq", subcategory="differentiation"),
+        figure=reported("results/rnaseq/differentiation/function_heatmap.png"),
     params:
-        samples=RNASEQ_SAMPLES[["sample", "donor", "condition"]].to_dict("records"),
+        samples=PLAN.sample_records(),
         lfc_threshold=RNA["differentiation"]["lfc_threshold"],
         n_terms=RNA["differentiation"]["heatmap_terms"],
         expressed_rpkm=RNA["expressed_rpkm"],
@@ -240,5 +256,6 @@ rule rnaseq_function_heatmap:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(3000),
+        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_function_heatmap.py"

@@ -103,6 +103,11 @@ def _cut(part: pd.DataFrame, threshold: float) -> np.ndarray | float:
     return part["threshold"].fillna(threshold).to_numpy() if "threshold" in part else threshold
 
 
+def read_predictions(files: list[str]) -> pd.DataFrame:
+    """The folds' held-out prediction tables as one frame (donor and image ids kept as text)."""
+    return pd.concat([pd.read_csv(f, sep="\t", dtype={"donor": str, "image": str}) for f in files], ignore_index=True)
+
+
 def fold_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """One row per model and fold from held-out predictions (columns model, fold, label, prob, and
     optionally threshold)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from morphopotency.rnaseq.deseq_chunked import chunked_deseq2
 
 
 def paired_samples(samples: pd.DataFrame) -> pd.DataFrame:
@@ -23,18 +22,31 @@ def deseq2(
     design: str = "~donor + condition",
     min_total_count: int = 10,
     n_cpus: int = 1,
-    chunk_genes: int = 1000,
 ) -> pd.DataFrame:
     """Differentiated vs stem with design ``~ donor + condition``; counts are genes x samples.
 
     Genes with fewer than ``min_total_count`` reads over all samples are left out first (the usual DESeq2
-    pre-filter: they cannot reach significance and dominate the run time). Each gene is fitted on its
-    own, so the result depends neither on ``n_cpus`` nor on ``chunk_genes`` (genes fitted together).
+    pre-filter: they cannot reach significance and dominate the run time). One pydeseq2 run through its
+    public API; each gene is fitted on its own, so the result does not depend on ``n_cpus``.
     """
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
+    floor = max(min_total_count, 1)
+    kept = counts[counts.to_numpy().sum(axis=1) >= floor]
+    if kept.empty:
+        raise ValueError(f"no gene has {floor} or more reads over all samples: nothing to test "
+                         "(rnaseq.differentiation.min_count)")
     meta = samples.set_index("sample").loc[counts.columns, ["donor", "condition"]]
-    table = chunked_deseq2(
-        counts, meta, design, ["condition", "differentiated", "stem"], alpha, min_total_count=min_total_count, n_cpus=n_cpus, chunk_genes=chunk_genes
-    )
+    inference = DefaultInference(n_cpus=n_cpus)
+    dds = DeseqDataSet(counts=kept.round().astype(np.int64).T, metadata=meta, design=design, refit_cooks=True,
+                       inference=inference, quiet=True)
+    dds.deseq2()
+    stats = DeseqStats(dds, contrast=["condition", "differentiated", "stem"], alpha=alpha, inference=inference,
+                       quiet=True)
+    stats.summary()
+    table = stats.results_df.copy()
     table.index.name = "gene_id"
     return table
 
