@@ -1,6 +1,7 @@
 # morphopotency: the two commands the README gives.
 #   make demo   set up .venv (once) and run the workflow on the embedded demo cohort
-#   make test   set up .venv (once), install Chromium for the report's browser test (once), run the tests
+#   make test   set up .venv (once), install Chromium for the report's browser test (once), check style
+#               (ruff, snakefmt), run the tests
 # Both reuse .venv while pyproject.toml and constraints.txt are unchanged.
 
 PYTHON ?= python3
@@ -30,7 +31,11 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 
+# Style first (seconds), then the tests. ruff: lint and format of the Python code; snakefmt: the Snakemake files.
 test: setup browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -50,7 +50,11 @@ def make_table(folder: Path, n_genes: int, symbols: list[str], samples: list[str
     lengths = np.clip(rng.lognormal(np.log(2500), 0.7, n_genes), 200, 200_000).astype(int)
     counts = {}
     for j, sample in enumerate(samples):
-        log_rpkm = base + rng.normal(0, 0.3, n_genes) + (0.8 if sample.startswith("D") else 0) * (np.arange(n_genes) % 7 == j % 7)
+        log_rpkm = (
+            base
+            + rng.normal(0, 0.3, n_genes)
+            + (0.8 if sample.startswith("D") else 0) * (np.arange(n_genes) % 7 == j % 7)
+        )
         mean = 30e6 * np.exp2(log_rpkm) * lengths / (np.exp2(log_rpkm) * lengths).sum()
         counts[sample] = rng.poisson(mean)
     ids = [f"ENSG{i:011d}" for i in range(n_genes)]
@@ -84,13 +88,20 @@ def measure(name: str, samples: int, func, stages: list[Stage]):
     return value
 
 
-def run_branch(folder: Path, n_genes: int, pairs: int, gene_sets: dict, universe: list[str], deseq: bool, cpus: int) -> list[Stage]:
+def run_branch(
+    folder: Path, n_genes: int, pairs: int, gene_sets: dict, universe: list[str], deseq: bool, cpus: int
+) -> list[Stage]:
     """Every stage once on a table of ``pairs`` stem and ``pairs`` differentiated samples."""
     samples = sample_names(pairs)
     table, lengths = make_table(folder, n_genes, universe, samples)
     stages: list[Stage] = []
     columns = {s: s for s in samples}
-    expr = measure("ingest + RPKM", len(samples), lambda: build_expression(table, columns, "counts", gene_lengths=lengths), stages)
+    expr = measure(
+        "ingest + RPKM",
+        len(samples),
+        lambda: build_expression(table, columns, "counts", gene_lengths=lengths),
+        stages,
+    )
     measure("correlation (all samples)", len(samples), lambda: pearson(expr.rpkm), stages)
     log_stem = log2p1(expr.rpkm[samples[:pairs]])
     pca = measure("PCA (PCAtools, removeVar 0.1)", pairs, lambda: pcatools_pca(log_stem, 0.1), stages)
@@ -98,10 +109,26 @@ def run_branch(folder: Path, n_genes: int, pairs: int, gene_sets: dict, universe
     ranked = ranked_pc_genes(pca.loadings, expr.symbols)
     background = set(expr.symbols.loc[expressed(expr.rpkm, 1.0)])
     sets = filter_gene_sets(gene_sets, background, 2, 2000)
-    measure("GO BP enrichment (top 300 PC1)", len(samples), lambda: enrich(ranked.head(300)["symbol"], sets, background), stages)
+    measure(
+        "GO BP enrichment (top 300 PC1)",
+        len(samples),
+        lambda: enrich(ranked.head(300)["symbol"], sets, background),
+        stages,
+    )
     if deseq:
-        sheet = pd.DataFrame({"sample": samples, "donor": [s[1:] for s in samples], "condition": ["stem"] * pairs + ["differentiated"] * pairs})
-        measure("pydeseq2 (~donor + condition)", len(samples), lambda: deseq2(expr.counts, sheet, n_cpus=cpus), stages)
+        sheet = pd.DataFrame(
+            {
+                "sample": samples,
+                "donor": [s[1:] for s in samples],
+                "condition": ["stem"] * pairs + ["differentiated"] * pairs,
+            }
+        )
+        measure(
+            "pydeseq2 (~donor + condition)",
+            len(samples),
+            lambda: deseq2(expr.counts, sheet, n_cpus=cpus),
+            stages,
+        )
     return stages
 
 
@@ -121,14 +148,24 @@ def main() -> None:
         pd.read_csv(folder / "counts_10.tsv.gz", sep="\t")
         baseline = time.perf_counter() - t0
     copy = args.genes * 8  # bytes of one sample column; a matrix copy is this times the stage's samples
-    print(f"{args.genes} genes x 10 samples; one matrix copy = {copy * 10 / 1e6:.1f} MB; matrix part from a 20-sample rerun")
+    print(
+        f"{args.genes} genes x 10 samples; one matrix copy = {copy * 10 / 1e6:.1f} MB; matrix part from "
+        "a 20-sample rerun"
+    )
     print(f"{'baseline: pandas.read_csv of table':<36} {baseline:9.3f} s")
-    print(f"{'stage':<36} {'seconds':>9}   {'x baseline':>10}   {'total peak':>10}   {'matrix peak':>11}  (matrix copies)")
+    print(
+        f"{'stage':<36} {'seconds':>9}   {'x baseline':>10}   {'total peak':>10}   {'matrix peak':>11}  "
+        "(matrix copies)"
+    )
     worst = ("", 0.0)
     for small, large in zip(paper, doubled, strict=True):
         total = small.peak / (copy * small.samples)
         matrix = (large.peak - small.peak) / (copy * (large.samples - small.samples))
-        print(f"{small.name:<36} {small.seconds:9.3f}   x{small.seconds / baseline:9.2f}   {total:10.2f}   {matrix:11.2f}", flush=True)
+        print(
+            f"{small.name:<36} {small.seconds:9.3f}   x{small.seconds / baseline:9.2f}   {total:10.2f}   "
+            f"{matrix:11.2f}",
+            flush=True,
+        )
         worst = max(worst, (small.name, matrix), key=lambda w: w[1])
     print(f"largest matrix peak: {worst[0]} at {worst[1]:.2f} matrix copies")
 

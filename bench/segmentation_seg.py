@@ -32,7 +32,10 @@ def main() -> None:
     frames = sorted(glob.glob(str(DATA / "images" / "t*.tif")))
     params = replace(SegmentationParams(), drop_border=False)
     results = {}
-    for name, method in (("naive smoothed Otsu (baseline)", naive), ("morphopotency", lambda im: segment_cells(im, None, params))):
+    for name, method in (
+        ("naive smoothed Otsu (baseline)", naive),
+        ("morphopotency", lambda im: segment_cells(im, None, params)),
+    ):
         values, seconds = [], 0.0
         for frame in frames:
             image = tifffile.imread(frame).astype(float)
@@ -43,7 +46,11 @@ def main() -> None:
             values.append(seg_score(truth, labels)[1])
         per_object = np.concatenate(values)
         results[name] = (per_object.mean(), seconds / len(frames))
-        print(f"{name:<32} SEG {per_object.mean():.3f} over {len(per_object)} annotated cells   {seconds / len(frames):.2f} s/frame", flush=True)
+        print(
+            f"{name:<32} SEG {per_object.mean():.3f} over {len(per_object)} annotated cells   "
+            f"{seconds / len(frames):.2f} s/frame",
+            flush=True,
+        )
     (base_seg, base_t), (seg, t) = results.values()
     print(f"ours / baseline: SEG x{seg / base_seg:.2f}, time x{t / base_t:.1f}")
 

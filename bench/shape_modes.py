@@ -65,10 +65,17 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         rows.append((n, seconds, peak))
-        print(f"{n:>7} cells: {n / seconds:8.0f} cells/s   {seconds:7.2f} s   peak RSS {peak / 1e6:7.1f} MB   modes used {len(set(modes))}", flush=True)
+        print(
+            f"{n:>7} cells: {n / seconds:8.0f} cells/s   {seconds:7.2f} s   peak RSS {peak / 1e6:7.1f} "
+            f"MB   modes used {len(set(modes))}",
+            flush=True,
+        )
         n *= 10
     for (n0, t0, m0), (n1, t1, m1) in zip(rows, rows[1:]):
-        print(f"x{n1 // n0} cells: time x{t1 / t0:.1f} (growth exponent {np.log(t1 / t0) / np.log(n1 / n0):.2f}), memory x{m1 / m0:.1f}")
+        print(
+            f"x{n1 // n0} cells: time x{t1 / t0:.1f} (growth exponent "
+            f"{np.log(t1 / t0) / np.log(n1 / n0):.2f}), memory x{m1 / m0:.1f}"
+        )
 
 
 if __name__ == "__main__":

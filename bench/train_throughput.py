@@ -43,10 +43,16 @@ def synthetic_crops(n: int, side: int = 128, seed: int = 0) -> tuple[np.ndarray,
 class PngCells(Dataset):
     def __init__(self, files: list[Path], labels: np.ndarray, size: int):
         self.files, self.labels = files, labels
-        self.transform = v2.Compose([
-            v2.PILToTensor(), v2.Resize((size, size), antialias=True), v2.ToDtype(torch.float32, scale=True),
-            v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(), v2.Lambda(lambda x: x.expand(3, -1, -1)),
-        ])
+        self.transform = v2.Compose(
+            [
+                v2.PILToTensor(),
+                v2.Resize((size, size), antialias=True),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.RandomHorizontalFlip(),
+                v2.RandomVerticalFlip(),
+                v2.Lambda(lambda x: x.expand(3, -1, -1)),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.files)
@@ -91,7 +97,13 @@ def main() -> None:
     data, y = to_device(crops, device), torch.as_tensor(labels, device=device)
     generator = torch.Generator().manual_seed(0)
     batches = iter(torch.randperm(n, generator=generator).split(args.batch_size) * 100)
-    ours = rate(lambda: train_step(model, optimizer, data, y, next(batches).to(device), spec, generator), args.batches, args.warmup, args.batch_size, device)
+    ours = rate(
+        lambda: train_step(model, optimizer, data, y, next(batches).to(device), spec, generator),
+        args.batches,
+        args.warmup,
+        args.batch_size,
+        device,
+    )
 
     torch.manual_seed(0)
     model = build_model(spec).to(device).train()
@@ -101,7 +113,15 @@ def main() -> None:
         for i, crop in enumerate(crops):
             files.append(Path(tmp) / f"cell{i}.png")
             Image.fromarray(crop).save(files[-1])
-        loader = DataLoader(PngCells(files, labels, args.size), batch_size=args.batch_size, shuffle=True, num_workers=2, pin_memory=device.type == "cuda", drop_last=True, persistent_workers=True)
+        loader = DataLoader(
+            PngCells(files, labels, args.size),
+            batch_size=args.batch_size,
+            shuffle=True,
+            num_workers=2,
+            pin_memory=device.type == "cuda",
+            drop_last=True,
+            persistent_workers=True,
+        )
         stream = (batch for _ in range(100) for batch in loader)
 
         def plain_step():
@@ -114,9 +134,18 @@ def main() -> None:
 
         baseline = rate(plain_step, args.batches, args.warmup, args.batch_size, device)
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"{args.backbone} at {args.size} px, batch {args.batch_size}, {args.batches} timed batches on {name}")
-    print(f"  ours (uint8 in memory, on-device augmentation{', bf16 + channels_last' if device.type == 'cuda' else ''}): {ours:8.1f} images/s")
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{args.backbone} at {args.size} px, batch {args.batch_size}, {args.batches} timed batches on {name}"
+    )
+    print(
+        "  ours (uint8 in memory, on-device "
+        f"augmentation{', bf16 + channels_last' if device.type == 'cuda' else ''}): {ours:8.1f} images/s"
+    )
     print(f"  baseline (fp32 eager, DataLoader over PNG files):                 {baseline:8.1f} images/s")
     print(f"  ratio ours / baseline: {ours / baseline:.2f}")
 

@@ -17,7 +17,13 @@ DRIVER = shutil.which("chromedriver")
 def inspect_page(path: Path, screenshot: Path) -> dict:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,2000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,2000",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -26,8 +32,12 @@ def inspect_page(path: Path, screenshot: Path) -> dict:
         driver.get(url)
         driver.execute_script("return document.readyState")
         images = driver.execute_script(
-            "return Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, width: i.naturalWidth}))")
-        sections = driver.execute_script("return Array.from(document.querySelectorAll('section')).map(s => s.id)")
+            "return Array.from(document.images).map(i => "
+            "({alt: i.alt, complete: i.complete, width: i.naturalWidth}))"
+        )
+        sections = driver.execute_script(
+            "return Array.from(document.querySelectorAll('section')).map(s => s.id)"
+        )
         requests = []
         for entry in driver.get_log("performance"):
             message = json.loads(entry["message"])["message"]

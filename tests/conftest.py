@@ -51,7 +51,9 @@ def server(tmp_path):
 
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
-    """The tiny workflow run once locally; test_workflow checks it, test_slurm compares a cluster run to it."""
+    """The tiny workflow run once locally; test_workflow checks it, test_slurm compares a cluster run
+    to it.
+    """
     from tests.workflow_helpers import snakemake, tiny_config, write_project
 
     root = write_project(tmp_path_factory.mktemp("tiny"), tiny_config())

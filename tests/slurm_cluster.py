@@ -29,7 +29,10 @@ def _install() -> None:
     if shutil.which("slurmctld") and shutil.which("munged"):
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "slurm-wlm", "munge"]):
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "slurm-wlm", "munge"],
+    ):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if done.returncode:
             raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr[-500:]}")
@@ -38,27 +41,40 @@ def _install() -> None:
 def _config(state: Path) -> str:
     host = socket.gethostname().split(".")[0]
     memory_mb = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.8)
-    return "\n".join([
-        MARKER,
-        "ClusterName=testcluster",
-        f"SlurmctldHost={host}(localhost)",
-        "SlurmUser=root", "SlurmdUser=root",
-        "AuthType=auth/munge", "CredType=cred/munge",
-        "MpiDefault=none", "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
-        "JobAcctGatherType=jobacct_gather/none",
-        "SelectType=select/cons_tres", "SelectTypeParameters=CR_Core_Memory",
-        "DefMemPerCPU=1000",
-        "SchedulerType=sched/backfill", "ReturnToService=2",
-        f"StateSaveLocation={state}/ctld", f"SlurmdSpoolDir={state}/d",
-        f"SlurmctldPidFile={state}/slurmctld.pid", f"SlurmdPidFile={state}/slurmd.pid",
-        f"SlurmctldLogFile={state}/slurmctld.log", f"SlurmdLogFile={state}/slurmd.log",
-        "AccountingStorageType=accounting_storage/none", "JobCompType=jobcomp/none",
-        "MinJobAge=600",
-        "GresTypes=gpu",
-        f"NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={memory_mb} Gres=gpu:fake:1 State=UNKNOWN",
-        f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP",
-        "",
-    ]), f"NodeName={host} Name=gpu Type=fake File=/dev/null\n"
+    return "\n".join(
+        [
+            MARKER,
+            "ClusterName=testcluster",
+            f"SlurmctldHost={host}(localhost)",
+            "SlurmUser=root",
+            "SlurmdUser=root",
+            "AuthType=auth/munge",
+            "CredType=cred/munge",
+            "MpiDefault=none",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "JobAcctGatherType=jobacct_gather/none",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_Core_Memory",
+            "DefMemPerCPU=1000",
+            "SchedulerType=sched/backfill",
+            "ReturnToService=2",
+            f"StateSaveLocation={state}/ctld",
+            f"SlurmdSpoolDir={state}/d",
+            f"SlurmctldPidFile={state}/slurmctld.pid",
+            f"SlurmdPidFile={state}/slurmd.pid",
+            f"SlurmctldLogFile={state}/slurmctld.log",
+            f"SlurmdLogFile={state}/slurmd.log",
+            "AccountingStorageType=accounting_storage/none",
+            "JobCompType=jobcomp/none",
+            "MinJobAge=600",
+            "GresTypes=gpu",
+            f"NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={memory_mb} "
+            "Gres=gpu:fake:1 State=UNKNOWN",
+            f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP",
+            "",
+        ]
+    ), f"NodeName={host} Name=gpu Type=fake File=/dev/null\n"
 
 
 def _wait_idle(timeout: float = 90) -> None:
@@ -68,7 +84,10 @@ def _wait_idle(timeout: float = 90) -> None:
         if state.returncode == 0 and state.stdout.strip() in ("idle", "mix"):
             return
         time.sleep(1)
-    raise RuntimeError(f"the Slurm node did not become idle in {timeout:.0f} s (sinfo: {state.stdout.strip() or state.stderr.strip()})")
+    raise RuntimeError(
+        f"the Slurm node did not become idle in {timeout:.0f} s (sinfo: "
+        f"{state.stdout.strip() or state.stderr.strip()})"
+    )
 
 
 @contextmanager
@@ -90,9 +109,15 @@ def local_cluster(state: Path):
         subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/mungekey", "--create"], check=True)
     started = []
     try:
-        for cmd in (["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--foreground", "--force"], ["slurmctld", "-D", "-i"], ["slurmd", "-D"]):
+        for cmd in (
+            ["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--foreground", "--force"],
+            ["slurmctld", "-D", "-i"],
+            ["slurmd", "-D"],
+        ):
             log = open(state / f"{Path(cmd[0]).name}-{len(started)}.out", "w")
-            started.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+            started.append(
+                subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            )
             time.sleep(1)
         _wait_idle()
         yield

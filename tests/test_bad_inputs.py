@@ -45,7 +45,9 @@ def samples(extra: list[str] = ()) -> list[str]:
     return rows + ["D8\tS8\tdifferentiated\tD8\t", "D9\tS9\tdifferentiated\tD9\t", *extra]
 
 
-def project(root: Path, own_data: Path, edit: Callable[[dict], None] | None = None, rows: list[str] | None = None) -> Path:
+def project(
+    root: Path, own_data: Path, edit: Callable[[dict], None] | None = None, rows: list[str] | None = None
+) -> Path:
     shutil.copytree(own_data, root / "data")
     config = tiny_config(demo={"enabled": False})
     config["rnaseq"]["table"] = TABLE
@@ -54,14 +56,18 @@ def project(root: Path, own_data: Path, edit: Callable[[dict], None] | None = No
         edit(config)
     (root / "config").mkdir()
     (root / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (root / "config/samples.tsv").write_text(SAMPLES_HEADER + "".join(r + "\n" for r in (rows if rows is not None else samples())))
+    (root / "config/samples.tsv").write_text(
+        SAMPLES_HEADER + "".join(r + "\n" for r in (rows if rows is not None else samples()))
+    )
     return root
 
 
 def leftovers(root: Path) -> list[str]:
     """Temporary or incomplete files that a later run could mistake for results."""
     results = root / "results"
-    return [str(p.relative_to(root)) for p in results.rglob("*") if ".part" in p.name]  # io.atomic's temporaries
+    return [
+        str(p.relative_to(root)) for p in results.rglob("*") if ".part" in p.name
+    ]  # io.atomic's temporaries
 
 
 def assert_refused(root: Path, result, needles: list[str], target: str | None) -> str:
@@ -90,16 +96,44 @@ def _set(path: str, value) -> Callable[[dict], None]:
 
 
 PARSE_CASES = {
-    "config unknown key": (_set("imaging.shape_modes.kk", 4), None, ["unknown key 'imaging.shape_modes.kk'", "allowed here:"]),
+    "config unknown key": (
+        _set("imaging.shape_modes.kk", 4),
+        None,
+        ["unknown key 'imaging.shape_modes.kk'", "allowed here:"],
+    ),
     "config wrong type": (_set("cnn.epochs", "ten"), None, ["cnn.epochs", "'ten'"]),
     "config negative epochs": (_set("cnn.epochs", -1), None, ["cnn.epochs", "-1"]),
     "config threshold out of range": (_set("cnn.threshold", 1.5), None, ["cnn.threshold", "1.5"]),
-    "sheet duplicate sample": (None, samples(["S9\tS9\tstem\tS9\t"]), ["config/samples.tsv", "sample 'S9' is duplicated (lines 4, 7)"]),
-    "sheet unknown condition": (None, samples(["D1\tS1\tmature\tD1\t"]), ["config/samples.tsv", "line 7", "mature"]),
-    "sheet id with slash": (None, samples(["S1/x\tS1\tdifferentiated\tS1\t"]), ["config/samples.tsv", "line 7 (sample 'S1/x')"]),
-    "sheet id with dot-dot": (None, samples(["..\tS1\tdifferentiated\tS1\t"]), ["config/samples.tsv", "line 7 (sample '..')"]),
-    "sheet images missing": (None, samples(["S7\tS7\tstem\tS7\tdata/images/S7/field.ome.tif"]), ["sample 'S7'", "data/images/S7/field.ome.tif"]),
-    "sheet glob matches nothing": (None, samples(["S7\tS7\tstem\tS7\tdata/nowhere/*.tif"]), ["sample 'S7': images", "match no TIFF file"]),
+    "sheet duplicate sample": (
+        None,
+        samples(["S9\tS9\tstem\tS9\t"]),
+        ["config/samples.tsv", "sample 'S9' is duplicated (lines 4, 7)"],
+    ),
+    "sheet unknown condition": (
+        None,
+        samples(["D1\tS1\tmature\tD1\t"]),
+        ["config/samples.tsv", "line 7", "mature"],
+    ),
+    "sheet id with slash": (
+        None,
+        samples(["S1/x\tS1\tdifferentiated\tS1\t"]),
+        ["config/samples.tsv", "line 7 (sample 'S1/x')"],
+    ),
+    "sheet id with dot-dot": (
+        None,
+        samples(["..\tS1\tdifferentiated\tS1\t"]),
+        ["config/samples.tsv", "line 7 (sample '..')"],
+    ),
+    "sheet images missing": (
+        None,
+        samples(["S7\tS7\tstem\tS7\tdata/images/S7/field.ome.tif"]),
+        ["sample 'S7'", "data/images/S7/field.ome.tif"],
+    ),
+    "sheet glob matches nothing": (
+        None,
+        samples(["S7\tS7\tstem\tS7\tdata/nowhere/*.tif"]),
+        ["sample 'S7': images", "match no TIFF file"],
+    ),
 }
 
 
@@ -155,10 +189,19 @@ def _few_lengths(root: Path) -> None:
 
 
 TABLE_CASES = {
-    "missing sample column": (_table(lambda t: t.drop(columns="S8")), [TABLE, "sample column(s) missing from the table: S8 (sample S8)"]),
+    "missing sample column": (
+        _table(lambda t: t.drop(columns="S8")),
+        [TABLE, "sample column(s) missing from the table: S8 (sample S8)"],
+    ),
     "duplicate gene ids": (_table(_duplicate_id), [TABLE, "duplicated gene id", "rows 6, 7"]),
-    "text in a count column": (_table(_cell("S8", 3, "many")), [TABLE, "column 'S8' (sample S8), row 5", "non-numeric value 'many'"]),
-    "negative count": (_table(_cell("S1", 7, "-4")), [TABLE, "column 'S1' (sample S1), row 9", "negative value -4"]),
+    "text in a count column": (
+        _table(_cell("S8", 3, "many")),
+        [TABLE, "column 'S8' (sample S8), row 5", "non-numeric value 'many'"],
+    ),
+    "negative count": (
+        _table(_cell("S1", 7, "-4")),
+        [TABLE, "column 'S1' (sample S1), row 9", "negative value -4"],
+    ),
     "NaN": (_table(_cell("D8", 2, "NaN")), [TABLE, "column 'D8' (sample D8), row 4", "missing value (NaN)"]),
     "all-zero sample": (_table(_zero_sample), [TABLE, "column 'S9' (sample S9) is all zero"]),
     "lengths missing for most genes": (_few_lengths, [LENGTHS, "gene lengths missing for"]),
@@ -199,9 +242,17 @@ def _image_array(change: Callable[[np.ndarray], np.ndarray], axes: str = "CYX") 
 IMAGE_CASES = {
     "corrupt TIFF": (_image_bytes(lambda b: b"\x00garbage" * 100), None, [IMAGE, "cannot read the image"]),
     "truncated TIFF": (_image_bytes(lambda b: b[: len(b) // 3]), None, [IMAGE, "cannot read the image"]),
-    "too few channels": (_image_array(lambda a: a[:2]), None, [IMAGE, "no channel named 'DAPI' for 'nuclei'", "channels are ['CD105', 'SSEA3']"]),
+    "too few channels": (
+        _image_array(lambda a: a[:2]),
+        None,
+        [IMAGE, "no channel named 'DAPI' for 'nuclei'", "channels are ['CD105', 'SSEA3']"],
+    ),
     "one-pixel image": (_image_array(lambda a: a[:, :1, :1]), None, [IMAGE, "1 x 1 pixels is too small"]),
-    "z-stack where 2-D was said": (_image_array(lambda a: np.stack([a, a]), "ZCYX"), _set("imaging.z_projection", "none"), [IMAGE, "a z-stack (2 planes)", "imaging.z_projection"]),
+    "z-stack where 2-D was said": (
+        _image_array(lambda a: np.stack([a, a]), "ZCYX"),
+        _set("imaging.z_projection", "none"),
+        [IMAGE, "a z-stack (2 planes)", "imaging.z_projection"],
+    ),
 }
 
 
@@ -225,18 +276,29 @@ def test_an_all_black_image_is_a_donor_with_zero_cells(tmp_path, own_data):
     assert fractions.loc["S8", "cells"] == 0 and fractions.loc["S1", "cells"] > 0
     assert "donor S8: 0 cells" in (root / "results/logs/imaging/cells_S8.log").read_text()
     summary = pd.read_csv(root / "results/report/donor_summary.tsv", sep="\t").set_index("donor")
-    assert summary.loc["S8", "cells"] == 0 and summary.loc["S1", "cells"] > 0  # reported, not dropped or unknown
-    assert pd.isna(summary.loc["S8", "ssea3_positive_fraction"]) and pd.isna(summary.loc["S8", "rank_ssea3_positive_fraction"])
+    assert (
+        summary.loc["S8", "cells"] == 0 and summary.loc["S1", "cells"] > 0
+    )  # reported, not dropped or unknown
+    assert pd.isna(summary.loc["S8", "ssea3_positive_fraction"]) and pd.isna(
+        summary.loc["S8", "rank_ssea3_positive_fraction"]
+    )
     assert "S8" in (root / "results/report/donor_report.html").read_text()
 
 
 # --- gene sets ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("content, needles", [
-    ("", ["no gene sets found"]),
-    ("GO:1 adhesion\tFN1\tCOL1A1\nbroken line without tabs\n", ["line 2", "expected 'name<TAB>description<TAB>gene...'"]),
-], ids=["empty GMT", "malformed GMT"])
+@pytest.mark.parametrize(
+    "content, needles",
+    [
+        ("", ["no gene sets found"]),
+        (
+            "GO:1 adhesion\tFN1\tCOL1A1\nbroken line without tabs\n",
+            ["line 2", "expected 'name<TAB>description<TAB>gene...'"],
+        ),
+    ],
+    ids=["empty GMT", "malformed GMT"],
+)
 def test_gene_set_errors_stop_in_the_enrichment_job(tmp_path, own_data, content, needles):
     root = project(tmp_path, own_data, _set("rnaseq.gene_sets.bp", "data/bp.gmt"))
     (root / "data/bp.gmt").write_text(content)
@@ -250,7 +312,14 @@ def test_gene_set_errors_stop_in_the_enrichment_job(tmp_path, own_data, content,
 
 def _cnn(**settings) -> Callable[[dict], None]:
     def edit(config: dict) -> None:
-        config["cnn"] = {"enabled": True, "backbones": ["resnet18"], "pretrained": "none", "epochs": 1, "image_size": 32, **settings}
+        config["cnn"] = {
+            "enabled": True,
+            "backbones": ["resnet18"],
+            "pretrained": "none",
+            "epochs": 1,
+            "image_size": 32,
+            **settings,
+        }
 
     return edit
 
@@ -258,10 +327,17 @@ def _cnn(**settings) -> Callable[[dict], None]:
 SPLITS = "results/cnn/data/splits.tsv"
 
 
-@pytest.mark.parametrize("edit, needles", [
-    (lambda c: (_cnn(group_by="none")(c), _set("imaging.ssea3_threshold", 255)(c)), ["single class", "SSEA3 threshold"]),
-    (_cnn(group_by="none", folds=40), ["cnn.folds = 40 needs at least 40", "cells"]),
-], ids=["one class", "fewer cells than folds"])
+@pytest.mark.parametrize(
+    "edit, needles",
+    [
+        (
+            lambda c: (_cnn(group_by="none")(c), _set("imaging.ssea3_threshold", 255)(c)),
+            ["single class", "SSEA3 threshold"],
+        ),
+        (_cnn(group_by="none", folds=40), ["cnn.folds = 40 needs at least 40", "cells"]),
+    ],
+    ids=["one class", "fewer cells than folds"],
+)
 def test_cnn_data_errors_stop_in_the_dataset_job(tmp_path, own_data, edit, needles):
     root = project(tmp_path, own_data, edit)
     result = snakemake(root, SPLITS)
@@ -275,10 +351,15 @@ def test_weights_of_another_model_are_refused_naming_the_file(tmp_path, own_data
 
     def edit(config: dict) -> None:
         _cnn(group_by="none", folds=2, pretrained="data/other.safetensors")(config)
-        config["imaging"]["ssea3_threshold"] = "otsu"  # the tiny fields are all below the default 90: two classes
+        config["imaging"]["ssea3_threshold"] = (
+            "otsu"  # the tiny fields are all below the default 90: two classes
+        )
 
     root = project(tmp_path, own_data, edit)
-    save_file(timm.create_model("mobilenetv3_small_050", pretrained=False).state_dict(), root / "data/other.safetensors")
+    save_file(
+        timm.create_model("mobilenetv3_small_050", pretrained=False).state_dict(),
+        root / "data/other.safetensors",
+    )
     target = "results/cnn/cv/resnet18/fold0/predictions.tsv"
     result = snakemake(root, target)
     assert_refused(root, result, ["data/other.safetensors: not usable as resnet18 weights"], target)

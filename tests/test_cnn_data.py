@@ -15,7 +15,14 @@ def _cells(n_images=20, per_image=10, seed=0):
     rng = np.random.default_rng(seed)
     donors = np.repeat([f"D{i % 5}" for i in range(n_images)], per_image)
     images = np.repeat([f"img{i}" for i in range(n_images)], per_image)
-    return pd.DataFrame({"donor": donors, "image": images, "cell_id": np.arange(n_images * per_image), "label": rng.integers(0, 2, n_images * per_image)})
+    return pd.DataFrame(
+        {
+            "donor": donors,
+            "image": images,
+            "cell_id": np.arange(n_images * per_image),
+            "label": rng.integers(0, 2, n_images * per_image),
+        }
+    )
 
 
 @pytest.mark.parametrize("group_by", ["image", "donor", "none"])
@@ -32,7 +39,9 @@ def test_splits_hold_each_cell_out_once_and_never_split_a_group(group_by):
         assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
     if group_by != "donor":  # 70/10/20 within a group's granularity
         shares = splits.groupby("role").size() / len(splits)
-        assert shares["test"] == pytest.approx(0.2, abs=0.02) and shares["val"] == pytest.approx(0.1, abs=0.04)
+        assert shares["test"] == pytest.approx(0.2, abs=0.02) and shares["val"] == pytest.approx(
+            0.1, abs=0.04
+        )
 
 
 def test_split_errors_say_what_to_change():
@@ -75,7 +84,13 @@ def test_folder_dataset_reads_classes_metadata_and_names_bad_files(tmp_path):
     assert data.crops.shape == (6, 32, 32) and data.crops.dtype == np.uint8
     assert list(data.labels) == [1, 1, 1, 0, 0, 0]
     assert data.crops.max() == 255  # per-image min-max, whatever the source intensity
-    pd.DataFrame({"file": [f"{c}/c{i}.png" for c in ("multipotent", "other") for i in range(3)], "donor": list("AABBCC"), "image": list("112233")}).to_csv(tmp_path / "metadata.tsv", sep="\t", index=False)
+    pd.DataFrame(
+        {
+            "file": [f"{c}/c{i}.png" for c in ("multipotent", "other") for i in range(3)],
+            "donor": list("AABBCC"),
+            "image": list("112233"),
+        }
+    ).to_csv(tmp_path / "metadata.tsv", sep="\t", index=False)
     assert list(from_folder(tmp_path, "multipotent", side=32).cells["donor"]) == list("AABBCC")
     with pytest.raises(ValueError, match="including 'stem'"):
         from_folder(tmp_path, "stem", side=32)

@@ -21,7 +21,6 @@ from morphopotency.cnn.model import (
     load_model,
     save_model,
 )
-from tests.conftest import REPO
 
 SMALL = "resnet10t"  # a few million parameters: seconds on the CPU
 
@@ -29,7 +28,17 @@ SMALL = "resnet10t"  # a few million parameters: seconds on the CPU
 def test_paper_head_layers_in_the_papers_order():
     head = PaperHead(1024)
     kinds = [type(head.features_dropout), type(head.pool)] + [type(m) for m in head.classifier]
-    assert kinds == [nn.Dropout, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Dropout, nn.Linear, nn.ReLU, nn.BatchNorm1d, nn.Dropout, nn.Linear]
+    assert kinds == [
+        nn.Dropout,
+        nn.AdaptiveMaxPool2d,
+        nn.Flatten,
+        nn.Dropout,
+        nn.Linear,
+        nn.ReLU,
+        nn.BatchNorm1d,
+        nn.Dropout,
+        nn.Linear,
+    ]
     assert all(m.p == 0.4 for m in head.modules() if isinstance(m, nn.Dropout))
     assert head.classifier[2].out_features == 64 and head.classifier[-1].out_features == 2
     # Global *max* pooling: one hot spot in a feature map decides the pooled value.
@@ -40,7 +49,15 @@ def test_paper_head_layers_in_the_papers_order():
     assert torch.equal(pooled[0], torch.ones(1024)) and torch.equal(pooled[1], torch.zeros(1024))
 
 
-@pytest.mark.parametrize("backbone, side, features", [("densenet121", 224, 1024), ("vgg19", 224, 512), ("inception_v3", 299, 2048), ("legacy_xception", 299, 2048)])
+@pytest.mark.parametrize(
+    "backbone, side, features",
+    [
+        ("densenet121", 224, 1024),
+        ("vgg19", 224, 512),
+        ("inception_v3", 299, 2048),
+        ("legacy_xception", 299, 2048),
+    ],
+)
 def test_paper_backbones_build_without_imagenet_classifier(backbone, side, features):
     assert default_image_size(backbone) == side
     model = build_model(ModelSpec(backbone, image_size=96)).eval()
@@ -96,20 +113,36 @@ def test_imagenet_weights_fetched_from_a_mirror_url(tmp_path, server, monkeypatc
     torch.manual_seed(2)
     reference = timm.create_model(SMALL, pretrained=False).state_dict()
     torch.save(reference, root / "resnet10t-mirror.pth")
-    dest = fetch_imagenet_weights(SMALL, tmp_path / "weights" / f"{SMALL}.safetensors", url=f"{base}/resnet10t-mirror.pth")
+    dest = fetch_imagenet_weights(
+        SMALL, tmp_path / "weights" / f"{SMALL}.safetensors", url=f"{base}/resnet10t-mirror.pth"
+    )
     model = build_model(ModelSpec(SMALL, 32), weights=dest)
     assert torch.equal(model.backbone.state_dict()["conv1.0.weight"], reference["conv1.0.weight"])
-    with pytest.raises(WeightsUnavailable, match=r"(?s)could not be fetched from http://127\.0\.0\.1.*cnn\.pretrained"):
+    with pytest.raises(
+        WeightsUnavailable, match=r"(?s)could not be fetched from http://127\.0\.0\.1.*cnn\.pretrained"
+    ):
         fetch_imagenet_weights(SMALL, tmp_path / "other.safetensors", url=f"{base}/absent.pth")
     assert not (tmp_path / "other.safetensors").exists()
 
 
 def test_unreachable_hub_says_how_to_provide_weights(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch")}
-    code = "from morphopotency.cnn.model import fetch_imagenet_weights as f; f('densenet121', 'w.safetensors')"
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "TORCH_HOME": str(tmp_path / "torch"),
+    }
+    code = (
+        "from morphopotency.cnn.model import fetch_imagenet_weights as f; f('densenet121', 'w.safetensors')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
-    assert "ImageNet weights for densenet121 could not be fetched from the Hugging Face hub (timm/densenet121" in result.stderr
+    assert (
+        "ImageNet weights for densenet121 could not be fetched from the Hugging Face hub (timm/densenet121"
+        in result.stderr
+    )
     assert "set cnn.pretrained to that file" in result.stderr and "cnn.pretrained: none" in result.stderr
     assert not (tmp_path / "w.safetensors").exists()
 

@@ -46,7 +46,15 @@ def _blobs(n=48, seed=0):
 def test_early_stopping_keeps_the_best_epoch_and_it_learns():
     crops, labels = _blobs()
     train, val = np.arange(32), np.arange(32, 48)
-    fit = train_classifier(SPEC, crops, labels, train, val, TrainParams(learning_rate=3e-3, epochs=8, patience=2, batch_size=8, seed=1), progress=False)
+    fit = train_classifier(
+        SPEC,
+        crops,
+        labels,
+        train,
+        val,
+        TrainParams(learning_rate=3e-3, epochs=8, patience=2, batch_size=8, seed=1),
+        progress=False,
+    )
     history = fit.history
     assert fit.best_epoch == int(history.loc[history["val_loss"].idxmin(), "epoch"])
     assert len(history) <= 8 and (len(history) == 8 or len(history) - fit.best_epoch == 2)
@@ -84,7 +92,16 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch)
     for key, value in uninterrupted.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     # A checkpoint of another set-up is not resumed from.
-    other = train_classifier(SPEC, crops, labels, train, val, TrainParams(learning_rate=2e-3, epochs=1, batch_size=8, seed=3), checkpoint=checkpoint, progress=False)
+    other = train_classifier(
+        SPEC,
+        crops,
+        labels,
+        train,
+        val,
+        TrainParams(learning_rate=2e-3, epochs=1, batch_size=8, seed=3),
+        checkpoint=checkpoint,
+        progress=False,
+    )
     assert list(other.history["epoch"]) == [1]
 
 
@@ -98,8 +115,16 @@ def test_metrics_by_hand():
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, prob))
     assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     assert confusion_table(y, prob).to_numpy().tolist() == [[1, 1], [1, 2]]
-    assert list(outcome_labels(y, prob)) == ["true positive", "true positive", "false negative", "false positive", "true negative"]
-    table = comparison_table(pd.DataFrame({"model": ["a", "a"], "fold": [0, 1], **{k: [0.5, 0.7] for k in m}}))
+    assert list(outcome_labels(y, prob)) == [
+        "true positive",
+        "true positive",
+        "false negative",
+        "false positive",
+        "true negative",
+    ]
+    table = comparison_table(
+        pd.DataFrame({"model": ["a", "a"], "fold": [0, 1], **{k: [0.5, 0.7] for k in m}})
+    )
     assert table.loc[0, "accuracy"] == "0.600 ± 0.141"
 
 
@@ -129,11 +154,19 @@ def test_lr_search_finds_the_minimum_and_resumes(tmp_path):
 
 
 def test_donor_fractions_with_bootstrap_interval():
-    cells = pd.DataFrame({"donor": ["A"] * 100 + ["B"] * 50, "label": [1] * 30 + [0] * 70 + [1] * 40 + [0] * 10})
+    cells = pd.DataFrame(
+        {"donor": ["A"] * 100 + ["B"] * 50, "label": [1] * 30 + [0] * 70 + [1] * 40 + [0] * 10}
+    )
     prob = np.r_[np.full(25, 0.9), np.full(75, 0.1), np.full(35, 0.8), np.full(15, 0.3)]
     table = donor_fractions(cells, prob, n_boot=1000, seed=1).set_index("donor")
-    assert table.loc["A", "predicted_multipotent_fraction"] == 0.25 and table.loc["B", "predicted_multipotent_fraction"] == 0.7
-    assert table.loc["A", "ci_low"] < 0.25 < table.loc["A", "ci_high"] and table.loc["A", "ci_high"] - table.loc["A", "ci_low"] < 0.2
+    assert (
+        table.loc["A", "predicted_multipotent_fraction"] == 0.25
+        and table.loc["B", "predicted_multipotent_fraction"] == 0.7
+    )
+    assert (
+        table.loc["A", "ci_low"] < 0.25 < table.loc["A", "ci_high"]
+        and table.loc["A", "ci_high"] - table.loc["A", "ci_low"] < 0.2
+    )
     assert table.loc["B", "ssea3_positive_fraction"] == 0.8
     assert table.equals(donor_fractions(cells, prob, n_boot=1000, seed=1).set_index("donor"))
 
@@ -142,11 +175,24 @@ def test_fold_metrics_baseline_folds_and_selection():
     rng = np.random.default_rng(1)
     features = pd.DataFrame({"circularity": np.r_[rng.normal(0.8, 0.1, 30), rng.normal(0.5, 0.1, 30)]})
     labels = np.r_[np.ones(30, int), np.zeros(30, int)]
-    splits = pd.DataFrame({"cell": np.tile(np.arange(60), 2), "fold": np.repeat([0, 1], 60), "role": np.r_[np.where(np.arange(60) % 2, "test", "train"), np.where(np.arange(60) % 2, "train", "test")]})
+    splits = pd.DataFrame(
+        {
+            "cell": np.tile(np.arange(60), 2),
+            "fold": np.repeat([0, 1], 60),
+            "role": np.r_[
+                np.where(np.arange(60) % 2, "test", "train"), np.where(np.arange(60) % 2, "train", "test")
+            ],
+        }
+    )
     baseline = baseline_cv_predictions(features, labels, splits)
-    assert sorted(baseline.loc[baseline["model"] == "majority_class", "cell"]) == list(range(60))  # each cell held out once
+    assert sorted(baseline.loc[baseline["model"] == "majority_class", "cell"]) == list(
+        range(60)
+    )  # each cell held out once
     per_fold = fold_metrics(baseline)
-    assert set(per_fold["model"]) == {"majority_class", "logistic_shape_features"} and (per_fold["cells"] == 30).all()
+    assert (
+        set(per_fold["model"]) == {"majority_class", "logistic_shape_features"}
+        and (per_fold["cells"] == 30).all()
+    )
     assert (per_fold.loc[per_fold["model"] == "majority_class", "roc_auc"] == 0.5).all()
     pooled = pooled_metrics(baseline).set_index("model")
     assert pooled.loc["logistic_shape_features", "pooled_roc_auc"] > 0.9
@@ -160,36 +206,63 @@ def test_fold_metrics_baseline_folds_and_selection():
 def test_paired_differences_bootstrap_the_same_cells():
     rng = np.random.default_rng(3)
     label = np.r_[np.ones(80, int), np.zeros(120, int)]
-    good = np.clip(label * 0.3 + rng.uniform(0, 0.7, 200), 0, 1).round(2)  # rounded: ties, as a CNN's TTA can give
+    good = np.clip(label * 0.3 + rng.uniform(0, 0.7, 200), 0, 1).round(
+        2
+    )  # rounded: ties, as a CNN's TTA can give
     noise = rng.uniform(0, 1, 200)
-    frames = [pd.DataFrame({"model": m, "fold": np.arange(200) % 2, "cell": np.arange(200), "label": label, "prob": p}) for m, p in (("cnn", good), ("copy", good), ("noise", noise))]
-    table = paired_differences(pd.concat(frames), ["cnn"], ["copy", "noise"], n_boot=500).set_index(["baseline", "metric"])
+    frames = [
+        pd.DataFrame(
+            {"model": m, "fold": np.arange(200) % 2, "cell": np.arange(200), "label": label, "prob": p}
+        )
+        for m, p in (("cnn", good), ("copy", good), ("noise", noise))
+    ]
+    table = paired_differences(pd.concat(frames), ["cnn"], ["copy", "noise"], n_boot=500).set_index(
+        ["baseline", "metric"]
+    )
     auc = table.loc[("noise", "roc_auc")]
-    assert auc["model_value"] == pytest.approx(roc_auc_score(label, good)) and auc["baseline_value"] == pytest.approx(roc_auc_score(label, noise))
+    assert auc["model_value"] == pytest.approx(roc_auc_score(label, good)) and auc[
+        "baseline_value"
+    ] == pytest.approx(roc_auc_score(label, noise))
     assert auc["ci_low"] > 0 and auc["share_worse"] == 0 and auc["cells"] == 200
     same = table.loc["copy"]
-    assert (same[["difference", "ci_low", "ci_high"]] == 0).all().all()  # paired: identical predictions never differ
+    assert (
+        (same[["difference", "ci_low", "ci_high"]] == 0).all().all()
+    )  # paired: identical predictions never differ
     # The hand-vectorised AUC agrees with sklearn's, ties included (checked on the un-resampled cells).
     order = np.r_[np.flatnonzero(label == 0), np.flatnonzero(label == 1)]
     scores = _boot_scores(good[order][None, :], 120, 0.5)
     assert scores["roc_auc"][0] == pytest.approx(roc_auc_score(label, good))
-    assert scores["balanced_accuracy"][0] == pytest.approx(classification_metrics(label, good)["balanced_accuracy"])
+    assert scores["balanced_accuracy"][0] == pytest.approx(
+        classification_metrics(label, good)["balanced_accuracy"]
+    )
     with pytest.raises(ValueError, match="incomplete: missing"):
         paired_differences(pd.concat(frames), ["cnn"], ["missing"])
 
 
 def test_validation_threshold_maximises_balanced_accuracy_and_rows_keep_their_own():
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    prob = np.array([0.55, 0.6, 0.62, 0.7, 0.72, 0.8, 0.9, 0.95])  # all above 0.5: argmax calls everyone positive
+    prob = np.array(
+        [0.55, 0.6, 0.62, 0.7, 0.72, 0.8, 0.9, 0.95]
+    )  # all above 0.5: argmax calls everyone positive
     cut = validation_threshold(y, prob)
     assert cut == 0.72 and classification_metrics(y, prob, cut)["balanced_accuracy"] == 1.0
     assert classification_metrics(y, prob)["balanced_accuracy"] == 0.5
     assert validation_threshold(np.ones(4, int), prob[:4]) == 0.5  # one class: nothing to choose from
     assert decision_threshold(0.3, y, prob) == 0.3 and decision_threshold("validation", y, prob) == 0.72
     # Pooled folds with their own cut-offs: each cell is called against its model's cut-off.
-    frame = pd.DataFrame({"model": "m", "fold": [0] * 4 + [1] * 4, "cell": range(8), "label": [0, 1, 0, 1, 0, 1, 0, 1],
-                          "prob": [0.6, 0.8, 0.6, 0.8, 0.2, 0.4, 0.2, 0.4], "threshold": [0.7] * 4 + [0.3] * 4})
-    assert (fold_metrics(frame)["balanced_accuracy"] == 1.0).all() and pooled_metrics(frame).loc[0, "pooled_balanced_accuracy"] == 1.0
+    frame = pd.DataFrame(
+        {
+            "model": "m",
+            "fold": [0] * 4 + [1] * 4,
+            "cell": range(8),
+            "label": [0, 1, 0, 1, 0, 1, 0, 1],
+            "prob": [0.6, 0.8, 0.6, 0.8, 0.2, 0.4, 0.2, 0.4],
+            "threshold": [0.7] * 4 + [0.3] * 4,
+        }
+    )
+    assert (fold_metrics(frame)["balanced_accuracy"] == 1.0).all() and pooled_metrics(frame).loc[
+        0, "pooled_balanced_accuracy"
+    ] == 1.0
     assert pooled_metrics(frame.drop(columns="threshold")).loc[0, "pooled_balanced_accuracy"] == 0.5
     both = pd.concat([frame, frame.assign(model="fixed", threshold=0.5)])
     diff = paired_differences(both, ["m"], ["fixed"], n_boot=200).set_index("metric")

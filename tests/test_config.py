@@ -29,7 +29,12 @@ def test_unknown_top_level_key(default_config, config_schema):
     [
         ("cnn", "epochs", -1, "cnn.epochs: -1 is less than the minimum of 1"),
         ("cnn", "epochs", "ten", "cnn.epochs: 'ten' is not of type 'integer'"),
-        ("imaging", "ssea3_threshold", 300, "imaging.ssea3_threshold: 300 is greater than the maximum of 255"),
+        (
+            "imaging",
+            "ssea3_threshold",
+            300,
+            "imaging.ssea3_threshold: 300 is greater than the maximum of 255",
+        ),
         ("rnaseq", "values", "tpm", "rnaseq.values: 'tpm' is not one of ['counts', 'rpkm']"),
         ("cnn", "group_by", "cell", "cnn.group_by: 'cell' is not one of"),
     ],

@@ -46,7 +46,11 @@ def test_comparison_table_and_selection(demo):
     best = comparison.sort_values("roc_auc_mean", ascending=False).iloc[0]["model"]
     assert selected == best
     per_fold = pd.read_csv(root / "results/cnn/metrics_per_fold.tsv", sep="\t")
-    assert set(per_fold["model"]) == {*config["cnn"]["backbones"], "majority_class", "logistic_shape_features"}
+    assert set(per_fold["model"]) == {
+        *config["cnn"]["backbones"],
+        "majority_class",
+        "logistic_shape_features",
+    }
 
 
 def test_cnn_beats_majority_and_matches_shape_features(demo):
@@ -58,7 +62,11 @@ def test_cnn_beats_majority_and_matches_shape_features(demo):
     assert cnn["balanced_accuracy_mean"] > majority["balanced_accuracy_mean"] + 0.15
     assert cnn["roc_auc_mean"] > majority["roc_auc_mean"] + 0.2
     # Paired on the same held-out cells: clearly better than the majority class on both measures.
-    versus = pd.read_csv(root / "results/cnn/cnn_vs_baselines.tsv", sep="\t").set_index(["model", "baseline", "metric"]).loc[selected]
+    versus = (
+        pd.read_csv(root / "results/cnn/cnn_vs_baselines.tsv", sep="\t")
+        .set_index(["model", "baseline", "metric"])
+        .loc[selected]
+    )
     assert (versus.loc["majority_class", "ci_low"] > 0.1).all()
     # Against the logistic regression on shape measures: the planted label depends on the shape class
     # alone, so no model can pass ROC-AUC 0.771 / balanced accuracy 0.725 (shape_class_ceiling). Measured:
@@ -76,8 +84,12 @@ def test_donor_ratios_rank_as_planted(demo):
     root, config = demo
     donors = pd.read_csv(root / "results/cnn/donor_multipotency.tsv", sep="\t").set_index("donor")
     planted = pd.Series(config["demo"]["multipotent_fraction"])
-    assert (donors["ci_low"] <= donors["predicted_multipotent_fraction"]).all() and (donors["predicted_multipotent_fraction"] <= donors["ci_high"]).all()
-    assert (donors["cv_ci_low"] <= donors["cv_predicted_fraction"]).all() and (donors["cv_predicted_fraction"] <= donors["cv_ci_high"]).all()
+    assert (donors["ci_low"] <= donors["predicted_multipotent_fraction"]).all() and (
+        donors["predicted_multipotent_fraction"] <= donors["ci_high"]
+    ).all()
+    assert (donors["cv_ci_low"] <= donors["cv_predicted_fraction"]).all() and (
+        donors["cv_predicted_fraction"] <= donors["cv_ci_high"]
+    ).all()
     assert donors["cv_cells"].sum() == donors["cells"].sum()  # every cell held out once
     # Leakage-safe (cross-validated) fractions rank the donors as planted.
     held_out = donors.loc[planted.index, "cv_predicted_fraction"]
@@ -97,7 +109,10 @@ def test_reloaded_model_reproduces_test_predictions(demo):
     torch.set_num_threads(2)
     prob = predict_proba(model, to_device(cells.crops, torch.device("cpu")), test["cell"].to_numpy(), spec)
     assert [f"{p:.10g}" for p in prob] == [f"{p:.10g}" for p in test["prob"]]
-    assert meta["learning_rate"] == json.loads((root / "results/cnn/lr_search/best.json").read_text())["learning_rate"]
+    assert (
+        meta["learning_rate"]
+        == json.loads((root / "results/cnn/lr_search/best.json").read_text())["learning_rate"]
+    )
 
 
 def test_lr_search_is_stored_and_merged(demo):
@@ -106,7 +121,9 @@ def test_lr_search_is_stored_and_merged(demo):
     trials = pd.read_csv(root / "results/cnn/lr_search/trials.tsv", sep="\t")
     assert len(trials) == search["trials"] * search["repeats"]
     assert trials["learning_rate"].between(search["low"], search["high"]).all()
-    assert sorted(p.name for p in (root / "results/cnn/lr_search/studies").iterdir()) == [f"repeat{r}.sqlite" for r in range(search["repeats"])]
+    assert sorted(p.name for p in (root / "results/cnn/lr_search/studies").iterdir()) == [
+        f"repeat{r}.sqlite" for r in range(search["repeats"])
+    ]
     assert not list((root / "results/cnn/checkpoints").glob("*.pt"))  # removed once each job finished
     again = snakemake(root, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -117,9 +134,13 @@ def test_donor_table_traces_back_to_the_runs_tables(demo):
     summary = pd.read_csv(root / "results/report/donor_summary.tsv", sep="\t").set_index("donor")
     assert list(summary.index) == sorted(config["demo"]["multipotent_fraction"])
     labels = pd.read_csv(root / "results/imaging/ssea3_labels.tsv", sep="\t")
-    assert np.allclose(summary["ssea3_positive_fraction"], labels.groupby("donor")["multipotent"].mean().loc[summary.index])
+    assert np.allclose(
+        summary["ssea3_positive_fraction"], labels.groupby("donor")["multipotent"].mean().loc[summary.index]
+    )
     shapes = pd.read_csv(root / "results/imaging/shape_modes/assignments.tsv", sep="\t")
-    assert np.allclose(summary["mean_circularity"], shapes.groupby("donor")["circularity"].mean().loc[summary.index])
+    assert np.allclose(
+        summary["mean_circularity"], shapes.groupby("donor")["circularity"].mean().loc[summary.index]
+    )
     assert (summary["cells"] == shapes.groupby("donor").size().loc[summary.index]).all()
     # Cross-validated CNN fraction = share of the donor's held-out cells the selected backbone calls positive.
     selected = json.loads((root / "results/cnn/selected_backbone.json").read_text())["backbone"]
@@ -127,16 +148,31 @@ def test_donor_table_traces_back_to_the_runs_tables(demo):
     cv = cv[cv["model"] == selected]
     # Each fold model's own cut-off, chosen on its validation cells (cnn.threshold: validation).
     assert cv.groupby("fold")["threshold"].nunique().eq(1).all() and cv["threshold"].between(0, 1).all()
-    assert np.allclose(summary["cnn_multipotent_fraction"], (cv["prob"] >= cv["threshold"]).groupby(cv["donor"]).mean().loc[summary.index])
+    assert np.allclose(
+        summary["cnn_multipotent_fraction"],
+        (cv["prob"] >= cv["threshold"]).groupby(cv["donor"]).mean().loc[summary.index],
+    )
     scores = pd.read_csv(root / "results/rnaseq/pca/scores.tsv", sep="\t").set_index("sample")
-    assert np.allclose(summary["pc1_score"], scores.loc[summary.index, "PC1"])  # demo samples are named by donor
-    corr = pd.read_csv(root / "results/rnaseq/correlation/pearson_rpkm.tsv", sep="\t").set_index("sample").loc[summary.index, summary.index]
+    assert np.allclose(
+        summary["pc1_score"], scores.loc[summary.index, "PC1"]
+    )  # demo samples are named by donor
+    corr = (
+        pd.read_csv(root / "results/rnaseq/correlation/pearson_rpkm.tsv", sep="\t")
+        .set_index("sample")
+        .loc[summary.index, summary.index]
+    )
     assert summary.loc["S8", "mean_correlation"] == pytest.approx(corr.loc["S8"].drop("S8").mean())
     assert summary["differentiation_score"].notna().all()
-    assert summary["rank_cnn_multipotent_fraction"].min() == 1 and sorted(summary["rank_ssea3_positive_fraction"]) == [1, 2, 3, 4, 5]
+    assert summary["rank_cnn_multipotent_fraction"].min() == 1 and sorted(
+        summary["rank_ssea3_positive_fraction"]
+    ) == [1, 2, 3, 4, 5]
     agreement = pd.read_csv(root / "results/report/agreement.tsv", sep="\t")
-    pair = agreement.set_index(["imaging_measure", "transcriptome_measure"]).loc[("cnn_multipotent_fraction", "pc1_score")]
-    assert pair["rho"] == pytest.approx(spearmanr(summary["cnn_multipotent_fraction"], summary["pc1_score"]).statistic)
+    pair = agreement.set_index(["imaging_measure", "transcriptome_measure"]).loc[
+        ("cnn_multipotent_fraction", "pc1_score")
+    ]
+    assert pair["rho"] == pytest.approx(
+        spearmanr(summary["cnn_multipotent_fraction"], summary["pc1_score"]).statistic
+    )
     assert pair["method"] == "exact (120 pairings)" and pair["p_floor"] == pytest.approx(2 / 120)
     check = pd.read_csv(root / "results/report/simulation_check.tsv", sep="\t").set_index("donor")
     assert check.loc["S8", "planted_fraction"] == config["demo"]["multipotent_fraction"]["S8"]
@@ -147,18 +183,40 @@ def test_donor_table_traces_back_to_the_runs_tables(demo):
 def test_report_opens_in_headless_chromium_offline(demo):
     from tests.browser import CHROMIUM, DRIVER, inspect_page
 
-    assert CHROMIUM and DRIVER, "chromium and chromium-driver are missing: `make test` installs them with apt-get"
+    assert CHROMIUM and DRIVER, (
+        "chromium and chromium-driver are missing: `make test` installs them with apt-get"
+    )
     root, _ = demo
     page = root / "results/report/donor_report.html"
     result = inspect_page(page, root / "results/report/screenshot.png")
-    assert result["sections"] == ["donors", "correlation", "shape-modes", "stemness", "pca", "enrichment", "cnn-comparison", "lr-search",
-                                  "confusion", "multipotency", "differentiation", "simulation-check", "provenance"]
-    assert len(result["images"]) >= 20 and all(i["complete"] and i["width"] > 0 for i in result["images"]), result["images"]
+    assert result["sections"] == [
+        "donors",
+        "correlation",
+        "shape-modes",
+        "stemness",
+        "pca",
+        "enrichment",
+        "cnn-comparison",
+        "lr-search",
+        "confusion",
+        "multipotency",
+        "differentiation",
+        "simulation-check",
+        "provenance",
+    ]
+    assert len(result["images"]) >= 20 and all(i["complete"] and i["width"] > 0 for i in result["images"]), (
+        result["images"]
+    )
     # Only the page itself and its embedded data: URIs; nothing over the network.
     assert [u for u in result["requests"] if not u.startswith("data:")] == [result["url"]]
     assert (root / "results/report/screenshot.png").stat().st_size > 10_000
     text = page.read_text()
-    assert "Config SHA-256" in text and "Workflow commit" in text and "results/provenance/inputs.tsv" in text and "S8: " in text
+    assert (
+        "Config SHA-256" in text
+        and "Workflow commit" in text
+        and "results/provenance/inputs.tsv" in text
+        and "S8: " in text
+    )
 
 
 def test_snakemakes_own_report_has_every_category(demo):
@@ -170,15 +228,23 @@ def test_snakemakes_own_report_has_every_category(demo):
     assert "ERROR/" not in result.stderr  # every rst caption renders cleanly
     with zipfile.ZipFile(root / "results/report/snakemake_report.zip") as archive:
         names = archive.namelist()
-    assert any(n.endswith("donor_summary.tsv") for n in names) and any(n.endswith("confusion.png") for n in names)
-    assert any(n.endswith("pearson_rpkm.png") for n in names) and any(n.endswith("distribution.png") for n in names)
+    assert any(n.endswith("donor_summary.tsv") for n in names) and any(
+        n.endswith("confusion.png") for n in names
+    )
+    assert any(n.endswith("pearson_rpkm.png") for n in names) and any(
+        n.endswith("distribution.png") for n in names
+    )
 
 
 def _jobs(result) -> dict[str, int]:
     """rule -> job count from a dry run's "Job stats" table."""
     text = result.stdout + result.stderr
     block = text.split("Job stats:")[1].split("total")[0]
-    return {line.split()[0]: int(line.split()[1]) for line in block.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    return {
+        line.split()[0]: int(line.split()[1])
+        for line in block.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
 
 
 def test_one_changed_donor_reruns_its_imaging_cnn_and_report_only(demo):
@@ -187,5 +253,13 @@ def test_one_changed_donor_reruns_its_imaging_cnn_and_report_only(demo):
     image.write_bytes(image.read_bytes())  # same bytes, newer: Snakemake's mtime trigger
     jobs = _jobs(snakemake(root, "-n"))
     assert jobs["imaging_segment"] == 1 and jobs["imaging_cells"] == 1, jobs
-    assert {"imaging_shape_modes", "imaging_ssea3", "cnn_dataset", "cnn_final", "cnn_donors", "report_donor_summary", "report_html"} <= set(jobs)
+    assert {
+        "imaging_shape_modes",
+        "imaging_ssea3",
+        "cnn_dataset",
+        "cnn_final",
+        "cnn_donors",
+        "report_donor_summary",
+        "report_html",
+    } <= set(jobs)
     assert not [rule for rule in jobs if rule.startswith("rnaseq") or rule == "plotloadings"], jobs

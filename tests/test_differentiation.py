@@ -6,7 +6,11 @@ import pandas as pd
 from morphopotency.rnaseq.differentiation import deseq2, donor_log2_fold_changes, paired_samples
 
 SAMPLES = pd.DataFrame(
-    {"sample": ["S1", "S2", "S3", "D1", "D2", "D3"], "donor": ["a", "b", "c", "a", "b", "c"], "condition": ["stem"] * 3 + ["differentiated"] * 3}
+    {
+        "sample": ["S1", "S2", "S3", "D1", "D2", "D3"],
+        "donor": ["a", "b", "c", "a", "b", "c"],
+        "condition": ["stem"] * 3 + ["differentiated"] * 3,
+    }
 )
 
 
@@ -16,7 +20,10 @@ def counts(seed=0, genes=300):
     donor = rng.lognormal(0, 0.2, (genes, 3))
     up = np.ones(genes)
     up[:30] = 4.0  # planted: 30 genes up 4x on differentiation
-    table = np.column_stack([rng.poisson(mean * donor[:, i]) for i in range(3)] + [rng.poisson(mean * donor[:, i] * up) for i in range(3)])
+    table = np.column_stack(
+        [rng.poisson(mean * donor[:, i]) for i in range(3)]
+        + [rng.poisson(mean * donor[:, i] * up) for i in range(3)]
+    )
     table[-5:] = 0
     table[-5:, 0] = 3  # 5 genes with 3 reads in all: below the pre-filter
     return pd.DataFrame(table, index=[f"g{i}" for i in range(genes)], columns=SAMPLES["sample"])
@@ -39,9 +46,18 @@ def test_result_does_not_depend_on_workers():
 
 
 def test_pairs_and_per_donor_fold_changes():
-    pairs = paired_samples(pd.concat([SAMPLES, pd.DataFrame([{"sample": "S9", "donor": "z", "condition": "stem"}])]))
-    assert pairs.to_dict("list") == {"donor": ["a", "b", "c"], "stem": ["S1", "S2", "S3"], "differentiated": ["D1", "D2", "D3"]}
-    rpkm = pd.DataFrame({"S1": [1.0, 7.0], "D1": [3.0, 0.0], "S2": [0, 0], "D2": [0, 0], "S3": [0, 0], "D3": [0, 0]}, index=["g1", "g2"])
+    pairs = paired_samples(
+        pd.concat([SAMPLES, pd.DataFrame([{"sample": "S9", "donor": "z", "condition": "stem"}])])
+    )
+    assert pairs.to_dict("list") == {
+        "donor": ["a", "b", "c"],
+        "stem": ["S1", "S2", "S3"],
+        "differentiated": ["D1", "D2", "D3"],
+    }
+    rpkm = pd.DataFrame(
+        {"S1": [1.0, 7.0], "D1": [3.0, 0.0], "S2": [0, 0], "D2": [0, 0], "S3": [0, 0], "D3": [0, 0]},
+        index=["g1", "g2"],
+    )
     lfc = donor_log2_fold_changes(rpkm, pairs)
     assert lfc.at["g1", "a"] == 1.0 and lfc.at["g2", "a"] == -3.0
 
@@ -88,10 +104,20 @@ def test_wrapper_equals_pydeseq2_where_cooks_outliers_are_replaced_and_refitted(
     table[40:46, 3] *= 40  # planted outliers in single samples
     names = [f"S{i}" for i in range(n)] + [f"D{i}" for i in range(n)]
     frame = pd.DataFrame(table, index=[f"g{i}" for i in range(genes)], columns=names)
-    samples = pd.DataFrame({"sample": names, "donor": [f"d{i}" for i in range(2 * n)], "condition": ["stem"] * n + ["differentiated"] * n})
+    samples = pd.DataFrame(
+        {
+            "sample": names,
+            "donor": [f"d{i}" for i in range(2 * n)],
+            "condition": ["stem"] * n + ["differentiated"] * n,
+        }
+    )
     ours = deseq2(frame, samples, alpha=0.1, design="~condition")
-    plain, dds = plain_pydeseq2(frame[frame.sum(axis=1) >= 10], samples.set_index("sample")[["donor", "condition"]], "~condition", 0.1)
-    assert dds.uns["disp_function_type"] == "parametric" and dds.var["refitted"].sum() >= 5  # the paths under test
+    plain, dds = plain_pydeseq2(
+        frame[frame.sum(axis=1) >= 10], samples.set_index("sample")[["donor", "condition"]], "~condition", 0.1
+    )
+    assert (
+        dds.uns["disp_function_type"] == "parametric" and dds.var["refitted"].sum() >= 5
+    )  # the paths under test
     assert_same_results(ours, plain)
 
 

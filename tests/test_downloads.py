@@ -10,7 +10,10 @@ from morphopotency.rnaseq.geo import download, supplementary_url
 
 
 def test_supplementary_url_follows_geo_layout():
-    assert supplementary_url("GSE210678", "counts.txt.gz") == "https://ftp.ncbi.nlm.nih.gov/geo/series/GSE210nnn/GSE210678/suppl/counts.txt.gz"
+    assert (
+        supplementary_url("GSE210678", "counts.txt.gz")
+        == "https://ftp.ncbi.nlm.nih.gov/geo/series/GSE210nnn/GSE210678/suppl/counts.txt.gz"
+    )
     with pytest.raises(ValueError, match="not a GEO series accession"):
         supplementary_url("GSM1", "x")
     with pytest.raises(ValueError, match="plain file name"):

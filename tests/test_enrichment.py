@@ -102,7 +102,9 @@ def test_representative_terms_take_each_donors_best_in_turn():
 def test_donor_function_enrichment_uses_up_genes_only():
     lfc = pd.DataFrame({"D1": [2.0, 2.0, -3.0, 0.0]}, index=["g1", "g2", "g3", "g4"])
     symbols = pd.Series(["A", "B", "C", "D"], index=lfc.index)
-    out = donor_function_enrichment(lfc, symbols, {"t (GO:1)": ["A", "B"], "u (GO:2)": ["C", "D"]}, ["A", "B", "C", "D"], 1.0)
+    out = donor_function_enrichment(
+        lfc, symbols, {"t (GO:1)": ["A", "B"], "u (GO:2)": ["C", "D"]}, ["A", "B", "C", "D"], 1.0
+    )
     assert list(out["term_id"]) == ["GO:1"] and out["n_up"].iloc[0] == 2
 
 
@@ -115,9 +117,19 @@ def test_overlap_genes_do_not_depend_on_the_hash_seed():
     code = (
         "from morphopotency.rnaseq.enrichment import enrich;"
         "sets={f'T{i} (GO:{i:07d})': [f'G{j}' for j in range(i, i + 40)] for i in range(0, 60, 3)};"
-        "print(enrich([f'G{j}' for j in range(10, 50)], sets, [f'G{j}' for j in range(120)]).to_csv(sep='\\t'))"
+        "print(enrich([f'G{j}' for j in range(10, 50)], sets, [f'G{j}' for j in "
+        "range(120)]).to_csv(sep='\\t'))"
     )
-    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"}).stdout for seed in (1, 2, 3)}
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": str(seed), "PATH": "/usr/bin:/bin"},
+        ).stdout
+        for seed in (1, 2, 3)
+    }
     assert len(outputs) == 1
     genes = next(iter(outputs)).splitlines()[1].split("\t")[-1].split(",")
     assert genes == sorted(genes) and len(genes) > 5

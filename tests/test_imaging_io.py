@@ -19,12 +19,19 @@ def ome(tmp_path):
 def test_channels_by_name_and_index(ome):
     image = read_image(ome, Channels(shape="cd105", label=1, nuclei="DAPI"))
     assert (image.shape.mean(), image.label.mean(), image.nuclei.mean()) == (100, 200, 300)
-    assert image.max_value == 65535 and image.pixel_size_um == 0.5 and image.channel_names == ["CD105", "SSEA3", "DAPI"]
+    assert (
+        image.max_value == 65535
+        and image.pixel_size_um == 0.5
+        and image.channel_names == ["CD105", "SSEA3", "DAPI"]
+    )
     assert read_image(ome, Channels(label=None, nuclei=None)).label is None
 
 
 def test_missing_channel_names_file_and_channels(ome):
-    with pytest.raises(ImageError, match=r"a.ome.tif: no channel named 'GFP' for 'label'; channels are \['CD105', 'SSEA3', 'DAPI'\]"):
+    with pytest.raises(
+        ImageError,
+        match=r"a.ome.tif: no channel named 'GFP' for 'label'; channels are \['CD105', 'SSEA3', 'DAPI'\]",
+    ):
         read_image(ome, Channels(label="GFP"))
     with pytest.raises(ImageError, match=r"channel index 5 for 'nuclei' is out of range \(the image has 3"):
         read_image(ome, Channels(nuclei=5))
@@ -32,8 +39,12 @@ def test_missing_channel_names_file_and_channels(ome):
 
 def test_two_channel_image_has_too_few_channels(tmp_path):
     path = tmp_path / "two.tif"
-    tifffile.imwrite(path, np.zeros((2, 32, 32), np.uint16), metadata={"axes": "CYX"}, photometric="minisblack")
-    with pytest.raises(ImageError, match=r"two.tif: channel index 2 for 'nuclei' is out of range \(the image has 2"):
+    tifffile.imwrite(
+        path, np.zeros((2, 32, 32), np.uint16), metadata={"axes": "CYX"}, photometric="minisblack"
+    )
+    with pytest.raises(
+        ImageError, match=r"two.tif: channel index 2 for 'nuclei' is out of range \(the image has 2"
+    ):
         read_image(path, Channels(shape=0, label=1, nuclei=2))
 
 
@@ -58,7 +69,15 @@ def test_bit_depth_sets_full_scale(ome):
         (lambda p: p.write_bytes(b"not a tiff at all" * 10), "cannot read the image"),
         (lambda p: p.write_bytes(tifffile_bytes()[:300]), "cannot read the image"),
         (lambda p: tifffile.imwrite(p, np.zeros((1, 1), np.uint16)), "too small to segment"),
-        (lambda p: tifffile.imwrite(p, np.zeros((2, 3, 4, 16, 16), np.uint16), metadata={"axes": "CZTYX"}, photometric="minisblack"), None),
+        (
+            lambda p: tifffile.imwrite(
+                p,
+                np.zeros((2, 3, 4, 16, 16), np.uint16),
+                metadata={"axes": "CZTYX"},
+                photometric="minisblack",
+            ),
+            None,
+        ),
     ],
 )
 def test_unreadable_or_wrong_images_name_the_file(tmp_path, writer, message):
@@ -76,7 +95,12 @@ def tifffile_bytes():
     import io
 
     buffer = io.BytesIO()
-    tifffile.imwrite(buffer, np.random.default_rng(0).integers(0, 60000, (3, 64, 64), dtype=np.uint16), metadata={"axes": "CYX"}, photometric="minisblack")
+    tifffile.imwrite(
+        buffer,
+        np.random.default_rng(0).integers(0, 60000, (3, 64, 64), dtype=np.uint16),
+        metadata={"axes": "CYX"},
+        photometric="minisblack",
+    )
     return buffer.getvalue()
 
 
@@ -100,7 +124,21 @@ def test_one_file_per_channel(tmp_path):
 
     for channel, value in (("CD105", 10), ("SSEA3", 20), ("DAPI", 30)):
         tifffile.imwrite(tmp_path / f"field1_{channel}.tif", np.full((16, 16), value, np.uint16))
-    sheet = __import__("pandas").DataFrame([{"sample": "S1", "donor": "S1", "condition": "stem", "rnaseq_column": "", "images": str(tmp_path)}]).set_index("sample", drop=False)
+    sheet = (
+        __import__("pandas")
+        .DataFrame(
+            [
+                {
+                    "sample": "S1",
+                    "donor": "S1",
+                    "condition": "stem",
+                    "rnaseq_column": "",
+                    "images": str(tmp_path),
+                }
+            ]
+        )
+        .set_index("sample", drop=False)
+    )
     images = images_by_donor(sheet, channel_pattern=r"_(?P<channel>CD105|SSEA3|DAPI)")
     assert list(images["S1"]) == ["field1"] and set(images["S1"]["field1"]) == {"CD105", "SSEA3", "DAPI"}
     image = read_image(images["S1"]["field1"], Channels())
@@ -112,7 +150,12 @@ def test_one_file_per_channel(tmp_path):
 
 def test_wrong_rank_is_named(tmp_path):
     path = tmp_path / "line.tif"
-    tifffile.imwrite(path, np.arange(64, dtype=np.uint16)[None, None, :, None].repeat(3, axis=3), photometric="minisblack", metadata={"axes": "ZQXC"})
+    tifffile.imwrite(
+        path,
+        np.arange(64, dtype=np.uint16)[None, None, :, None].repeat(3, axis=3),
+        photometric="minisblack",
+        metadata={"axes": "ZQXC"},
+    )
     with pytest.raises(ImageError) as err:
         read_image(path, Channels(shape=0, label=None, nuclei=None))
     assert "line.tif" in str(err.value) and "expected a 2-D image with channels" in str(err.value)
@@ -130,4 +173,6 @@ def test_crops_fit_each_cell_or_keep_relative_size_in_a_window():
     windowed = crop_cells(shape, labels, np.array([1, 2]), 64, 1000.0, window=80)
     filled = lambda crops: (crops > 127).mean(axis=(1, 2))  # noqa: E731
     assert filled(fitted)[0] == pytest.approx(filled(fitted)[1], abs=0.08)  # both fill their crop: size lost
-    assert filled(windowed)[1] / filled(windowed)[0] == pytest.approx(9.0, rel=0.15)  # area ratio (30/10)^2 kept
+    assert filled(windowed)[1] / filled(windowed)[0] == pytest.approx(
+        9.0, rel=0.15
+    )  # area ratio (30/10)^2 kept

@@ -17,11 +17,24 @@ FRACTIONS = {"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     config = tiny_config()
-    config["demo"].update(fields_per_donor=4, image_size=512, cells_per_field=28, n_genes=600, multipotent_fraction=FRACTIONS, seed=20230411)
+    config["demo"].update(
+        fields_per_donor=4,
+        image_size=512,
+        cells_per_field=28,
+        n_genes=600,
+        multipotent_fraction=FRACTIONS,
+        seed=20230411,
+    )
     config["imaging"] = {"shape_modes": {"k": 20}}  # the paper's 20 modes: this cohort has ~480 cells
     samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
     root = write_project(tmp_path_factory.mktemp("imaging"), config, samples)
-    result = snakemake(root, "results/imaging/ssea3_fraction.tsv", "results/imaging/shape_modes/assignments.tsv", "results/imaging/segmentation/S8/S8_field01.png", "results/demo/rnaseq/demo_counts.tsv.gz")
+    result = snakemake(
+        root,
+        "results/imaging/ssea3_fraction.tsv",
+        "results/imaging/shape_modes/assignments.tsv",
+        "results/imaging/segmentation/S8/S8_field01.png",
+        "results/demo/rnaseq/demo_counts.tsv.gz",
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     return root
 
@@ -31,14 +44,23 @@ def cells_with_truth(root):
     rows = []
     for donor in FRACTIONS:
         obs = ad.read_h5ad(root / f"results/imaging/cells/{donor}.h5ad").obs
-        truth = pd.read_csv(root / f"results/demo/truth/cells_{donor}.tsv", sep="\t").set_index(["image", "cell_id"])
+        truth = pd.read_csv(root / f"results/demo/truth/cells_{donor}.tsv", sep="\t").set_index(
+            ["image", "cell_id"]
+        )
         for image, group in obs.groupby("image", observed=True):
             mask = tifffile.imread(root / f"results/demo/truth/masks/{donor}/{image}.ome.tif")
-            planted = mask[group["centroid_row"].round().astype(int), group["centroid_col"].round().astype(int)]
+            planted = mask[
+                group["centroid_row"].round().astype(int), group["centroid_col"].round().astype(int)
+            ]
             joined = group.assign(truth_id=planted)
             joined = joined[joined["truth_id"] > 0]
             info = truth.loc[[(image, t) for t in joined["truth_id"]]]
-            rows.append(joined.assign(shape_class=info["shape_class"].to_numpy(), planted_multipotent=info["multipotent"].to_numpy()))
+            rows.append(
+                joined.assign(
+                    shape_class=info["shape_class"].to_numpy(),
+                    planted_multipotent=info["multipotent"].to_numpy(),
+                )
+            )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -47,8 +69,23 @@ def test_cells_crops_and_tables(demo):
     crops = np.load(demo / "results/imaging/crops/S8.npy", allow_pickle=False)
     assert adata.n_obs > 50 and crops.shape == (adata.n_obs, 128, 128) and crops.dtype == np.uint8
     assert adata.obsm["contour"].shape == (adata.n_obs, 50, 2)
-    for column in ("donor", "image", "cell_id", "centroid_row", "area", "perimeter", "circularity", "aspect_ratio", "solidity", "eccentricity",
-                   "shape_mean", "shape_integrated", "label_mean", "nuclei_mean", "ssea3_8bit"):
+    for column in (
+        "donor",
+        "image",
+        "cell_id",
+        "centroid_row",
+        "area",
+        "perimeter",
+        "circularity",
+        "aspect_ratio",
+        "solidity",
+        "eccentricity",
+        "shape_mean",
+        "shape_integrated",
+        "label_mean",
+        "nuclei_mean",
+        "ssea3_8bit",
+    ):
         assert column in adata.obs, column
     assert (crops[:, 0, 0] == 0).all()  # outside the cell: zero
     labels = tifffile.imread(demo / "results/imaging/segmentation/S8/S8_field01.tif")
@@ -71,10 +108,15 @@ def test_ssea3_fractions_within_5_points_of_planted(demo):
 
 def test_shape_modes_separate_round_from_elongated_and_are_stable(demo):
     out = demo / "results/imaging/shape_modes"
-    cells = cells_with_truth(demo).merge(pd.read_csv(out / "assignments.tsv", sep="\t")[["donor", "image", "cell_id", "shape_mode"]])
+    cells = cells_with_truth(demo).merge(
+        pd.read_csv(out / "assignments.tsv", sep="\t")[["donor", "image", "cell_id", "shape_mode"]]
+    )
     round_modes = cells.loc[cells["shape_class"] == "round", "shape_mode"].value_counts(normalize=True)
     long_modes = cells.loc[cells["shape_class"] == "elongated", "shape_mode"].value_counts(normalize=True)
-    shared = sum(min(round_modes.get(m, 0), long_modes.get(m, 0)) for m in set(round_modes.index) | set(long_modes.index))
+    shared = sum(
+        min(round_modes.get(m, 0), long_modes.get(m, 0))
+        for m in set(round_modes.index) | set(long_modes.index)
+    )
     assert shared < 0.1  # round and elongated cells fall in different modes
     stability = pd.read_csv(out / "stability.tsv", sep="\t")["ari"]
     assert stability.median() >= 0.9
@@ -85,7 +127,9 @@ def test_shape_modes_separate_round_from_elongated_and_are_stable(demo):
 def test_saved_model_reproduces_assignments(demo):
     out = demo / "results/imaging/shape_modes"
     model = ShapeModel.load(out / "model.npz", out / "model.json")
-    outlines = np.concatenate([ad.read_h5ad(demo / f"results/imaging/cells/{d}.h5ad").obsm["contour"] for d in sorted(FRACTIONS)])
+    outlines = np.concatenate(
+        [ad.read_h5ad(demo / f"results/imaging/cells/{d}.h5ad").obsm["contour"] for d in sorted(FRACTIONS)]
+    )
     assignments = pd.read_csv(out / "assignments.tsv", sep="\t")
     assert (model.assign(outlines) == assignments["shape_mode"].to_numpy()).all()
 
@@ -94,12 +138,17 @@ def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
     config = tiny_config(demo={"enabled": False})
     config["rnaseq"]["table"] = str(demo / "results/demo/rnaseq/demo_counts.tsv.gz")
     config["rnaseq"]["gene_lengths"] = str(demo / "results/demo/rnaseq/gene_lengths.tsv")
-    config["imaging"] = {"masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"), "shape_modes": {"k": 4, "runs": 50},
-                         "channels": {"label": None}}
+    config["imaging"] = {
+        "masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"),
+        "shape_modes": {"k": 4, "runs": 50},
+        "channels": {"label": None},
+    }
     samples = [f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8", "S9\tS9\tstem\tS9\t"]
     root = write_project(tmp_path / "byo", config, samples)
     dry = snakemake(root, "-n")
-    assert "imaging_ssea3" not in dry.stdout and "imaging_shape_modes" in dry.stdout  # no SSEA3: no labels, the rest runs
+    assert (
+        "imaging_ssea3" not in dry.stdout and "imaging_shape_modes" in dry.stdout
+    )  # no SSEA3: no labels, the rest runs
     result = snakemake(root, "results/imaging/shape_modes/assignments.tsv")
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (root / "results/imaging/segmentation").exists()

@@ -4,14 +4,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from morphopotency.rnaseq.pca import find_elbow, parallel_pca, pcatools_pca, ranked_pc_genes, retained_loadings
+from morphopotency.rnaseq.pca import (
+    find_elbow,
+    parallel_pca,
+    pcatools_pca,
+    ranked_pc_genes,
+    retained_loadings,
+)
 
 
 def test_remove_var_keeps_floor_and_breaks_ties_by_input_order():
     # Sample variances (n-1): g1 = 3, g2 = 1, g3 = 0, g4 = 1 (ties with g2, comes later in the input).
-    mat = pd.DataFrame({"a": [0, 1, 0, 2], "b": [0, 2, 0, 0], "c": [3, 3, 0, 1]}, index=["g1", "g2", "g3", "g4"], dtype=float)
+    mat = pd.DataFrame(
+        {"a": [0, 1, 0, 2], "b": [0, 2, 0, 0], "c": [3, 3, 0, 1]}, index=["g1", "g2", "g3", "g4"], dtype=float
+    )
     result = pcatools_pca(mat, remove_var=0.25)
-    assert list(result.loadings.index) == ["g1", "g2", "g4"]  # floor(4 * 0.75) = 3 kept, by variance, ties stable
+    assert list(result.loadings.index) == [
+        "g1",
+        "g2",
+        "g4",
+    ]  # floor(4 * 0.75) = 3 kept, by variance, ties stable
     assert result.removed == 1
     # Variance % over the kept genes' total variance 3 + 1 + 1 = 5; sums to 100 over all PCs.
     assert result.variance_percent.sum() == pytest.approx(100)
@@ -29,7 +41,11 @@ def test_remove_var_keeps_at_least_one_gene():
 
 def test_matches_independent_svd_and_gives_five_pcs_for_five_samples():
     rng = np.random.default_rng(0)
-    mat = pd.DataFrame(rng.normal(size=(200, 5)) * rng.uniform(0.1, 3, size=(200, 1)), index=[f"g{i}" for i in range(200)], columns=list("ABCDE"))
+    mat = pd.DataFrame(
+        rng.normal(size=(200, 5)) * rng.uniform(0.1, 3, size=(200, 1)),
+        index=[f"g{i}" for i in range(200)],
+        columns=list("ABCDE"),
+    )
     result = pcatools_pca(mat, remove_var=0.1)
     assert result.scores.shape == (5, 5) and result.loadings.shape == (180, 5)
     assert result.variance_percent.iloc[-1] < 1e-20  # centred 5 samples: the last PC is null
@@ -81,7 +97,8 @@ def test_parallel_analysis_keeps_structure_and_rejects_noise():
 
 def test_retained_loadings_takes_both_tails_of_each_pc():
     loadings = pd.DataFrame(
-        {"PC1": [1.0, 0.97, 0.5, 0.0, -1.0], "PC2": [0.0, 0.1, 1.0, -0.99, 0.2]}, index=["a", "b", "c", "d", "e"]
+        {"PC1": [1.0, 0.97, 0.5, 0.0, -1.0], "PC2": [0.0, 0.1, 1.0, -0.99, 0.2]},
+        index=["a", "b", "c", "d", "e"],
     )
     # PC1 range 2 -> margin 0.1: >= 0.9 (a, b) and <= -0.9 (e); PC2 range 1.99 -> margin ~0.0995: c and d.
     assert retained_loadings(loadings, ["PC1", "PC2"], 0.05) == ["a", "b", "e", "c", "d"]

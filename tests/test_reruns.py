@@ -33,7 +33,10 @@ def killed_at(*kills: tuple[str, int], group: bool = False) -> dict[str, str]:
     """Environment for a run whose job processes die just before their ``nth`` atomic rename onto ``name``;
     with ``group`` Snakemake dies with them."""
     path = os.pathsep.join(filter(None, [str(HOOK), os.environ.get("PYTHONPATH")]))
-    return {"PYTHONPATH": path, "MORPHOPOTENCY_TEST_KILL": json.dumps([{"name": n, "nth": k, "group": group} for n, k in kills])}
+    return {
+        "PYTHONPATH": path,
+        "MORPHOPOTENCY_TEST_KILL": json.dumps([{"name": n, "nth": k, "group": group} for n, k in kills]),
+    }
 
 
 def temporaries(root) -> list[str]:
@@ -52,10 +55,20 @@ def checksums(root, suffix: str) -> dict[str, str]:
 
 def cnn_config() -> dict:
     """The tiny demo with every stage on, the CNN included: two folds of four epochs on 32-px crops."""
-    config = tiny_config(cnn={
-        "enabled": True, "backbones": ["resnet18"], "pretrained": "none", "image_size": 32, "epochs": 4, "patience": 4,
-        "folds": 2, "group_by": "none", "batch_size": 4, "lr_search": {"trials": 2, "repeats": 1, "startup_trials": 1, "epochs": 1},
-    })
+    config = tiny_config(
+        cnn={
+            "enabled": True,
+            "backbones": ["resnet18"],
+            "pretrained": "none",
+            "image_size": 32,
+            "epochs": 4,
+            "patience": 4,
+            "folds": 2,
+            "group_by": "none",
+            "batch_size": 4,
+            "lr_search": {"trials": 2, "repeats": 1, "startup_trials": 1, "epochs": 1},
+        }
+    )
     config["imaging"]["ssea3_threshold"] = "otsu"  # the tiny fields are all below the default 90
     return config
 
@@ -73,7 +86,9 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_p
     # Each wave kills only outputs its run must write, whatever order the scheduler picks.
     # Wave 1: the node is lost while the RPKM table is written. Snakemake dies with the job, so no one
     # removes anything: only the write-then-rename keeps a half table from looking complete.
-    lost = snakemake(root, "results/rnaseq/expression/rpkm.tsv", env=killed_at(("rpkm.tsv", 1), group=True), session=True)
+    lost = snakemake(
+        root, "results/rnaseq/expression/rpkm.tsv", env=killed_at(("rpkm.tsv", 1), group=True), session=True
+    )
     assert lost.returncode == -signal.SIGKILL, (lost.stdout + lost.stderr)[-3000:]
     assert not (root / "results/rnaseq/expression/rpkm.tsv").exists()
     assert any("rpkm.tsv" in t for t in temporaries(root)), temporaries(root)
@@ -83,14 +98,24 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_p
     # before its third epoch checkpoint. The job that was running when Snakemake died is re-run
     # (rerun-incomplete in profiles/default); without that, wave 2 would stop at once.
     waves = [
-        ([("S8.h5ad", 1), ("pearson_log2.png", 1)], ["imaging_cells", "rnaseq_correlation"], ["imaging/cells/S8.h5ad", "rnaseq/correlation/pearson_log2.png"]),
-        ([("cv_resnet18_fold0.pt", 3)], ["cnn_fold"], ["cnn/cv/resnet18/fold0/predictions.tsv", "cnn/cv/resnet18/fold0/history.tsv"]),
+        (
+            [("S8.h5ad", 1), ("pearson_log2.png", 1)],
+            ["imaging_cells", "rnaseq_correlation"],
+            ["imaging/cells/S8.h5ad", "rnaseq/correlation/pearson_log2.png"],
+        ),
+        (
+            [("cv_resnet18_fold0.pt", 3)],
+            ["cnn_fold"],
+            ["cnn/cv/resnet18/fold0/predictions.tsv", "cnn/cv/resnet18/fold0/history.tsv"],
+        ),
     ]
     for kills, rules, outputs in waves:
         run = snakemake(root, "--keep-going", env=killed_at(*kills))
         log = run.stdout + run.stderr
         assert run.returncode != 0 and all(f"Error in rule {rule}" in log for rule in rules), log[-4000:]
-        assert all(any(name in t for t in temporaries(root)) for name, _ in kills), temporaries(root)  # killed mid-write
+        assert all(any(name in t for t in temporaries(root)) for name, _ in kills), temporaries(
+            root
+        )  # killed mid-write
         assert [o for o in outputs if (root / "results" / o).exists()] == []
     checkpoint = torch.load(root / "results/cnn/checkpoints/cv_resnet18_fold0.pt", weights_only=True)
     assert json.loads(checkpoint["state"])["epoch"] == 2
@@ -98,7 +123,10 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_p
     rerun = snakemake(root)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert temporaries(root) == []
-    assert "resumed from results/cnn/checkpoints/cv_resnet18_fold0.pt after epoch 2" in (root / "results/logs/cnn/cv_resnet18_fold0.log").read_text()
+    assert (
+        "resumed from results/cnn/checkpoints/cv_resnet18_fold0.pt after epoch 2"
+        in (root / "results/logs/cnn/cv_resnet18_fold0.log").read_text()
+    )
     history = pd.read_csv(root / "results/cnn/cv/resnet18/fold0/history.tsv", sep="\t")
     assert history["epoch"].tolist() == [1, 2, 3, 4]
 
@@ -106,7 +134,10 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_p
         reference, again = checksums(clean, suffix), checksums(root, suffix)
         assert len(reference) > at_least and sorted(again) == sorted(reference), suffix
         assert [f for f in reference if again[f] != reference[f]] == []
-    cells, reference = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad"), ad.read_h5ad(clean / "results/imaging/cells/S8.h5ad")
+    cells, reference = (
+        ad.read_h5ad(root / "results/imaging/cells/S8.h5ad"),
+        ad.read_h5ad(clean / "results/imaging/cells/S8.h5ad"),
+    )
     pd.testing.assert_frame_equal(cells.obs, reference.obs)
     assert sorted(cells.obsm) == sorted(reference.obsm) and len(cells.obs) > 0
     for key in reference.obsm:

@@ -2,7 +2,6 @@
 
 import gzip
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,7 +33,12 @@ def test_rpkm_by_hand():
 
 @pytest.mark.parametrize("name,sep", [("t.tsv", "\t"), ("t.tsv.gz", "\t"), ("t.csv", ","), ("t.csv.gz", ",")])
 def test_formats_and_columns_mapped_to_samples(tmp_path, name, sep):
-    text = sep.join(["Geneid", "Symbol", "count_S1", "count_S8"]) + "\n" + sep.join(["ENSG1", "FN1", "5", "7"]) + "\n"
+    text = (
+        sep.join(["Geneid", "Symbol", "count_S1", "count_S8"])
+        + "\n"
+        + sep.join(["ENSG1", "FN1", "5", "7"])
+        + "\n"
+    )
     expr = read_expression_table(table(tmp_path, text, name), {"S1": "count_S1", "S8": "count_S8"})
     assert list(expr.values.columns) == ["S1", "S8"] and expr.values.at["ENSG1", "S8"] == 7
     assert expr.symbols["ENSG1"] == "FN1"
@@ -52,9 +56,15 @@ def test_xlsx(tmp_path):
     [
         ("gene_id\tS1\ng1\t3\n", r"sample column\(s\) missing from the table: S8 \(sample S8\)"),
         ("gene_id\tS1\tS8\ng1\t3\t4\ng1\t5\t6\n", r"duplicated gene id 'g1' \(rows 2, 3\)"),
-        ("gene_id\tS1\tS8\ng1\t3\t4\ng2\tabc\t6\n", r"column 'S1' \(sample S1\), row 3 \(gene g2\): non-numeric value 'abc'"),
+        (
+            "gene_id\tS1\tS8\ng1\t3\t4\ng2\tabc\t6\n",
+            r"column 'S1' \(sample S1\), row 3 \(gene g2\): non-numeric value 'abc'",
+        ),
         ("gene_id\tS1\tS8\ng1\t3\t-4\n", r"column 'S8' \(sample S8\), row 2 \(gene g1\): negative value -4"),
-        ("gene_id\tS1\tS8\ng1\t3\t\ng2\t1\t1\n", r"column 'S8' \(sample S8\), row 2 \(gene g1\): missing value \(NaN\)"),
+        (
+            "gene_id\tS1\tS8\ng1\t3\t\ng2\t1\t1\n",
+            r"column 'S8' \(sample S8\), row 2 \(gene g1\): missing value \(NaN\)",
+        ),
         ("gene_id\tS1\tS8\ng1\t0\t4\ng2\t0\t1\n", r"column 'S1' \(sample S1\) is all zero"),
     ],
 )
@@ -78,9 +88,15 @@ def test_blocks_read_as_one_table_and_rows_counted_across_blocks(tmp_path, monke
     blocks = read_expression_table(table(tmp_path, text, "t.tsv.gz"), COLUMNS)
     pd.testing.assert_frame_equal(blocks.values, whole.values)
     pd.testing.assert_series_equal(blocks.symbols, whole.symbols)
-    assert blocks.values.shape == (11, 2) and blocks.values.at["ENSG010", "S1"] == 30 and blocks.symbols["ENSG010"] == "G10"
+    assert (
+        blocks.values.shape == (11, 2)
+        and blocks.values.at["ENSG010", "S1"] == 30
+        and blocks.symbols["ENSG010"] == "G10"
+    )
     bad = text.replace("ENSG009\tG9\tnote 9\t27", "ENSG009\tG9\tnote 9\tx27")
-    with pytest.raises(ExpressionError, match=r"column 'S1' \(sample S1\), row 11 \(gene ENSG009\): non-numeric value 'x27'"):
+    with pytest.raises(
+        ExpressionError, match=r"column 'S1' \(sample S1\), row 11 \(gene ENSG009\): non-numeric value 'x27'"
+    ):
         read_expression_table(table(tmp_path, bad), COLUMNS)
     twice = text.replace("ENSG009", "ENSG001")
     with pytest.raises(ExpressionError, match=r"duplicated gene id 'ENSG001' \(rows 3, 11\)"):
@@ -124,8 +140,16 @@ def test_lengths_missing_for_most_genes(tmp_path):
 def test_real_gencode_lengths_match_versioned_and_unversioned_ids(tmp_path):
     lengths = read_length_table(SHARED_DATA / "gene_lengths" / "gencode_v25_gene_exonic_length.tsv.gz")
     assert lengths["ENSG00000000003"] == 4535 and lengths["ENSG00000000003.14"] == 4535
-    path = table(tmp_path, "gene_id\tgene_symbol\tS1\tS8\nENSG00000000003.99\tTSPAN6\t10\t20\nENSG00000000005\tTNMD\t5\t5\n")
-    expr = build_expression(path, COLUMNS, "counts", gene_lengths=SHARED_DATA / "gene_lengths" / "gencode_v25_gene_exonic_length.tsv.gz")
+    path = table(
+        tmp_path,
+        "gene_id\tgene_symbol\tS1\tS8\nENSG00000000003.99\tTSPAN6\t10\t20\nENSG00000000005\tTNMD\t5\t5\n",
+    )
+    expr = build_expression(
+        path,
+        COLUMNS,
+        "counts",
+        gene_lengths=SHARED_DATA / "gene_lengths" / "gencode_v25_gene_exonic_length.tsv.gz",
+    )
     assert expr.dropped == [] and expr.rpkm.shape == (2, 2)
     # TSPAN6 in S1: 10 reads / 4.535 kb / (15 / 1e6) M
     assert expr.rpkm.at["ENSG00000000003.99", "S1"] == pytest.approx(10 / 4.535 / 15e-6)

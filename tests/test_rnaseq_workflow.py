@@ -21,7 +21,11 @@ STEM = ["S1", "S5", "S7", "S8", "S9"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     config = tiny_config()
-    config["demo"].update(n_genes=4000, multipotent_fraction={"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}, seed=20230411)
+    config["demo"].update(
+        n_genes=4000,
+        multipotent_fraction={"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66},
+        seed=20230411,
+    )
     samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
     root = write_project(tmp_path_factory.mktemp("rnaseq"), config, samples)
     result = snakemake(root)
@@ -49,7 +53,10 @@ def test_s8_s9_nearest_on_pc1_and_fn1_leads(demo):
     genes = tsv(out / "pca" / "pc1_genes.tsv")
     assert genes.loc[genes["rank"] == 1, "symbol"].item() == "FN1"
     variance = tsv(out / "pca" / "variance.tsv")
-    assert list(variance["PC"]) == [f"PC{i}" for i in range(1, 6)] and variance["variance_percent"].iloc[-1] < 1e-10
+    assert (
+        list(variance["PC"]) == [f"PC{i}" for i in range(1, 6)]
+        and variance["variance_percent"].iloc[-1] < 1e-10
+    )
     assert variance["variance_percent"].iloc[0] > 40
     parallel = tsv(out / "pca" / "parallel_analysis.tsv")
     assert parallel["retained_by_horn"].iloc[0]
@@ -101,9 +108,23 @@ def test_dotplot_lists_markers_and_the_figures_exist(demo):
     out, _ = demo
     dots = tsv(out / "stemness" / "dotplot.tsv")
     assert {"FN1"}.isdisjoint(dots["gene"]) and dots["present"].all()
-    assert set(dots["category"]) >= {"stem-cell maintenance", "adipogenic", "osteogenic", "chondrogenic", "keratocyte"}
-    for png in ["pca/scree.png", "pca/biplot.png", "pca/loadings_plot.png", "enrichment/go_bp.png", "enrichment/go_bp_network.png",
-                "differentiation/pca.png", "differentiation/function_heatmap.png", "stemness/dotplot.png"]:
+    assert set(dots["category"]) >= {
+        "stem-cell maintenance",
+        "adipogenic",
+        "osteogenic",
+        "chondrogenic",
+        "keratocyte",
+    }
+    for png in [
+        "pca/scree.png",
+        "pca/biplot.png",
+        "pca/loadings_plot.png",
+        "enrichment/go_bp.png",
+        "enrichment/go_bp_network.png",
+        "differentiation/pca.png",
+        "differentiation/function_heatmap.png",
+        "stemness/dotplot.png",
+    ]:
         assert (out / png).stat().st_size > 10_000, png
 
 
@@ -113,11 +134,15 @@ def test_geo_download_and_enrichr_library_through_the_workflow(demo, server, tmp
     www, base = server
     suppl = www / "GSE210nnn" / "GSE210678" / "suppl"
     suppl.mkdir(parents=True)
-    shutil.copy(demo_root / "results" / "demo" / "rnaseq" / "demo_counts.tsv.gz", suppl / "GSE210678_counts.tsv.gz")
+    shutil.copy(
+        demo_root / "results" / "demo" / "rnaseq" / "demo_counts.tsv.gz", suppl / "GSE210678_counts.tsv.gz"
+    )
     sets = read_gmt(GO_BP)
     chosen = [n for n in sets if term_id(n) in {"GO:0031589", "GO:0001503", "GO:0006412"}]
     (www / "enrichr").mkdir()
-    (www / "enrichr" / "TestLib").write_text("".join(f"{n}\t\t" + "\t".join(f"{g},1.0" for g in sets[n]) + "\n" for n in chosen))
+    (www / "enrichr" / "TestLib").write_text(
+        "".join(f"{n}\t\t" + "\t".join(f"{g},1.0" for g in sets[n]) + "\n" for n in chosen)
+    )
     config = tiny_config(demo={"enabled": False})
     config["rnaseq"] = {
         "geo": {"accession": "GSE210678", "file": "GSE210678_counts.tsv.gz", "base_url": base},

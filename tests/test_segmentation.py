@@ -48,6 +48,8 @@ def test_seg_on_real_msc_frames():
     values = []
     for frame in frames:
         truth = tifffile.imread(frame.replace("images/t", "masks/man_seg"))
-        values.append(seg_score(truth, segment_cells(tifffile.imread(frame).astype(float), None, CTC_PARAMS))[1])
+        values.append(
+            seg_score(truth, segment_cells(tifffile.imread(frame).astype(float), None, CTC_PARAMS))[1]
+        )
     seg = float(np.concatenate(values).mean())
     assert seg >= 0.56, seg  # reached 0.568 with one shared parameter set; naive smoothed Otsu scores ~0.10

@@ -52,7 +52,9 @@ def test_multipotent_cells_are_rounder_and_brighter_but_overlap(cohort):
 def test_shape_class_ceiling_by_hand_and_by_sampling():
     # By hand: round > irregular > elongated in likelihood ratio; AUC = P(pos outranks neg) + ties / 2.
     ceiling = shape_class_ceiling()
-    assert ceiling["roc_auc"] == pytest.approx(0.60 * 0.85 + 0.25 * 0.55 + 0.5 * (0.60 * 0.15 + 0.25 * 0.30 + 0.15 * 0.55))
+    assert ceiling["roc_auc"] == pytest.approx(
+        0.60 * 0.85 + 0.25 * 0.55 + 0.5 * (0.60 * 0.15 + 0.25 * 0.30 + 0.15 * 0.55)
+    )
     assert ceiling["balanced_accuracy"] == pytest.approx(0.5 * (0.60 + 0.85))
     # An oracle that knows each cell's class reaches it on 20 000 cells drawn as the simulator draws them.
     rng = np.random.default_rng(0)
@@ -60,7 +62,9 @@ def test_shape_class_ceiling_by_hand_and_by_sampling():
     drawn = np.array([rng.choice(3, p=SHAPE_PROBS[bool(t)]) for t in truth])
     ratio = np.asarray(SHAPE_PROBS[True]) / np.asarray(SHAPE_PROBS[False])
     assert roc_auc_score(truth, ratio[drawn]) == pytest.approx(ceiling["roc_auc"], abs=0.01)
-    assert balanced_accuracy_score(truth, ratio[drawn] > 1) == pytest.approx(ceiling["balanced_accuracy"], abs=0.01)
+    assert balanced_accuracy_score(truth, ratio[drawn] > 1) == pytest.approx(
+        ceiling["balanced_accuracy"], abs=0.01
+    )
 
 
 def test_every_cell_has_a_nucleus_and_some_cells_touch(cohort):
@@ -86,7 +90,17 @@ def test_images_have_background_offset_vignetting_and_noise(cohort):
 
 def test_files_are_ome_tiff_with_channel_names_and_deterministic(tmp_path):
     for run in ("a", "b"):
-        write_donor(5, "S8", 2, 160, 6, 0.7, tmp_path / run / "img", tmp_path / run / "mask", tmp_path / run / "truth.tsv")
+        write_donor(
+            5,
+            "S8",
+            2,
+            160,
+            6,
+            0.7,
+            tmp_path / run / "img",
+            tmp_path / run / "mask",
+            tmp_path / run / "truth.tsv",
+        )
     planned = planned_image_files(tmp_path / "a" / "img", "S8", 2)
     assert sorted(p.name for p in (tmp_path / "a" / "img").iterdir()) == [p.name for p in planned]
     for path in planned:
@@ -96,7 +110,7 @@ def test_files_are_ome_tiff_with_channel_names_and_deterministic(tmp_path):
             assert tif.is_ome
             assert tif.series[0].axes == "CYX"
             data = tif.asarray()
-            assert "CD105" in tif.ome_metadata and "PhysicalSizeX=\"0.8\"" in tif.ome_metadata
+            assert "CD105" in tif.ome_metadata and 'PhysicalSizeX="0.8"' in tif.ome_metadata
         assert data.shape == (3, 160, 160) and data.dtype == np.uint16
     truth = pd.read_csv(tmp_path / "a" / "truth.tsv", sep="\t")
     assert list(truth.columns[:3]) == ["donor", "image", "cell_id"]

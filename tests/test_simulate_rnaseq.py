@@ -88,7 +88,9 @@ def test_differentiated_samples_differ_and_d8_d9_carry_differentiation(expressio
 def test_written_files_read_back_and_are_reproducible(tmp_path, sheet, gene_sets):
     for run in ("a", "b"):
         demo = simulate_rnaseq(4, sheet, FRACTIONS, gene_sets, n_genes=500)
-        write_rnaseq(demo, tmp_path / run / "counts.tsv.gz", tmp_path / run / "lengths.tsv", tmp_path / run / "truth")
+        write_rnaseq(
+            demo, tmp_path / run / "counts.tsv.gz", tmp_path / run / "lengths.tsv", tmp_path / run / "truth"
+        )
     for name in ("counts.tsv.gz", "lengths.tsv", "truth/planted_genes.tsv", "truth/planted_terms.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     with gzip.open(tmp_path / "a" / "counts.tsv.gz", "rt") as fh:

@@ -12,7 +12,14 @@ from tests.workflow_helpers import snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
 # No accounting database here: the plugin must ask squeue, not sacct (see profiles/slurm/config.yaml).
-NO_ACCOUNTING = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "10")
+NO_ACCOUNTING = (
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--latency-wait",
+    "10",
+)
 # A one-node test cluster answers at once: poll every 2 s, not 10 (measured: 187 s -> 158 s for this test).
 FAST_POLLING = ("--seconds-between-status-checks", "2")
 
@@ -28,7 +35,11 @@ def cluster(tmp_path_factory):
 
 def _tables(root):
     # Every table the run wrote; logs and provenance hold paths and times, the report a date.
-    return {p.relative_to(root): p.read_bytes() for p in sorted((root / "results").rglob("*.tsv")) if "logs" not in p.parts and "provenance" not in p.parts}
+    return {
+        p.relative_to(root): p.read_bytes()
+        for p in sorted((root / "results").rglob("*.tsv"))
+        if "logs" not in p.parts and "provenance" not in p.parts
+    }
 
 
 def _job_stats(log: str) -> dict[str, int]:
@@ -44,7 +55,16 @@ def _job_stats(log: str) -> dict[str, int]:
 
 def test_tiny_workflow_through_slurm_equals_local_run(cluster, demo_run, tmp_path):
     root = write_project(tmp_path, tiny_config())
-    result = snakemake(root, "--profile", str(REPO / "profiles" / "slurm"), *NO_ACCOUNTING, *FAST_POLLING, "--jobs", "8", timeout=900)
+    result = snakemake(
+        root,
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        *NO_ACCOUNTING,
+        *FAST_POLLING,
+        "--jobs",
+        "8",
+        timeout=900,
+    )
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     submitted = set(re.findall(r"SLURM jobid (\d+)", log))
@@ -53,7 +73,9 @@ def test_tiny_workflow_through_slurm_equals_local_run(cluster, demo_run, tmp_pat
     segment = stats.get("imaging_segment", 0)
     expected = stats["total"] - stats["all"] - segment + -(-segment // 50)
     assert len(submitted) == expected, (len(submitted), stats)
-    history = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %T"], capture_output=True, text=True, check=True).stdout
+    history = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i %T"], capture_output=True, text=True, check=True
+    ).stdout
     states = dict(line.split() for line in history.splitlines())
     assert submitted <= set(states) and {states[j] for j in submitted} == {"COMPLETED"}, history
     local, remote = _tables(demo_run), _tables(root)

@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from tests.conftest import REPO
-from tests.workflow_helpers import TINY_SAMPLES, snakemake, tiny_config, write_project
+from tests.workflow_helpers import snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
 
@@ -31,7 +31,14 @@ def test_demo_run_writes_every_output(demo_run):
     donors = pd.read_csv(demo / "truth" / "donors.tsv", sep="\t")
     assert list(donors["donor"]) == ["S1", "S8", "S9"]
     manifest = pd.read_csv(demo_run / "results" / "provenance" / "inputs.tsv", sep="\t")
-    assert set(manifest["role"]) == {"samples", "expression_table", "gene_lengths", "gene_sets", "markers", "images"}
+    assert set(manifest["role"]) == {
+        "samples",
+        "expression_table",
+        "gene_lengths",
+        "gene_sets",
+        "markers",
+        "images",
+    }
     assert (manifest["sha256"].str.len() == 64).all()
     assert (demo_run / "results" / "logs" / "demo" / "images_S8.log").stat().st_size > 0
 
@@ -57,7 +64,13 @@ def test_own_data_without_demo(demo_run, tmp_path):
     config = tiny_config(demo={"enabled": False})
     config["rnaseq"]["table"] = str(data / "rnaseq" / "demo_counts.tsv.gz")
     config["rnaseq"]["gene_lengths"] = str(data / "rnaseq" / "gene_lengths.tsv")
-    samples = ["S1\tS1\tstem\tS1\t", f"S8\tS8\tstem\tS8\t{data}/images/S8/*.ome.tif", "S9\tS9\tstem\tS9\t", "D8\tS8\tdifferentiated\tD8\t", "D9\tS9\tdifferentiated\tD9\t"]
+    samples = [
+        "S1\tS1\tstem\tS1\t",
+        f"S8\tS8\tstem\tS8\t{data}/images/S8/*.ome.tif",
+        "S9\tS9\tstem\tS9\t",
+        "D8\tS8\tdifferentiated\tD8\t",
+        "D9\tS9\tdifferentiated\tD9\t",
+    ]
     root = write_project(tmp_path / "project", config, samples)
     result = snakemake(root)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -79,28 +92,44 @@ def _fails_before_any_job(root, *needles):
 
 def test_missing_file_named_in_config_stops_before_any_job(tmp_path):
     config = tiny_config(demo={"enabled": False})
-    _fails_before_any_job(write_project(tmp_path, config), "rnaseq.table: file not found: results/demo/rnaseq/demo_counts.tsv.gz")
+    _fails_before_any_job(
+        write_project(tmp_path, config),
+        "rnaseq.table: file not found: results/demo/rnaseq/demo_counts.tsv.gz",
+    )
 
 
-@pytest.mark.parametrize("cnn, message", [
-    ({"backbones": ["densenet12"]}, "'densenet12' is not a timm model"),
-    ({"pretrained": "weights/missing.safetensors"}, "cnn.pretrained for densenet121: 'weights/missing.safetensors' is neither imagenet, none nor an existing .safetensors file"),
-    ({"pretrained": {"vgg19": "none"}}, "cnn.pretrained has no entry for backbone 'densenet121'"),
-    ({"final_backbone": "resnet50"}, "cnn.final_backbone 'resnet50' is not auto or one of cnn.backbones"),
-    ({"data": {"source": "folder", "folder": "nowhere"}}, "cnn.data.folder: not a folder: nowhere"),
-    ({"lr_search": {"low": 0.1, "high": 0.01}}, "cnn.lr_search.low must be below cnn.lr_search.high"),
-])
+@pytest.mark.parametrize(
+    "cnn, message",
+    [
+        ({"backbones": ["densenet12"]}, "'densenet12' is not a timm model"),
+        (
+            {"pretrained": "weights/missing.safetensors"},
+            "cnn.pretrained for densenet121: 'weights/missing.safetensors' is neither imagenet, none nor "
+            "an existing .safetensors file",
+        ),
+        ({"pretrained": {"vgg19": "none"}}, "cnn.pretrained has no entry for backbone 'densenet121'"),
+        ({"final_backbone": "resnet50"}, "cnn.final_backbone 'resnet50' is not auto or one of cnn.backbones"),
+        ({"data": {"source": "folder", "folder": "nowhere"}}, "cnn.data.folder: not a folder: nowhere"),
+        ({"lr_search": {"low": 0.1, "high": 0.01}}, "cnn.lr_search.low must be below cnn.lr_search.high"),
+    ],
+)
 def test_bad_cnn_settings_stop_before_any_job(tmp_path, cnn, message):
     _fails_before_any_job(write_project(tmp_path, tiny_config(cnn={"enabled": True, **cnn})), message)
 
 
 def test_paper_protocol_config_plans_the_papers_runs(tmp_path):
-    """config/paper.yaml laid over the shipped config: four ImageNet backbones, 5 folds, 5 LR-search repeats."""
+    """config/paper.yaml laid over the shipped config: four ImageNet backbones, 5 folds, 5 LR-search
+    repeats.
+    """
     (tmp_path / "config").mkdir()
     for name in ("config.yaml", "paper.yaml", "samples.tsv"):
         shutil.copy(REPO / "config" / name, tmp_path / "config" / name)
     (tmp_path / "resources").symlink_to(REPO / "resources")
     result = snakemake(tmp_path, "-n", "--configfile", "config/paper.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    counts = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in result.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
     assert counts["cnn_fetch_weights"] == 4 and counts["cnn_fold"] == 20 and counts["cnn_lr_search"] == 5

@@ -15,7 +15,9 @@ TEST_CONFIG = REPO / ".test" / "config"
 
 
 def tiny_config(**overrides) -> dict:
-    """The tiny test cohort of ``.test/config/config.yaml`` with whole sections replaced: seconds, not minutes."""
+    """The tiny test cohort of ``.test/config/config.yaml`` with whole sections replaced: seconds, not
+    minutes.
+    """
     config = yaml.safe_load((TEST_CONFIG / "config.yaml").read_text())
     for key, value in overrides.items():
         config[key] = value
@@ -33,9 +35,28 @@ def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -
     return root
 
 
-def snakemake(root: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None, session: bool = False) -> subprocess.CompletedProcess:
+def snakemake(
+    root: Path, *args: str, timeout: int = 600, env: dict[str, str] | None = None, session: bool = False
+) -> subprocess.CompletedProcess:
     """``session``: run in a process group of its own, so a test can kill Snakemake and its jobs together."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(root), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(root),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, cwd=root, env=None if env is None else {**os.environ, **env}, start_new_session=session
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=root,
+        env=None if env is None else {**os.environ, **env},
+        start_new_session=session,
     )

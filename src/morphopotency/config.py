@@ -8,7 +8,6 @@ that the files the config names exist (except those the demo simulator will make
 from __future__ import annotations
 
 import copy
-
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,9 @@ def is_made_by_demo(path: str | Path, config: Mapping[str, Any]) -> bool:
     return Path(path) == outdir or outdir in Path(path).parents
 
 
-def check_config(config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config", files: bool = True) -> None:
+def check_config(
+    config: Mapping[str, Any], schema: Mapping[str, Any], source: str = "config", files: bool = True
+) -> None:
     """Raise ConfigError naming every bad key and (with ``files``) every missing input file."""
     errors = schema_errors(config, schema)
     if errors:
@@ -90,12 +91,16 @@ def check_config(config: Mapping[str, Any], schema: Mapping[str, Any], source: s
         check_input_files(config, schema, source)
 
 
-def _set_defaults(validator: Any, properties: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]) -> Iterator[Any]:
+def _set_defaults(
+    validator: Any, properties: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+) -> Iterator[Any]:
     if isinstance(instance, dict):
         for name, sub in properties.items():
             if "default" in sub:
                 instance.setdefault(name, copy.deepcopy(sub["default"]))
-    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](
+        validator, properties, instance, schema
+    )
 
 
 # jsonschema's documented way to fill defaults while validating (its FAQ); nested sections whose own
@@ -120,13 +125,17 @@ def check_input_files(config: Mapping[str, Any], schema: Mapping[str, Any], sour
         if not Path(value).is_file():
             missing.append(f"{'.'.join(keys)}: file not found: {value}")
     if missing:
-        raise ConfigError(f"{source}: files named in the configuration are missing:\n  - " + "\n  - ".join(missing))
+        raise ConfigError(
+            f"{source}: files named in the configuration are missing:\n  - " + "\n  - ".join(missing)
+        )
 
 
 BUNDLED_KEYS = (("rnaseq", "gene_sets", "bp"), ("rnaseq", "gene_sets", "cc"), ("rnaseq", "markers"))
 
 
-def resolve_bundled(config: dict[str, Any], basedir: str | Path, keys: tuple[tuple[str, ...], ...] = BUNDLED_KEYS) -> None:
+def resolve_bundled(
+    config: dict[str, Any], basedir: str | Path, keys: tuple[tuple[str, ...], ...] = BUNDLED_KEYS
+) -> None:
     """Point relative paths to bundled resources at the workflow's copy when the working directory has none.
 
     Lets a user run the workflow from their own project folder (``snakemake -s .../Snakefile -d project``)

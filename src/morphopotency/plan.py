@@ -32,8 +32,21 @@ ImageSpec = str | dict[str, str]
 
 # Keys of the `cnn` section a trained model depends on: only these reach the training rules, so changing
 # e.g. `cnn.bootstrap` re-runs the summaries but no training job.
-TRAINING_KEYS = ("device", "image_size", "in_chans", "dropout", "freeze_backbone", "learning_rate", "epochs",
-                 "patience", "batch_size", "seed", "pretrained", "weights_dir", "threshold")
+TRAINING_KEYS = (
+    "device",
+    "image_size",
+    "in_chans",
+    "dropout",
+    "freeze_backbone",
+    "learning_rate",
+    "epochs",
+    "patience",
+    "batch_size",
+    "seed",
+    "pretrained",
+    "weights_dir",
+    "threshold",
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +94,11 @@ class Plan:
     def sample_records(self, paired_only: bool = False) -> list[dict[str, str]]:
         """sample, donor, condition of each RNA-seq sample (of the paired donors only, for DESeq2)."""
         keep = ("sample", "donor", "condition")
-        return [{k: r[k] for k in keep} for r in self.rnaseq_samples
-                if not paired_only or r["donor"] in self.paired_donors]
+        return [
+            {k: r[k] for k in keep}
+            for r in self.rnaseq_samples
+            if not paired_only or r["donor"] in self.paired_donors
+        ]
 
     def weights_files(self, backbone: str | None = None) -> list[str]:
         """The starting-weights files of one backbone (or all): none when it starts from random weights."""
@@ -101,8 +117,11 @@ class Plan:
         }
         if "images" in self.flags:
             shapes = "results/imaging/shape_modes/"
-            files |= {"distribution": f"{shapes}distribution.tsv", "modes": f"{shapes}modes.tsv",
-                      "assignments": f"{shapes}assignments.tsv"}
+            files |= {
+                "distribution": f"{shapes}distribution.tsv",
+                "modes": f"{shapes}modes.tsv",
+                "assignments": f"{shapes}assignments.tsv",
+            }
         if "label" in self.flags:
             files["ssea3"] = "results/imaging/ssea3_fraction.tsv"
         if "cnn" in self.flags:
@@ -120,7 +139,9 @@ class Plan:
                 files[key] = [rna[key]]
         files["gene_sets"] = list(self.gene_set_files.values())
         files["markers"] = [rna["markers"]]
-        files["images"] = [f for d in sorted(self.images) for i in sorted(self.images[d]) for f in self.image_files(d, i)]
+        files["images"] = [
+            f for d in sorted(self.images) for i in sorted(self.images[d]) for f in self.image_files(d, i)
+        ]
         return files
 
 
@@ -128,34 +149,48 @@ def _fail(message: str) -> None:
     raise ConfigError(message)
 
 
-def _check_cnn(cnn: Mapping[str, Any], has_images: bool, label: str | None, cache_dir: str | Path | None) -> None:
+def _check_cnn(
+    cnn: Mapping[str, Any], has_images: bool, label: str | None, cache_dir: str | Path | None
+) -> None:
     """Cross-field CNN rules, and the backbone names against timm's registry."""
     from morphopotency.cnn.backbones import check_backbones
     from morphopotency.cnn.sources import pretrained_source
 
     if cnn["data"]["source"] == "imaging" and not has_images:
-        _fail("config: cnn.data.source is imaging but no sample has images "
-              "(set cnn.enabled: false, or cnn.data.source: folder)")
+        _fail(
+            "config: cnn.data.source is imaging but no sample has images "
+            "(set cnn.enabled: false, or cnn.data.source: folder)"
+        )
     if cnn["data"]["source"] == "imaging" and label is None:
-        _fail("config: the CNN learns SSEA3 labels but imaging.channels.label is null "
-              "(set cnn.enabled: false, or cnn.data.source: folder)")
-    if cnn["data"]["source"] == "folder" and not (cnn["data"]["folder"] and Path(cnn["data"]["folder"]).is_dir()):
+        _fail(
+            "config: the CNN learns SSEA3 labels but imaging.channels.label is null "
+            "(set cnn.enabled: false, or cnn.data.source: folder)"
+        )
+    if cnn["data"]["source"] == "folder" and not (
+        cnn["data"]["folder"] and Path(cnn["data"]["folder"]).is_dir()
+    ):
         _fail(f"config: cnn.data.folder: not a folder: {cnn['data']['folder']}")
     for backbone in cnn["backbones"]:
         try:
             source = pretrained_source(cnn, backbone)
         except ValueError as error:
             raise ConfigError(f"config: {error}") from None
-        if source not in ("imagenet", "none") and not (source.endswith(".safetensors") and Path(source).is_file()):
-            _fail(f"config: cnn.pretrained for {backbone}: {source!r} is neither imagenet, none nor an "
-                  "existing .safetensors file")
+        if source not in ("imagenet", "none") and not (
+            source.endswith(".safetensors") and Path(source).is_file()
+        ):
+            _fail(
+                f"config: cnn.pretrained for {backbone}: {source!r} is neither imagenet, none nor an "
+                "existing .safetensors file"
+            )
     try:
         check_backbones(cnn["backbones"], cache_dir)
     except ValueError as error:
         raise ConfigError(f"config: {error}") from None
     if cnn["final_backbone"] not in ("auto", *cnn["backbones"]):
-        _fail(f"config: cnn.final_backbone {cnn['final_backbone']!r} is not auto or one of cnn.backbones "
-              f"({', '.join(cnn['backbones'])})")
+        _fail(
+            f"config: cnn.final_backbone {cnn['final_backbone']!r} is not auto or one of cnn.backbones "
+            f"({', '.join(cnn['backbones'])})"
+        )
     if cnn["lr_search"]["low"] >= cnn["lr_search"]["high"]:
         _fail("config: cnn.lr_search.low must be below cnn.lr_search.high")
 
@@ -169,20 +204,37 @@ def _planned_images(config: Mapping[str, Any], image_donors: list[str]) -> list[
     fractions = config["demo"].get("multipotent_fraction", {})
     unplanted = [d for d in image_donors if d not in fractions]
     if unplanted:
-        _fail(f"config: demo.multipotent_fraction has no value for donor(s) {', '.join(unplanted)} "
-              "that have images in the sample sheet")
+        _fail(
+            f"config: demo.multipotent_fraction has no value for donor(s) {', '.join(unplanted)} "
+            "that have images in the sample sheet"
+        )
     fields = config["demo"]["fields_per_donor"]
     return [str(f) for d in image_donors for f in planned_image_files(demo / "images" / d, d, fields)]
 
 
-def _rnaseq_targets(config: Mapping[str, Any], gene_sets: Mapping[str, str], flags: frozenset[str]) -> list[str]:
+def _rnaseq_targets(
+    config: Mapping[str, Any], gene_sets: Mapping[str, str], flags: frozenset[str]
+) -> list[str]:
     r = "results/rnaseq/"
     targets = [f"{r}expression/rpkm.tsv"]
-    targets += [f"{r}correlation/pearson_{s}.{ext}" for s in config["rnaseq"]["correlation"]["scales"]
-                for ext in ("tsv", "png")]
+    targets += [
+        f"{r}correlation/pearson_{s}.{ext}"
+        for s in config["rnaseq"]["correlation"]["scales"]
+        for ext in ("tsv", "png")
+    ]
     targets.append(f"{r}stemness/dotplot.png")
-    targets += [f"{r}pca/{f}" for f in ("variance.tsv", "scores.tsv", "loadings.tsv", "pc1_genes.tsv", "scree.png",
-                                         "biplot.png", "loadings_plot.png")]
+    targets += [
+        f"{r}pca/{f}"
+        for f in (
+            "variance.tsv",
+            "scores.tsv",
+            "loadings.tsv",
+            "pc1_genes.tsv",
+            "scree.png",
+            "biplot.png",
+            "loadings_plot.png",
+        )
+    ]
     targets += [f"{r}enrichment/go_{c}.{ext}" for c in gene_sets for ext in ("tsv", "png")]
     targets += [f"{r}enrichment/go_{c}_network.png" for c in gene_sets]
     if "differentiated" in flags:
@@ -194,7 +246,9 @@ def _rnaseq_targets(config: Mapping[str, Any], gene_sets: Mapping[str, str], fla
     return targets
 
 
-def _imaging_targets(images: Mapping[str, Mapping[str, Any]], flags: frozenset[str], cropper: str) -> list[str]:
+def _imaging_targets(
+    images: Mapping[str, Mapping[str, Any]], flags: frozenset[str], cropper: str
+) -> list[str]:
     if not images:
         return []
     i = "results/imaging/"
@@ -208,11 +262,22 @@ def _imaging_targets(images: Mapping[str, Mapping[str, Any]], flags: frozenset[s
     return targets
 
 
-CNN_TARGETS = ("comparison.tsv", "baselines.tsv", "roc.png", "lr_search/surrogate.png", "lr_search/roc_auc.png",
-               "final/confusion.png", "final/examples.png", "donor_multipotency.tsv", "donor_multipotency.png")
+CNN_TARGETS = (
+    "comparison.tsv",
+    "baselines.tsv",
+    "roc.png",
+    "lr_search/surrogate.png",
+    "lr_search/roc_auc.png",
+    "final/confusion.png",
+    "final/examples.png",
+    "donor_multipotency.tsv",
+    "donor_multipotency.png",
+)
 
 
-def _flags(config: Mapping[str, Any], rna: pd.DataFrame, paired: list[str], images: Mapping, demo: Any) -> frozenset:
+def _flags(
+    config: Mapping[str, Any], rna: pd.DataFrame, paired: list[str], images: Mapping, demo: Any
+) -> frozenset:
     imaging = config["imaging"]
     flags = {"rnaseq"}
     if (rna["condition"] == "differentiated").any():
@@ -236,10 +301,16 @@ def _flags(config: Mapping[str, Any], rna: pd.DataFrame, paired: list[str], imag
     return frozenset(flags)
 
 
-def build(config: Mapping[str, Any], basedir: str | Path, schemas: str | Path | None = None,
-          samples: pd.DataFrame | None = None, cache_dir: str | Path | None = None) -> Plan:
+def build(
+    config: Mapping[str, Any],
+    basedir: str | Path,
+    schemas: str | Path | None = None,
+    samples: pd.DataFrame | None = None,
+    cache_dir: str | Path | None = None,
+) -> Plan:
     """The plan for ``config`` (as loaded from YAML; not modified). ``basedir`` is the workflow's folder,
-    where shipped resources and the schemas live; ``samples`` a sheet already read (else ``config['samples']``);
+    where shipped resources and the schemas live; ``samples`` a sheet already read (else
+    ``config['samples']``);
     ``cache_dir`` keeps the backbone names timm accepted (see cnn.backbones).
     Raises ConfigError naming the key, file or line at fault."""
     schemas = Path(schemas) if schemas else Path(basedir) / "workflow" / "schemas"
@@ -260,8 +331,10 @@ def build(config: Mapping[str, Any], basedir: str | Path, schemas: str | Path | 
     rna = samples[samples["rnaseq_column"] != ""]
     stem = list(rna.loc[rna["condition"] == "stem", "sample"])
     # Donors with both a stem and a differentiated sample; DESeq2's ~ donor + condition needs two or more.
-    paired = sorted(set(rna.loc[rna["condition"] == "stem", "donor"])
-                    & set(rna.loc[rna["condition"] == "differentiated", "donor"]))
+    paired = sorted(
+        set(rna.loc[rna["condition"] == "stem", "donor"])
+        & set(rna.loc[rna["condition"] == "differentiated", "donor"])
+    )
     if len(stem) < 2:
         _fail(f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column")
     enrichr = rna_cfg["enrichment"].get("enrichr_library")
@@ -275,33 +348,60 @@ def build(config: Mapping[str, Any], basedir: str | Path, schemas: str | Path | 
         found = images_by_donor(samples, planned, config["imaging"].get("channel_pattern"))
     except ConfigError as error:
         raise ConfigError(f"{config['samples']}: {error}") from None
-    images = {d: {i: ({c: str(f) for c, f in s.items()} if isinstance(s, dict) else str(s)) for i, s in ims.items()}
-              for d, ims in found.items()}
+    images = {
+        d: {i: ({c: str(f) for c, f in s.items()} if isinstance(s, dict) else str(s)) for i, s in ims.items()}
+        for d, ims in found.items()
+    }
     if config["cnn"]["enabled"]:
         _check_cnn(config["cnn"], bool(images), config["imaging"]["channels"].get("label"), cache_dir)
 
     scales = config["rnaseq"]["correlation"]["scales"]
     scale = config["report"]["correlation_scale"] or scales[0]
     if scale not in scales:
-        _fail(f"config: report.correlation_scale {scale!r} is not one of rnaseq.correlation.scales ({', '.join(scales)})")
+        _fail(
+            f"config: report.correlation_scale {scale!r} is not one of rnaseq.correlation.scales "
+            f"({', '.join(scales)})"
+        )
 
     flags = _flags(config, rna, paired, images, demo)
-    targets = ["results/provenance/inputs.tsv", *_rnaseq_targets(config, gene_sets, flags),
-               *_imaging_targets(images, flags, config["imaging"]["cropper"])]
+    targets = [
+        "results/provenance/inputs.tsv",
+        *_rnaseq_targets(config, gene_sets, flags),
+        *_imaging_targets(images, flags, config["imaging"]["cropper"]),
+    ]
     if "cnn" in flags:
         targets += [f"results/cnn/{t}" for t in CNN_TARGETS]
     if "report" in flags:
         targets += ["results/report/donor_report.html", "results/report/donor_summary.tsv"]
     if demo is not None:
-        targets += [str(demo / "truth/donors.tsv"), str(demo / "rnaseq/demo_counts.tsv.gz"),
-                    str(demo / "rnaseq/gene_lengths.tsv"), *planned]
+        targets += [
+            str(demo / "truth/donors.tsv"),
+            str(demo / "rnaseq/demo_counts.tsv.gz"),
+            str(demo / "rnaseq/gene_lengths.tsv"),
+            *planned,
+        ]
     first = sorted(images)[0] if images else None
-    values = {"scale": scales, "collection": list(gene_sets),
-              "donor": [first] if first else [], "image": [sorted(images[first])[0]] if first else []}
+    values = {
+        "scale": scales,
+        "collection": list(gene_sets),
+        "donor": [first] if first else [],
+        "image": [sorted(images[first])[0]] if first else [],
+    }
     return Plan(
-        config=config, samples=samples, demo=None if demo is None else str(demo), rnaseq_table=table,
+        config=config,
+        samples=samples,
+        demo=None if demo is None else str(demo),
+        rnaseq_table=table,
         rnaseq_samples=tuple(rna[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records")),
-        stem_samples=tuple(stem), paired_donors=tuple(paired), gene_set_files=gene_sets, enrichr=enrichr,
-        image_donors=tuple(image_donors), planned_images=tuple(planned), images=images, report_scale=scale,
-        flags=flags, targets=tuple(targets), sections=tuple(registry.sections(flags, values)),
+        stem_samples=tuple(stem),
+        paired_donors=tuple(paired),
+        gene_set_files=gene_sets,
+        enrichr=enrichr,
+        image_donors=tuple(image_donors),
+        planned_images=tuple(planned),
+        images=images,
+        report_scale=scale,
+        flags=flags,
+        targets=tuple(targets),
+        sections=tuple(registry.sections(flags, values)),
     )

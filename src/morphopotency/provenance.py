@@ -32,12 +32,31 @@ def file_manifest(paths: Iterable[str | Path], roles: Iterable[str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["role", "path", "bytes", "sha256"])
 
 
-PACKAGES = ("morphopotency", "snakemake", "numpy", "pandas", "scipy", "scikit-learn", "scikit-image", "anndata", "tifffile",
-            "matplotlib", "pydeseq2", "gseapy", "torch", "torchvision", "timm", "optuna", "safetensors")
+PACKAGES = (
+    "morphopotency",
+    "snakemake",
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "scikit-image",
+    "anndata",
+    "tifffile",
+    "matplotlib",
+    "pydeseq2",
+    "gseapy",
+    "torch",
+    "torchvision",
+    "timm",
+    "optuna",
+    "safetensors",
+)
 
 
 def package_versions(names: Iterable[str] = PACKAGES) -> pd.DataFrame:
-    """Installed version of each package ("not installed" rather than failing: the RNA-seq env has no torch)."""
+    """Installed version of each package ("not installed" rather than failing: the RNA-seq env has no
+    torch).
+    """
     from importlib.metadata import PackageNotFoundError, version
 
     rows = []
@@ -56,8 +75,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
 
 def git_commit(directory: str | Path) -> str:
     """The workflow's commit, with "+uncommitted changes" when the tree is dirty; "not a git checkout"."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(directory), *args], capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -84,4 +106,8 @@ def run_span(log_files: Iterable[str | Path]) -> dict[str, str | float]:
     if not stamps:
         return {"started": "unknown", "finished": "unknown", "duration_s": float("nan")}
     first, last = min(stamps), max(stamps)
-    return {"started": first.isoformat(sep=" "), "finished": last.isoformat(sep=" "), "duration_s": (last - first).total_seconds()}
+    return {
+        "started": first.isoformat(sep=" "),
+        "finished": last.isoformat(sep=" "),
+        "duration_s": (last - first).total_seconds(),
+    }

@@ -29,7 +29,9 @@ def read_sample_sheet(path: str | Path, schema: Mapping[str, Any]) -> pd.DataFra
     required = list(schema.get("required", []))
     missing = [c for c in required if c not in sheet.columns]
     if missing:
-        raise ConfigError(f"{path}: missing column(s) {', '.join(missing)}; the header must hold {', '.join(required)}")
+        raise ConfigError(
+            f"{path}: missing column(s) {', '.join(missing)}; the header must hold {', '.join(required)}"
+        )
     errors: list[str] = []
     for index, record in enumerate(sheet.to_dict(orient="records")):
         line = index + 2  # header is line 1
@@ -43,7 +45,9 @@ def read_sample_sheet(path: str | Path, schema: Mapping[str, Any]) -> pd.DataFra
     for donor, rows in with_images.groupby("donor"):
         if len(rows) > 1:
             lines = ", ".join(str(i + 2) for i in rows.index)
-            errors.append(f"donor '{donor}' has images on several lines ({lines}); give images on one sample only")
+            errors.append(
+                f"donor '{donor}' has images on several lines ({lines}); give images on one sample only"
+            )
     if sheet.empty:
         errors.append("no samples")
     if errors:
@@ -74,7 +78,9 @@ def expand_images(spec: str, planned: Iterable[str | Path] = ()) -> list[Path]:
         return []
     folder = Path(spec)
     if folder.is_dir() or any(p.parent == folder for p in planned_paths):
-        found = {p for p in folder.glob("*") if p.is_file() and is_image_file(p)} if folder.is_dir() else set()
+        found = (
+            {p for p in folder.glob("*") if p.is_file() and is_image_file(p)} if folder.is_dir() else set()
+        )
         found |= {p for p in planned_paths if p.parent == folder and is_image_file(p)}
     else:
         found = {Path(p) for p in glob.glob(spec) if Path(p).is_file()}
@@ -82,14 +88,18 @@ def expand_images(spec: str, planned: Iterable[str | Path] = ()) -> list[Path]:
     return sorted(found)
 
 
-def _group_channel_files(files: list[Path], pattern: str, sample: str, errors: list[str]) -> dict[str, dict[str, Path]]:
+def _group_channel_files(
+    files: list[Path], pattern: str, sample: str, errors: list[str]
+) -> dict[str, dict[str, Path]]:
     """One file per channel: image id = file name without the part the pattern's ``channel`` group matched."""
     regex = re.compile(pattern)
     grouped: dict[str, dict[str, Path]] = {}
     for f in files:
         match = regex.search(f.name)
         if not match or "channel" not in match.groupdict():
-            errors.append(f"sample '{sample}': file '{f.name}' does not match imaging.channel_pattern '{pattern}'")
+            errors.append(
+                f"sample '{sample}': file '{f.name}' does not match imaging.channel_pattern '{pattern}'"
+            )
             continue
         iid = image_id(f.name[: match.start()] + f.name[match.end() :])
         grouped.setdefault(iid, {})[match.group("channel")] = f
@@ -115,14 +125,21 @@ def images_by_donor(
             continue
         if channel_pattern:
             grouped = _group_channel_files(files, channel_pattern, sample, errors)
-            errors.extend(f"sample '{sample}': image id '{i}' (from per-channel files) must use letters, digits, _ or - only" for i in grouped if not _ID.match(i))
+            errors.extend(
+                f"sample '{sample}': image id '{i}' (from per-channel files) must use letters, digits, _ "
+                "or - only"
+                for i in grouped
+                if not _ID.match(i)
+            )
             result[row["donor"]] = dict(sorted(grouped.items()))
             continue
         ids: dict[str, Path | dict[str, Path]] = {}
         for f in files:
             iid = image_id(f)
             if not _ID.match(iid):
-                errors.append(f"sample '{sample}': image file name '{f.name}' must use letters, digits, _ or - only")
+                errors.append(
+                    f"sample '{sample}': image file name '{f.name}' must use letters, digits, _ or - only"
+                )
             elif iid in ids:
                 errors.append(f"sample '{sample}': two files give image id '{iid}': {ids[iid]} and {f}")
             else:

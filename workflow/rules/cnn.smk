@@ -2,22 +2,22 @@
 # (one job each, so a cluster trains them side by side) → comparison and backbone choice → learning-rate
 # search (one job per repeat, each an Optuna study in SQLite) → final model → per-donor multipotent fraction.
 
+
 # The weights download runs on the head node: compute nodes often have no network.
 localrules:
     cnn_fetch_weights,
 
 
 CNN_FOLD_PREDICTIONS = expand(
-    f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/predictions.tsv", backbone=CNN["backbones"], fold=range(CNN["folds"])
+    f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/predictions.tsv",
+    backbone=CNN["backbones"],
+    fold=range(CNN["folds"]),
 )
-
 
 
 rule cnn_fetch_weights:
     output:
         f"{CNN['weights_dir']}/{{backbone}}.safetensors",
-    params:
-        url=lambda w: CNN["weights_url"].get(w.backbone),
     log:
         "results/logs/cnn/fetch_weights_{backbone}.log",
     conda:
@@ -25,6 +25,8 @@ rule cnn_fetch_weights:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        url=lambda w: CNN["weights_url"].get(w.backbone),
     script:
         "../scripts/cnn_fetch_weights.py"
 
@@ -34,12 +36,6 @@ rule cnn_dataset:
         unpack(cnn_dataset_inputs),
     output:
         **CNN_DATA,
-    params:
-        data=CNN["data"],
-        folds=CNN["folds"],
-        val_fraction=CNN["val_fraction"],
-        group_by=CNN["group_by"],
-        seed=CNN["seed"],
     log:
         "results/logs/cnn/dataset.log",
     conda:
@@ -47,6 +43,12 @@ rule cnn_dataset:
     resources:
         mem_mb=by_attempt(4000),
         runtime=by_attempt(30),
+    params:
+        data=CNN["data"],
+        folds=CNN["folds"],
+        val_fraction=CNN["val_fraction"],
+        group_by=CNN["group_by"],
+        seed=CNN["seed"],
     script:
         "../scripts/cnn_dataset.py"
 
@@ -58,19 +60,19 @@ rule cnn_fold:
     output:
         predictions=f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/predictions.tsv",
         history=f"{CNN_DIR}/cv/{{backbone}}/fold{{fold}}/history.tsv",
-    params:
-        cnn=PLAN.cnn_params("fold"),
-        checkpoint=lambda w: f"{CNN_DIR}/checkpoints/cv_{w.backbone}_fold{w.fold}.pt",
-    wildcard_constraints:
-        fold=r"\d+",
-    threads: CNN["threads"]
     log:
         "results/logs/cnn/cv_{backbone}_fold{fold}.log",
+    wildcard_constraints:
+        fold=r"\d+",
     conda:
         "../../envs/cnn.yaml"
+    threads: CNN["threads"]
     resources:
         mem_mb=by_attempt(8000),
         runtime=by_attempt(240),
+    params:
+        cnn=PLAN.cnn_params("fold"),
+        checkpoint=lambda w: f"{CNN_DIR}/checkpoints/cv_{w.backbone}_fold{w.fold}.pt",
     script:
         "../scripts/cnn_fold.py"
 
@@ -80,9 +82,6 @@ rule cnn_select_backbone:
         predictions=CNN_FOLD_PREDICTIONS,
     output:
         selected=f"{CNN_DIR}/selected_backbone.json",
-    params:
-        select_by=CNN["select_by"],
-        final_backbone=CNN["final_backbone"],
     log:
         "results/logs/cnn/select_backbone.log",
     conda:
@@ -90,6 +89,9 @@ rule cnn_select_backbone:
     resources:
         mem_mb=by_attempt(1000),
         runtime=by_attempt(10),
+    params:
+        select_by=CNN["select_by"],
+        final_backbone=CNN["final_backbone"],
     script:
         "../scripts/cnn_select_backbone.py"
 
@@ -107,9 +109,6 @@ rule cnn_comparison:
         baselines=reported(f"{CNN_DIR}/baselines.tsv"),
         versus=reported(f"{CNN_DIR}/cnn_vs_baselines.tsv"),
         roc=reported(f"{CNN_DIR}/roc.png"),
-    params:
-        bootstrap=CNN["bootstrap"],
-        seed=CNN["seed"],
     log:
         "results/logs/cnn/comparison.log",
     conda:
@@ -117,6 +116,9 @@ rule cnn_comparison:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        bootstrap=CNN["bootstrap"],
+        seed=CNN["seed"],
     script:
         "../scripts/cnn_comparison.py"
 
@@ -128,19 +130,19 @@ rule cnn_lr_search:
         weights=cnn_weight_inputs,
     output:
         trials=f"{CNN_DIR}/lr_search/repeat{{repeat}}.tsv",
-    params:
-        cnn=PLAN.cnn_params("lr_search"),
-        study=lambda w: f"{CNN_DIR}/lr_search/studies/repeat{w.repeat}.sqlite",
-    wildcard_constraints:
-        repeat=r"\d+",
-    threads: CNN["threads"]
     log:
         "results/logs/cnn/lr_search_repeat{repeat}.log",
+    wildcard_constraints:
+        repeat=r"\d+",
     conda:
         "../../envs/cnn.yaml"
+    threads: CNN["threads"]
     resources:
         mem_mb=by_attempt(8000),
         runtime=by_attempt(480),
+    params:
+        cnn=PLAN.cnn_params("lr_search"),
+        study=lambda w: f"{CNN_DIR}/lr_search/studies/repeat{w.repeat}.sqlite",
     script:
         "../scripts/cnn_lr_search.py"
 
@@ -154,10 +156,6 @@ rule cnn_lr_summary:
         best=f"{CNN_DIR}/lr_search/best.json",
         surrogate_figure=reported(f"{CNN_DIR}/lr_search/surrogate.png"),
         roc_auc_figure=reported(f"{CNN_DIR}/lr_search/roc_auc.png"),
-    params:
-        low=CNN["lr_search"]["low"],
-        high=CNN["lr_search"]["high"],
-        seed=CNN["seed"],
     log:
         "results/logs/cnn/lr_summary.log",
     conda:
@@ -165,6 +163,10 @@ rule cnn_lr_summary:
     resources:
         mem_mb=by_attempt(1000),
         runtime=by_attempt(30),
+    params:
+        low=CNN["lr_search"]["low"],
+        high=CNN["lr_search"]["high"],
+        seed=CNN["seed"],
     script:
         "../scripts/cnn_lr_summary.py"
 
@@ -186,17 +188,17 @@ rule cnn_final:
         confusion_figure=reported(f"{CNN_DIR}/final/confusion.png"),
         examples=f"{CNN_DIR}/final/examples.tsv",
         examples_figure=reported(f"{CNN_DIR}/final/examples.png"),
-    params:
-        cnn=PLAN.cnn_params("final"),
-        checkpoint=f"{CNN_DIR}/checkpoints/final.pt",
-    threads: CNN["threads"]
     log:
         "results/logs/cnn/final.log",
     conda:
         "../../envs/cnn.yaml"
+    threads: CNN["threads"]
     resources:
         mem_mb=by_attempt(8000),
         runtime=by_attempt(240),
+    params:
+        cnn=PLAN.cnn_params("final"),
+        checkpoint=f"{CNN_DIR}/checkpoints/final.pt",
     script:
         "../scripts/cnn_final.py"
 
@@ -210,9 +212,6 @@ rule cnn_donors:
     output:
         table=reported(f"{CNN_DIR}/donor_multipotency.tsv"),
         figure=reported(f"{CNN_DIR}/donor_multipotency.png"),
-    params:
-        bootstrap=CNN["bootstrap"],
-        seed=CNN["seed"],
     log:
         "results/logs/cnn/donors.log",
     conda:
@@ -220,5 +219,8 @@ rule cnn_donors:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        bootstrap=CNN["bootstrap"],
+        seed=CNN["seed"],
     script:
         "../scripts/cnn_donors.py"

@@ -2,6 +2,9 @@
 # validation, samples, images, targets and report sections. This file builds it and holds the input
 # functions the rules call; the rules find the morphopotency library as an installed package.
 
+import os
+from pathlib import Path
+
 from snakemake.exceptions import WorkflowError
 
 from morphopotency.config import ConfigError
@@ -13,6 +16,10 @@ try:
     PLAN = build(config, workflow.basedir, cache_dir=".snakemake/morphopotency")
 except ConfigError as error:
     raise WorkflowError(str(error)) from None  # a plain message, not a Python traceback
+
+# Where per-rule conda envs install the library from (envs/*.post-deploy.sh); read only when an env is made.
+if (Path(workflow.basedir) / "pyproject.toml").is_file():
+    os.environ.setdefault("MORPHOPOTENCY_SOURCE", workflow.basedir)
 
 C = PLAN.config
 CNN = C["cnn"]

@@ -3,7 +3,6 @@
 
 from pathlib import Path
 
-
 if PLAN.demo is not None:
     DEMO = Path(PLAN.demo)
     DEMO_FIELD_IDS = [f"{i + 1:02d}" for i in range(C["demo"]["fields_per_donor"])]
@@ -13,12 +12,6 @@ if PLAN.demo is not None:
             images=expand(str(DEMO / "images/{{donor}}/{{donor}}_field{n}.ome.tif"), n=DEMO_FIELD_IDS),
             masks=expand(str(DEMO / "truth/masks/{{donor}}/{{donor}}_field{n}.ome.tif"), n=DEMO_FIELD_IDS),
             truth=str(DEMO / "truth/cells_{donor}.tsv"),
-        params:
-            seed=C["demo"]["seed"],
-            fields=C["demo"]["fields_per_donor"],
-            size=C["demo"]["image_size"],
-            cells=C["demo"]["cells_per_field"],
-            fraction=lambda w: C["demo"]["multipotent_fraction"][w.donor],
         log:
             "results/logs/demo/images_{donor}.log",
         conda:
@@ -26,6 +19,12 @@ if PLAN.demo is not None:
         resources:
             mem_mb=by_attempt(2000),
             runtime=by_attempt(30),
+        params:
+            seed=C["demo"]["seed"],
+            fields=C["demo"]["fields_per_donor"],
+            size=C["demo"]["image_size"],
+            cells=C["demo"]["cells_per_field"],
+            fraction=lambda w: C["demo"]["multipotent_fraction"][w.donor],
         script:
             "../scripts/demo_images.py"
 
@@ -38,11 +37,6 @@ if PLAN.demo is not None:
             lengths=str(DEMO / "rnaseq/gene_lengths.tsv"),
             genes=str(DEMO / "truth/planted_genes.tsv"),
             terms=str(DEMO / "truth/planted_terms.json"),
-        params:
-            seed=C["demo"]["seed"],
-            n_genes=C["demo"]["n_genes"],
-            fractions=C["demo"].get("multipotent_fraction", {}),
-            samples=PLAN.samples[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records"),
         log:
             "results/logs/demo/rnaseq.log",
         conda:
@@ -50,6 +44,11 @@ if PLAN.demo is not None:
         resources:
             mem_mb=by_attempt(2000),
             runtime=by_attempt(30),
+        params:
+            seed=C["demo"]["seed"],
+            n_genes=C["demo"]["n_genes"],
+            fractions=C["demo"].get("multipotent_fraction", {}),
+            samples=PLAN.samples[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records"),
         script:
             "../scripts/demo_rnaseq.py"
 
@@ -58,9 +57,6 @@ if PLAN.demo is not None:
             cells=expand(str(DEMO / "truth/cells_{donor}.tsv"), donor=list(PLAN.image_donors)),
         output:
             donors=str(DEMO / "truth/donors.tsv"),
-        params:
-            donors=list(PLAN.image_donors),
-            fractions=C["demo"].get("multipotent_fraction", {}),
         log:
             "results/logs/demo/truth.log",
         conda:
@@ -68,6 +64,8 @@ if PLAN.demo is not None:
         resources:
             mem_mb=by_attempt(1000),
             runtime=by_attempt(30),
+        params:
+            donors=list(PLAN.image_donors),
+            fractions=C["demo"].get("multipotent_fraction", {}),
         script:
             "../scripts/demo_truth.py"
-

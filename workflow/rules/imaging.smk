@@ -11,21 +11,21 @@ rule imaging_segment:
     output:
         labels="results/imaging/segmentation/{donor}/{image}.tif",
         overlay=reported("results/imaging/segmentation/{donor}/{image}.png"),
+    log:
+        "results/logs/imaging/segment_{donor}_{image}.log",
+    group:
+        "segmentation"
+    conda:
+        "../../envs/imaging.yaml"
+    resources:
+        mem_mb=segmentation_mem_mb,
+        runtime=by_attempt(30),
     params:
         image=lambda w: image_spec(w.donor, w.image),
         channels=CHANNELS,
         segmentation=IMG["segmentation"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
-    group:
-        "segmentation"
-    log:
-        "results/logs/imaging/segment_{donor}_{image}.log",
-    conda:
-        "../../envs/imaging.yaml"
-    resources:
-        mem_mb=segmentation_mem_mb,
-        runtime=by_attempt(30),
     script:
         "../scripts/imaging_segment.py"
 
@@ -36,6 +36,13 @@ rule imaging_cells:
     output:
         cells="results/imaging/cells/{donor}.h5ad",
         crops="results/imaging/crops/{donor}.npy",
+    log:
+        "results/logs/imaging/cells_{donor}.log",
+    conda:
+        "../../envs/imaging.yaml"
+    resources:
+        mem_mb=by_attempt(4000),
+        runtime=by_attempt(60),
     params:
         channels=CHANNELS,
         crop_size=IMG["crop_size"],
@@ -45,13 +52,6 @@ rule imaging_cells:
         image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(PLAN.images[w.donor])},
         pixel_size_um=IMG["pixel_size_um"],
         crop_window=IMG["crop_window"],
-    log:
-        "results/logs/imaging/cells_{donor}.log",
-    conda:
-        "../../envs/imaging.yaml"
-    resources:
-        mem_mb=by_attempt(4000),
-        runtime=by_attempt(60),
     script:
         "../scripts/imaging_cells.py"
 
@@ -63,9 +63,6 @@ rule imaging_ssea3:
         labels="results/imaging/ssea3_labels.tsv",
         fraction=reported("results/imaging/ssea3_fraction.tsv"),
         figure=reported("results/imaging/ssea3_histograms.png"),
-    params:
-        threshold=IMG["ssea3_threshold"],
-        donors=sorted(PLAN.images),
     log:
         "results/logs/imaging/ssea3.log",
     conda:
@@ -73,6 +70,9 @@ rule imaging_ssea3:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        threshold=IMG["ssea3_threshold"],
+        donors=sorted(PLAN.images),
     script:
         "../scripts/imaging_ssea3.py"
 
@@ -90,16 +90,16 @@ rule imaging_shape_modes:
         figure=reported("results/imaging/shape_modes/distribution.png"),
         dendrogram=reported("results/imaging/shape_modes/dendrogram.png"),
         stability_figure=reported("results/imaging/shape_modes/stability.png"),
-    params:
-        **IMG["shape_modes"],
-    threads: C["threads"]["shape_modes"]
     log:
         "results/logs/imaging/shape_modes.log",
     conda:
         "../../envs/imaging.yaml"
+    threads: C["threads"]["shape_modes"]
     resources:
         mem_mb=by_attempt(4000),
         runtime=by_attempt(60),
+    params:
+        **IMG["shape_modes"],
     script:
         "../scripts/imaging_shape_modes.py"
 
@@ -110,6 +110,13 @@ rule imaging_selective_search_crops:
     output:
         crops="results/imaging/crops_selective_search/{donor}.npy",
         boxes="results/imaging/crops_selective_search/{donor}.tsv",
+    log:
+        "results/logs/imaging/selective_search_{donor}.log",
+    conda:
+        "../../envs/imaging.yaml"
+    resources:
+        mem_mb=by_attempt(4000),
+        runtime=by_attempt(60),
     params:
         channels=CHANNELS,
         crop_size=IMG["crop_size"],
@@ -118,12 +125,5 @@ rule imaging_selective_search_crops:
         max_area=IMG["segmentation"]["max_area"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
-    log:
-        "results/logs/imaging/selective_search_{donor}.log",
-    conda:
-        "../../envs/imaging.yaml"
-    resources:
-        mem_mb=by_attempt(4000),
-        runtime=by_attempt(60),
     script:
         "../scripts/imaging_selective_search.py"

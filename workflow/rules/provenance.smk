@@ -1,5 +1,6 @@
 # Provenance: checksums of every input the run reads, for the report and for audits.
 
+
 rule input_manifest:
     input:
         **PLAN.provenance_inputs(),

@@ -10,8 +10,6 @@ rule report_donor_summary:
         agreement=reported(f"{REPORT_DIR}/agreement.tsv"),
         sentences=f"{REPORT_DIR}/donor_sentences.tsv",
         figure=reported(f"{REPORT_DIR}/agreement.png"),
-    params:
-        report=C["report"],
     log:
         "results/logs/report/donor_summary.log",
     conda:
@@ -19,6 +17,8 @@ rule report_donor_summary:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        report=C["report"],
     script:
         "../scripts/report_donor_summary.py"
 
@@ -48,11 +48,6 @@ rule report_html:
         manifest=PROVENANCE_INPUTS,
     output:
         html=f"{REPORT_DIR}/donor_report.html",
-    params:
-        sections=list(PLAN.sections),
-        config=C,
-        basedir=workflow.basedir,
-        log_dir="results/logs",
     log:
         "results/logs/report/html.log",
     conda:
@@ -60,5 +55,10 @@ rule report_html:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        sections=list(PLAN.sections),
+        config=C,
+        basedir=workflow.basedir,
+        log_dir="results/logs",
     script:
         "../scripts/report_html.py"

@@ -14,11 +14,6 @@ if RNA.get("geo"):
         output:
             table=PLAN.rnaseq_table,
             checksum=f"{PLAN.rnaseq_table}.sha256",
-        params:
-            accession=RNA["geo"]["accession"],
-            file=RNA["geo"]["file"],
-            base_url=RNA["geo"]["base_url"],
-            sha256=RNA["geo"]["sha256"],
         log:
             "results/logs/rnaseq/fetch_geo.log",
         conda:
@@ -26,6 +21,11 @@ if RNA.get("geo"):
         resources:
             mem_mb=by_attempt(500),
             runtime=by_attempt(30),
+        params:
+            accession=RNA["geo"]["accession"],
+            file=RNA["geo"]["file"],
+            base_url=RNA["geo"]["base_url"],
+            sha256=RNA["geo"]["sha256"],
         script:
             "../scripts/rnaseq_fetch.py"
 
@@ -39,8 +39,6 @@ if PLAN.enrichr:
         output:
             gmt=PLAN.gene_set_files["enrichr"],
             checksum=f"{PLAN.gene_set_files['enrichr']}.sha256",
-        params:
-            url=f"{RNA['enrichment']['enrichr_url']}{PLAN.enrichr}",
         log:
             "results/logs/rnaseq/fetch_enrichr.log",
         conda:
@@ -48,24 +46,21 @@ if PLAN.enrichr:
         resources:
             mem_mb=by_attempt(500),
             runtime=by_attempt(30),
+        params:
+            url=f"{RNA['enrichment']['enrichr_url']}{PLAN.enrichr}",
         script:
             "../scripts/rnaseq_fetch.py"
 
 
 rule rnaseq_expression:
     input:
-        table=PLAN.rnaseq_table,
         **({"gene_lengths": RNA["gene_lengths"]} if RNA.get("gene_lengths") and not RNA.get("gtf") else {}),
         **({"gtf": RNA["gtf"]} if RNA.get("gtf") else {}),
+        table=PLAN.rnaseq_table,
     output:
         rpkm=reported("results/rnaseq/expression/rpkm.tsv"),
         counts="results/rnaseq/expression/counts.tsv",
         dropped="results/rnaseq/expression/genes_without_length.tsv",
-    params:
-        values=RNA["values"],
-        id_column=RNA["id_column"],
-        symbol_column=RNA["symbol_column"],
-        sample_columns={r["sample"]: r["rnaseq_column"] for r in PLAN.rnaseq_samples},
     log:
         "results/logs/rnaseq/expression.log",
     conda:
@@ -73,6 +68,11 @@ rule rnaseq_expression:
     resources:
         mem_mb=by_attempt(4000),
         runtime=by_attempt(30),
+    params:
+        values=RNA["values"],
+        id_column=RNA["id_column"],
+        symbol_column=RNA["symbol_column"],
+        sample_columns={r["sample"]: r["rnaseq_column"] for r in PLAN.rnaseq_samples},
     script:
         "../scripts/rnaseq_expression.py"
 
@@ -83,17 +83,17 @@ rule rnaseq_correlation:
     output:
         table=reported("results/rnaseq/correlation/pearson_{scale}.tsv"),
         figure=reported("results/rnaseq/correlation/pearson_{scale}.png"),
-    params:
-        samples=list(PLAN.stem_samples),
-    wildcard_constraints:
-        scale="rpkm|log2",
     log:
         "results/logs/rnaseq/correlation_{scale}.log",
+    wildcard_constraints:
+        scale="rpkm|log2",
     conda:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        samples=list(PLAN.stem_samples),
     script:
         "../scripts/rnaseq_correlation.py"
 
@@ -105,8 +105,6 @@ rule rnaseq_stemness_dotplot:
     output:
         table=reported("results/rnaseq/stemness/dotplot.tsv"),
         figure=reported("results/rnaseq/stemness/dotplot.png"),
-    params:
-        samples=list(PLAN.stem_samples),
     log:
         "results/logs/rnaseq/stemness_dotplot.log",
     conda:
@@ -114,6 +112,8 @@ rule rnaseq_stemness_dotplot:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        samples=list(PLAN.stem_samples),
     script:
         "../scripts/rnaseq_dotplot.py"
 
@@ -129,9 +129,6 @@ rule rnaseq_pca:
         parallel="results/rnaseq/pca/parallel_analysis.tsv",
         scree=reported("results/rnaseq/pca/scree.png"),
         biplot=reported("results/rnaseq/pca/biplot.png"),
-    params:
-        samples=list(PLAN.stem_samples),
-        **RNA["pca"],
     log:
         "results/logs/rnaseq/pca.log",
     conda:
@@ -139,6 +136,9 @@ rule rnaseq_pca:
     resources:
         mem_mb=by_attempt(4000),
         runtime=by_attempt(30),
+    params:
+        **RNA["pca"],
+        samples=list(PLAN.stem_samples),
     script:
         "../scripts/rnaseq_pca.py"
 
@@ -150,8 +150,6 @@ rule plotloadings:
     output:
         table=reported("results/rnaseq/pca/loadings_plot.tsv"),
         figure=reported("results/rnaseq/pca/loadings_plot.png"),
-    params:
-        range_retain=RNA["pca"]["range_retain"],
     log:
         "results/logs/rnaseq/plotloadings.log",
     conda:
@@ -159,6 +157,8 @@ rule plotloadings:
     resources:
         mem_mb=by_attempt(2000),
         runtime=by_attempt(30),
+    params:
+        range_retain=RNA["pca"]["range_retain"],
     script:
         "../scripts/rnaseq_loadings.py"
 
@@ -173,18 +173,18 @@ rule rnaseq_enrichment:
         figure=reported("results/rnaseq/enrichment/go_{collection}.png"),
         network=reported("results/rnaseq/enrichment/go_{collection}_network.tsv"),
         network_figure=reported("results/rnaseq/enrichment/go_{collection}_network.png"),
-    params:
-        **RNA["enrichment"],
-        expressed_rpkm=RNA["expressed_rpkm"],
-    wildcard_constraints:
-        collection="bp|cc|enrichr",
     log:
         "results/logs/rnaseq/enrichment_{collection}.log",
+    wildcard_constraints:
+        collection="bp|cc|enrichr",
     conda:
         "../../envs/rnaseq.yaml"
     resources:
         mem_mb=by_attempt(3000),
         runtime=by_attempt(30),
+    params:
+        **RNA["enrichment"],
+        expressed_rpkm=RNA["expressed_rpkm"],
     script:
         "../scripts/rnaseq_enrichment.py"
 
@@ -198,9 +198,6 @@ rule rnaseq_differentiation_overview:
         figure=reported("results/rnaseq/differentiation/pca.png"),
         corr=reported("results/rnaseq/differentiation/pearson.tsv"),
         corr_figure=reported("results/rnaseq/differentiation/pearson.png"),
-    params:
-        samples=PLAN.sample_records(),
-        **RNA["pca"],
     log:
         "results/logs/rnaseq/differentiation_overview.log",
     conda:
@@ -208,6 +205,9 @@ rule rnaseq_differentiation_overview:
     resources:
         mem_mb=by_attempt(3000),
         runtime=by_attempt(30),
+    params:
+        **RNA["pca"],
+        samples=PLAN.sample_records(),
     script:
         "../scripts/rnaseq_differentiation_overview.py"
 
@@ -217,10 +217,6 @@ rule rnaseq_deseq2:
         counts="results/rnaseq/expression/counts.tsv",
     output:
         table=reported("results/rnaseq/differentiation/deseq2.tsv"),
-    params:
-        samples=PLAN.sample_records(paired_only=True),
-        alpha=RNA["differentiation"]["alpha"],
-        min_count=RNA["differentiation"]["min_count"],
     log:
         "results/logs/rnaseq/deseq2.log",
     conda:
@@ -229,6 +225,10 @@ rule rnaseq_deseq2:
     resources:
         mem_mb=by_attempt(6000),
         runtime=by_attempt(60),
+    params:
+        samples=PLAN.sample_records(paired_only=True),
+        alpha=RNA["differentiation"]["alpha"],
+        min_count=RNA["differentiation"]["min_count"],
     script:
         "../scripts/rnaseq_deseq2.py"
 
@@ -242,6 +242,13 @@ rule rnaseq_function_heatmap:
         enrichment=reported("results/rnaseq/differentiation/donor_enrichment.tsv"),
         matrix="results/rnaseq/differentiation/function_heatmap.tsv",
         figure=reported("results/rnaseq/differentiation/function_heatmap.png"),
+    log:
+        "results/logs/rnaseq/function_heatmap.log",
+    conda:
+        "../../envs/rnaseq.yaml"
+    resources:
+        mem_mb=by_attempt(3000),
+        runtime=by_attempt(30),
     params:
         samples=PLAN.sample_records(),
         lfc_threshold=RNA["differentiation"]["lfc_threshold"],
@@ -250,12 +257,5 @@ rule rnaseq_function_heatmap:
         fdr=RNA["enrichment"]["fdr"],
         min_size=RNA["enrichment"]["min_size"],
         max_size=RNA["enrichment"]["max_size"],
-    log:
-        "results/logs/rnaseq/function_heatmap.log",
-    conda:
-        "../../envs/rnaseq.yaml"
-    resources:
-        mem_mb=by_attempt(3000),
-        runtime=by_attempt(30),
     script:
         "../scripts/rnaseq_function_heatmap.py"

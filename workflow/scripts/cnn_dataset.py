@@ -15,4 +15,10 @@ splits = make_splits(cells.labels, split_groups(cells.cells, p.group_by), p.fold
 data.save(cells, snakemake.output.crops, snakemake.output.cells)
 write_tsv(splits, snakemake.output.splits)
 sizes = splits.groupby(["fold", "role"]).size().unstack()
-log.info("%d cells (%d positive); grouped by %s; cells per fold and role:\n%s", len(cells.cells), int(cells.labels.sum()), p.group_by, sizes.to_string())
+log.info(
+    "%d cells (%d positive); grouped by %s; cells per fold and role:\n%s",
+    len(cells.cells),
+    int(cells.labels.sum()),
+    p.group_by,
+    sizes.to_string(),
+)

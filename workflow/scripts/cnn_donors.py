@@ -19,8 +19,11 @@ table = donor_fractions(cells, cells["prob"].to_numpy(), cells["threshold"].to_n
 # The same fraction over the final model's held-out test cells only, for readers wary of training cells.
 held_out = cells[cells["role"] == "test"].assign(called=lambda t: t["prob"] >= t["threshold"])
 table = table.merge(
-    held_out.groupby("donor").agg(test_cells=("prob", "size"), test_predicted_fraction=("called", "mean")).reset_index(),
-    on="donor", how="left",
+    held_out.groupby("donor")
+    .agg(test_cells=("prob", "size"), test_predicted_fraction=("called", "mean"))
+    .reset_index(),
+    on="donor",
+    how="left",
 )
 # Leakage-safe estimate: each cell scored by the selected backbone's cross-validation model whose
 # training never saw the cell's image (or donor), so no donor's fraction leans on memorised labels.
@@ -30,9 +33,15 @@ cv = cv[cv["model"] == backbone]
 held_out_table = donor_fractions(cv, cv["prob"].to_numpy(), cv["threshold"].to_numpy(), p.bootstrap, p.seed)
 table = table.merge(
     held_out_table[["donor", "cells", "predicted_multipotent_fraction", "ci_low", "ci_high"]].rename(
-        columns={"cells": "cv_cells", "predicted_multipotent_fraction": "cv_predicted_fraction", "ci_low": "cv_ci_low", "ci_high": "cv_ci_high"}
+        columns={
+            "cells": "cv_cells",
+            "predicted_multipotent_fraction": "cv_predicted_fraction",
+            "ci_low": "cv_ci_low",
+            "ci_high": "cv_ci_high",
+        }
     ),
-    on="donor", how="left",
+    on="donor",
+    how="left",
 )
 write_tsv(table, snakemake.output.table)
 save_figure(donor_bars(table), snakemake.output.figure)

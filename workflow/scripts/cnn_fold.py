@@ -23,15 +23,47 @@ cells = data.load(snakemake.input.crops, snakemake.input.cells)
 index = fold_indices(pd.read_csv(snakemake.input.splits, sep="\t"), fold)
 crops, labels = to_device(cells.crops, device), torch.as_tensor(cells.labels, device=device)
 spec = model_spec(cnn, backbone)
-log.info("%s fold %d on %s: %d train, %d val, %d test cells at %d px", backbone, fold, device, *map(len, index.values()), spec.image_size)
-fit = train_classifier(spec, crops, labels, index["train"], index["val"], train_params(cnn, seed_offset=fold), weights=weights_file(cnn, backbone), checkpoint=snakemake.params.checkpoint, log=log)
+log.info(
+    "%s fold %d on %s: %d train, %d val, %d test cells at %d px",
+    backbone,
+    fold,
+    device,
+    *map(len, index.values()),
+    spec.image_size,
+)
+fit = train_classifier(
+    spec,
+    crops,
+    labels,
+    index["train"],
+    index["val"],
+    train_params(cnn, seed_offset=fold),
+    weights=weights_file(cnn, backbone),
+    checkpoint=snakemake.params.checkpoint,
+    log=log,
+)
 prob = predict_proba(fit.model, crops, index["test"], spec, cnn["batch_size"] * 2)
 # The decision cut-off: fixed, or chosen on this fold's validation cells (never its test cells).
-threshold = decision_threshold(cnn["threshold"], cells.labels[index["val"]], predict_proba(fit.model, crops, index["val"], spec, cnn["batch_size"] * 2))
+threshold = decision_threshold(
+    cnn["threshold"],
+    cells.labels[index["val"]],
+    predict_proba(fit.model, crops, index["val"], spec, cnn["batch_size"] * 2),
+)
 test = cells.cells.iloc[index["test"]]
-out = pd.DataFrame({"cell": index["test"], "donor": test["donor"].to_numpy(), "image": test["image"].to_numpy(), "label": test["label"].to_numpy(), "prob": prob, "threshold": threshold})
+out = pd.DataFrame(
+    {
+        "cell": index["test"],
+        "donor": test["donor"].to_numpy(),
+        "image": test["image"].to_numpy(),
+        "label": test["label"].to_numpy(),
+        "prob": prob,
+        "threshold": threshold,
+    }
+)
 write_tsv(out.assign(model=backbone, fold=fold), snakemake.output.predictions)
 write_tsv(fit.history, snakemake.output.history)
 # The outputs are safe: the resume checkpoint has done its job.
 Path(snakemake.params.checkpoint).unlink(missing_ok=True)
-log.info("best epoch %d (val loss %.4f), decision threshold %.4g", fit.best_epoch, fit.best_val_loss, threshold)
+log.info(
+    "best epoch %d (val loss %.4f), decision threshold %.4g", fit.best_epoch, fit.best_val_loss, threshold
+)

@@ -29,11 +29,29 @@ spec = model_spec(cnn, backbone)
 
 def objective(learning_rate: float) -> tuple[float, float]:
     params = train_params(cnn, learning_rate=learning_rate, epochs=search["epochs"], seed_offset=100 * repeat)
-    fit = train_classifier(spec, crops, labels, index["train"], index["val"], params, weights=weights_file(cnn, backbone), log=log)
+    fit = train_classifier(
+        spec,
+        crops,
+        labels,
+        index["train"],
+        index["val"],
+        params,
+        weights=weights_file(cnn, backbone),
+        log=log,
+    )
     auc = float(fit.history.loc[fit.history["epoch"] == fit.best_epoch, "val_roc_auc"].iloc[0])
     log.info("lr %.3g: val loss %.4f, val ROC-AUC %.3f", learning_rate, fit.best_val_loss, auc)
     return fit.best_val_loss, auc
 
 
-trials = run_study(objective, snakemake.params.study, search["trials"], search["low"], search["high"], seed=cnn["seed"] + repeat, n_startup_trials=search["startup_trials"], sampler=search["sampler"])
+trials = run_study(
+    objective,
+    snakemake.params.study,
+    search["trials"],
+    search["low"],
+    search["high"],
+    seed=cnn["seed"] + repeat,
+    n_startup_trials=search["startup_trials"],
+    sampler=search["sampler"],
+)
 write_tsv(trials.assign(repeat=repeat, backbone=backbone), snakemake.output.trials)

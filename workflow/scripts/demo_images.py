@@ -17,5 +17,10 @@ truth = write_donor(
     mask_dir=Path(snakemake.output.masks[0]).parent,
     truth_path=snakemake.output.truth,
 )
-log.info("donor %s: %d cells in %d fields, multipotent fraction %.3f",
-         snakemake.wildcards.donor, len(truth), snakemake.params.fields, truth["multipotent"].mean())
+log.info(
+    "donor %s: %d cells in %d fields, multipotent fraction %.3f",
+    snakemake.wildcards.donor,
+    len(truth),
+    snakemake.params.fields,
+    truth["multipotent"].mean(),
+)

@@ -10,7 +10,17 @@ from morphopotency.scriptlog import job_logger
 log = job_logger(snakemake.log[0], "imaging_cells")
 p = snakemake.params
 images = {image: (spec, label) for (image, spec), label in zip(p.image_specs.items(), snakemake.input.labels)}
-adata, crops = donor_cells(snakemake.wildcards.donor, images, Channels(**p.channels), crop_size=p.crop_size, n_points=p.n_points, bit_depth=p.bit_depth, z_projection=p.z_projection, pixel_size_um=p.pixel_size_um, crop_window=p.crop_window)
+adata, crops = donor_cells(
+    snakemake.wildcards.donor,
+    images,
+    Channels(**p.channels),
+    crop_size=p.crop_size,
+    n_points=p.n_points,
+    bit_depth=p.bit_depth,
+    z_projection=p.z_projection,
+    pixel_size_um=p.pixel_size_um,
+    crop_window=p.crop_window,
+)
 with atomic_path(snakemake.output.cells) as tmp:
     adata.write_h5ad(tmp)
 with atomic_path(snakemake.output.crops) as tmp:

@@ -19,4 +19,8 @@ write_tsv(cells[["donor", "image", "cell_id", "ssea3_8bit", "multipotent"]], sna
 fraction = donor_fractions(cells, list(snakemake.params.donors), threshold)
 write_tsv(fraction, snakemake.output.fraction)
 save_figure(ssea3_histograms(cells, threshold), snakemake.output.figure)
-log.info("threshold %.1f; fractions %s", threshold, dict(zip(fraction["donor"], fraction["ssea3_positive_fraction"].round(3))))
+log.info(
+    "threshold %.1f; fractions %s",
+    threshold,
+    dict(zip(fraction["donor"], fraction["ssea3_positive_fraction"].round(3))),
+)

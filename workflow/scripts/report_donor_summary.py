@@ -33,14 +33,23 @@ stems = stem_sample_donors(samples)
 parts = []
 imaged = list(read(inp.ssea3)["donor"]) if "ssea3" in inp.keys() else None  # donors with 0 cells included
 if "assignments" in inp.keys():
-    parts += [cell_shape_means(read(inp.assignments), imaged), shape_mode_fractions(read(inp.distribution), read(inp.modes), cfg["round_circularity"], cfg["elongated_aspect_ratio"])]
+    parts += [
+        cell_shape_means(read(inp.assignments), imaged),
+        shape_mode_fractions(
+            read(inp.distribution), read(inp.modes), cfg["round_circularity"], cfg["elongated_aspect_ratio"]
+        ),
+    ]
 if "ssea3" in inp.keys():
     parts.append(read(inp.ssea3).set_index("donor")["ssea3_positive_fraction"])
 if "cnn_donors" in inp.keys():
     parts.append(cnn_fraction(read(inp.cnn_donors), cfg["cnn_fraction"]))
 parts += [pc1_by_donor(read(inp.pca_scores), stems), mean_correlation(read(inp.correlation), stems)]
 if "heatmap" in inp.keys():
-    parts.append(differentiation_score(read(inp.heatmap), stem_sample_donors(samples, "differentiated"), cfg["differentiation_terms"]))
+    parts.append(
+        differentiation_score(
+            read(inp.heatmap), stem_sample_donors(samples, "differentiated"), cfg["differentiation_terms"]
+        )
+    )
 summary = donor_summary(parts)
 
 imaging = [m for m in ("cnn_multipotent_fraction", "ssea3_positive_fraction") if m in summary]

@@ -17,13 +17,24 @@ config = p.config
 sentences = pd.read_csv(snakemake.input.sentences, sep="\t", dtype=str)
 donors = sorted(sentences["donor"])
 provenance = provenance_section(
-    config, config_hash(config), git_commit(p.basedir), package_versions(),
-    pd.read_csv(snakemake.input.manifest, sep="\t"), run_span(sorted(Path(p.log_dir).rglob("*.log"))),
+    config,
+    config_hash(config),
+    git_commit(p.basedir),
+    package_versions(),
+    pd.read_csv(snakemake.input.manifest, sep="\t"),
+    run_span(sorted(Path(p.log_dir).rglob("*.log"))),
     datetime.now().isoformat(sep=" ", timespec="seconds"),
 )
 page = build_report(
-    "morphopotency donor report", f"Donors {', '.join(donors)}: multipotency from single-cell shape, checked against the transcriptome (after Kim et al., Sci. Rep. 2023).",
-    p.sections, config, p.basedir, sentences, beyond_paper(config), provenance,
+    "morphopotency donor report",
+    f"Donors {', '.join(donors)}: multipotency from single-cell shape, checked against the transcriptome "
+    "(after Kim et al., Sci. Rep. 2023).",
+    p.sections,
+    config,
+    p.basedir,
+    sentences,
+    beyond_paper(config),
+    provenance,
 )
 with atomic_path(snakemake.output.html) as tmp:
     tmp.write_text(page, encoding="utf-8")

@@ -23,5 +23,14 @@ graph, groups = term_network(table, kappa_threshold=p.kappa, fdr=p.fdr)
 write_tsv(groups, snakemake.output.network)
 name = snakemake.wildcards.collection.upper()
 save_figure(enrichment_bars(table, f"GO {name}: top {p.pc1_top_genes} PC1 genes"), snakemake.output.figure)
-save_figure(term_network_plot(graph, groups, f"GO {name} terms (FDR <= {p.fdr}) linked at kappa >= {p.kappa}"), snakemake.output.network_figure)
-log.info("%d terms tested, %d at FDR <= %s, %d groups", len(table), int((table["fdr"] <= p.fdr).sum()), p.fdr, groups["group"].nunique())
+save_figure(
+    term_network_plot(graph, groups, f"GO {name} terms (FDR <= {p.fdr}) linked at kappa >= {p.kappa}"),
+    snakemake.output.network_figure,
+)
+log.info(
+    "%d terms tested, %d at FDR <= %s, %d groups",
+    len(table),
+    int((table["fdr"] <= p.fdr).sum()),
+    p.fdr,
+    groups["group"].nunique(),
+)

@@ -21,5 +21,10 @@ write_expression(expr.rpkm, expr.symbols, snakemake.output.rpkm)
 counts = expr.counts if expr.counts is not None else expr.rpkm.iloc[:0]
 write_expression(counts, expr.symbols, snakemake.output.counts)
 write_tsv(pd.DataFrame({"gene_id": expr.dropped}), snakemake.output.dropped)
-log.info("%d genes x %d samples (%s input); %d genes without a length dropped",
-         len(expr.rpkm), expr.rpkm.shape[1], snakemake.params.values, len(expr.dropped))
+log.info(
+    "%d genes x %d samples (%s input); %d genes without a length dropped",
+    len(expr.rpkm),
+    expr.rpkm.shape[1],
+    snakemake.params.values,
+    len(expr.dropped),
+)

@@ -25,5 +25,8 @@ per_donor = donor_function_enrichment(lfc, symbols, gene_sets, background, p.lfc
 write_tsv(per_donor, snakemake.output.enrichment)
 matrix = representative_terms(per_donor, p.n_terms, p.fdr)
 write_tsv(matrix.rename_axis("term"), snakemake.output.matrix, index=True)
-save_figure(term_heatmap(matrix, f"Functions up on differentiation (log2 FC >= {p.lfc_threshold})"), snakemake.output.figure)
+save_figure(
+    term_heatmap(matrix, f"Functions up on differentiation (log2 FC >= {p.lfc_threshold})"),
+    snakemake.output.figure,
+)
 log.info("%d donor pairs; %d representative terms", len(pairs), len(matrix))

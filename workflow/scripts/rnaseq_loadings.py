@@ -11,9 +11,16 @@ from morphopotency.scriptlog import job_logger
 log = job_logger(snakemake.log[0], "plotloadings")
 loadings = pd.read_csv(snakemake.input.loadings, sep="\t", index_col="gene_id")
 _, symbols = read_expression(snakemake.input.rpkm)
-components = list(loadings.columns[: min(4, loadings.shape[1] - 1 if loadings.shape[1] > 2 else loadings.shape[1])])
+components = list(
+    loadings.columns[: min(4, loadings.shape[1] - 1 if loadings.shape[1] > 2 else loadings.shape[1])]
+)
 genes = retained_loadings(loadings, components, snakemake.params.range_retain)
-long = loadings.loc[genes, components].rename_axis("gene").reset_index().melt(id_vars="gene", var_name="PC", value_name="loading")
+long = (
+    loadings.loc[genes, components]
+    .rename_axis("gene")
+    .reset_index()
+    .melt(id_vars="gene", var_name="PC", value_name="loading")
+)
 long.insert(1, "symbol", symbols.reindex(long["gene"]).to_numpy())
 write_tsv(long, snakemake.output.table)
 save_figure(loadings_plot(long), snakemake.output.figure)

@@ -30,15 +30,22 @@ class CellData:
 
     def __post_init__(self):
         if self.crops.dtype != np.uint8 or self.crops.ndim != 3 or len(self.crops) != len(self.cells):
-            raise ValueError(f"crops must be uint8 (cells, h, w) with one row per cell; got {self.crops.dtype} {self.crops.shape} for {len(self.cells)} cells")
+            raise ValueError(
+                f"crops must be uint8 (cells, h, w) with one row per cell; got {self.crops.dtype} "
+                f"{self.crops.shape} for {len(self.cells)} cells"
+            )
 
     @property
     def labels(self) -> np.ndarray:
         return self.cells["label"].to_numpy(dtype=np.int64)
 
 
-def from_imaging(cell_tables: Sequence[str | Path], crop_files: Sequence[str | Path], labels_tsv: str | Path) -> CellData:
-    """Join each donor's crops (same row order as its .h5ad) to the SSEA3 labels by donor, image and cell id."""
+def from_imaging(
+    cell_tables: Sequence[str | Path], crop_files: Sequence[str | Path], labels_tsv: str | Path
+) -> CellData:
+    """Join each donor's crops (same row order as its .h5ad) to the SSEA3 labels by donor, image and
+    cell id.
+    """
     obs, crops = [], []
     for table, crop_file in zip(cell_tables, crop_files):
         cells = ad.read_h5ad(table).obs.reset_index(drop=True)
@@ -54,7 +61,10 @@ def from_imaging(cell_tables: Sequence[str | Path], crop_files: Sequence[str | P
     missing = merged["multipotent"].isna()
     if missing.any():
         first = merged.loc[missing, keys].iloc[0].tolist()
-        raise ValueError(f"{labels_tsv}: no SSEA3 label for {int(missing.sum())} cells (first: donor {first[0]}, image {first[1]}, cell {first[2]})")
+        raise ValueError(
+            f"{labels_tsv}: no SSEA3 label for {int(missing.sum())} cells (first: donor {first[0]}, "
+            f"image {first[1]}, cell {first[2]})"
+        )
     merged["label"] = merged["multipotent"].astype(bool).astype(int)
     columns = keys + ["label"] + [f for f in SHAPE_FEATURES if f in merged]
     return CellData(np.concatenate(crops) if crops else np.zeros((0, 1, 1), np.uint8), merged[columns])
@@ -87,7 +97,10 @@ def from_folder(folder: str | Path, positive_class: str, side: int) -> CellData:
     folder = Path(folder)
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     if positive_class not in classes or len(classes) < 2:
-        raise ValueError(f"{folder}: needs one sub-folder per class including {positive_class!r}; found {classes or 'none'}")
+        raise ValueError(
+            f"{folder}: needs one sub-folder per class including {positive_class!r}; found "
+            f"{classes or 'none'}"
+        )
     rows, crops = [], []
     for name in classes:
         files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -98,8 +111,18 @@ def from_folder(folder: str | Path, positive_class: str, side: int) -> CellData:
                 grey = _read_grey(path)
             except (OSError, ValueError, SyntaxError) as error:
                 raise ValueError(f"{path}: cannot read image ({error})") from error
-            crops.append(to_uint8(resize(grey, (side, side), order=1, anti_aliasing=True, preserve_range=True)))
-            rows.append({"file": f"{name}/{path.name}", "donor": "folder", "image": f"{name}/{path.name}", "cell_id": len(rows) + 1, "label": int(name == positive_class)})
+            crops.append(
+                to_uint8(resize(grey, (side, side), order=1, anti_aliasing=True, preserve_range=True))
+            )
+            rows.append(
+                {
+                    "file": f"{name}/{path.name}",
+                    "donor": "folder",
+                    "image": f"{name}/{path.name}",
+                    "cell_id": len(rows) + 1,
+                    "label": int(name == positive_class),
+                }
+            )
     cells = pd.DataFrame(rows)
     meta_path = folder / "metadata.tsv"
     if meta_path.is_file():
@@ -107,10 +130,15 @@ def from_folder(folder: str | Path, positive_class: str, side: int) -> CellData:
         missing = {"file", "donor", "image"} - set(meta.columns)
         if missing:
             raise ValueError(f"{meta_path}: missing column(s) {', '.join(sorted(missing))}")
-        cells = cells.drop(columns=["donor", "image"]).merge(meta[["file", "donor", "image"]], on="file", how="left")
+        cells = cells.drop(columns=["donor", "image"]).merge(
+            meta[["file", "donor", "image"]], on="file", how="left"
+        )
         unknown = cells["donor"].isna()
         if unknown.any():
-            raise ValueError(f"{meta_path}: no row for {cells.loc[unknown, 'file'].iloc[0]} (and {int(unknown.sum()) - 1} more)")
+            raise ValueError(
+                f"{meta_path}: no row for {cells.loc[unknown, 'file'].iloc[0]} (and "
+                f"{int(unknown.sum()) - 1} more)"
+            )
     return CellData(np.stack(crops), cells[["donor", "image", "cell_id", "label", "file"]])
 
 

@@ -7,7 +7,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, roc_auc_score, roc_curve
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    roc_auc_score,
+    roc_curve,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -15,11 +22,13 @@ METRICS = ("accuracy", "sensitivity", "specificity", "f1", "roc_auc", "balanced_
 
 
 def validation_threshold(y: np.ndarray, prob: np.ndarray) -> float:
-    """The cut-off on P(multipotent) that maximises sensitivity + specificity on validation cells (Youden's J).
+    """The cut-off on P(multipotent) that maximises sensitivity + specificity on validation cells
+    (Youden's J).
 
     Why: 0.5 is only the balanced cut-off for a calibrated model; a CNN stopped early is often not, and a
     cut-off chosen on the validation cells (never the test cells) puts it where balanced accuracy is best,
-    as the class-balanced logistic-regression baseline is by construction. 0.5 when validation holds one class.
+    as the class-balanced logistic-regression baseline is by construction. 0.5 when validation holds one
+    class.
     """
     y = np.asarray(y, dtype=int)
     if len(np.unique(y)) < 2:
@@ -35,7 +44,9 @@ def decision_threshold(setting: float | str, y_val: np.ndarray, prob_val: np.nda
     return validation_threshold(y_val, prob_val) if setting == "validation" else float(setting)
 
 
-def classification_metrics(y: np.ndarray, prob: np.ndarray, threshold: float | np.ndarray = 0.5) -> dict[str, float]:
+def classification_metrics(
+    y: np.ndarray, prob: np.ndarray, threshold: float | np.ndarray = 0.5
+) -> dict[str, float]:
     """Positive = multipotent (label 1); sensitivity is the positive recall, specificity the negative.
     ``threshold`` may be one number or one per cell (cells pooled from folds with their own cut-offs)."""
     y = np.asarray(y, dtype=int)
@@ -66,7 +77,9 @@ def comparison_table(per_fold: pd.DataFrame, group: str = "model") -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def baseline_predictions(features: pd.DataFrame, labels: np.ndarray, train: np.ndarray, test: np.ndarray) -> dict[str, np.ndarray]:
+def baseline_predictions(
+    features: pd.DataFrame, labels: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> dict[str, np.ndarray]:
     """Held-out P(positive) from the majority class rate and from a logistic regression on shape features.
 
     The majority baseline predicts the training prevalence for everyone (ROC-AUC 0.5 by construction); the
@@ -87,7 +100,9 @@ def baseline_predictions(features: pd.DataFrame, labels: np.ndarray, train: np.n
 def confusion_table(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> pd.DataFrame:
     """Rows = truth, columns = prediction, negative class first (the paper's Fig. 4D)."""
     names = ["non-multipotent", "multipotent"]
-    matrix = confusion_matrix(np.asarray(y, dtype=int), (np.asarray(prob) >= threshold).astype(int), labels=[0, 1])
+    matrix = confusion_matrix(
+        np.asarray(y, dtype=int), (np.asarray(prob) >= threshold).astype(int), labels=[0, 1]
+    )
     return pd.DataFrame(matrix, index=pd.Index(names, name="truth"), columns=names)
 
 
@@ -95,7 +110,11 @@ def outcome_labels(y: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> n
     """'true positive' / 'false positive' / 'false negative' / 'true negative' per cell."""
     pred = np.asarray(prob) >= threshold
     truth = np.asarray(y).astype(bool)
-    return np.where(pred, np.where(truth, "true positive", "false positive"), np.where(truth, "false negative", "true negative"))
+    return np.where(
+        pred,
+        np.where(truth, "true positive", "false positive"),
+        np.where(truth, "false negative", "true negative"),
+    )
 
 
 def _cut(part: pd.DataFrame, threshold: float) -> np.ndarray | float:
@@ -105,22 +124,36 @@ def _cut(part: pd.DataFrame, threshold: float) -> np.ndarray | float:
 
 def read_predictions(files: list[str]) -> pd.DataFrame:
     """The folds' held-out prediction tables as one frame (donor and image ids kept as text)."""
-    return pd.concat([pd.read_csv(f, sep="\t", dtype={"donor": str, "image": str}) for f in files], ignore_index=True)
+    return pd.concat(
+        [pd.read_csv(f, sep="\t", dtype={"donor": str, "image": str}) for f in files], ignore_index=True
+    )
 
 
 def fold_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """One row per model and fold from held-out predictions (columns model, fold, label, prob, and
     optionally threshold)."""
-    return pd.DataFrame([
-        {"model": model, "fold": fold, "cells": len(part), **classification_metrics(part["label"], part["prob"], _cut(part, threshold))}
-        for (model, fold), part in predictions.groupby(["model", "fold"], sort=False)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "model": model,
+                "fold": fold,
+                "cells": len(part),
+                **classification_metrics(part["label"], part["prob"], _cut(part, threshold)),
+            }
+            for (model, fold), part in predictions.groupby(["model", "fold"], sort=False)
+        ]
+    )
 
 
 def pooled_metrics(predictions: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     """ROC-AUC and balanced accuracy over all folds' held-out cells together, one row per model."""
-    rows = [{"model": m, **classification_metrics(g["label"], g["prob"], _cut(g, threshold))} for m, g in predictions.groupby("model", sort=False)]
-    return pd.DataFrame(rows)[["model", "roc_auc", "balanced_accuracy"]].rename(columns={"roc_auc": "pooled_roc_auc", "balanced_accuracy": "pooled_balanced_accuracy"})
+    rows = [
+        {"model": m, **classification_metrics(g["label"], g["prob"], _cut(g, threshold))}
+        for m, g in predictions.groupby("model", sort=False)
+    ]
+    return pd.DataFrame(rows)[["model", "roc_auc", "balanced_accuracy"]].rename(
+        columns={"roc_auc": "pooled_roc_auc", "balanced_accuracy": "pooled_balanced_accuracy"}
+    )
 
 
 def _boot_scores(prob: np.ndarray, n_neg: int, threshold: float | np.ndarray) -> dict[str, np.ndarray]:
@@ -133,11 +166,20 @@ def _boot_scores(prob: np.ndarray, n_neg: int, threshold: float | np.ndarray) ->
     ranks = rankdata(prob, axis=1)
     auc = (ranks[:, n_neg:].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     cut = np.broadcast_to(np.asarray(threshold, dtype=float), prob.shape)
-    bacc = 0.5 * ((prob[:, n_neg:] >= cut[:, n_neg:]).mean(axis=1) + (prob[:, :n_neg] < cut[:, :n_neg]).mean(axis=1))
+    bacc = 0.5 * (
+        (prob[:, n_neg:] >= cut[:, n_neg:]).mean(axis=1) + (prob[:, :n_neg] < cut[:, :n_neg]).mean(axis=1)
+    )
     return {"roc_auc": auc, "balanced_accuracy": bacc}
 
 
-def paired_differences(predictions: pd.DataFrame, models: list[str], baselines: list[str], threshold: float = 0.5, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def paired_differences(
+    predictions: pd.DataFrame,
+    models: list[str],
+    baselines: list[str],
+    threshold: float = 0.5,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Model minus baseline in pooled ROC-AUC and balanced accuracy, with a paired bootstrap 95 % interval.
 
     Why: fold means of ~100 cells each differ by noise of a few points, so "at least as good" needs the
@@ -145,12 +187,22 @@ def paired_differences(predictions: pd.DataFrame, models: list[str], baselines: 
     classes always present) and the same resample scores both models, which is what makes it paired.
     """
     wide = predictions.pivot_table(index=["fold", "cell"], columns="model", values="prob", aggfunc="first")
-    cuts = (predictions.assign(threshold=_cut(predictions, threshold)).pivot_table(index=["fold", "cell"], columns="model", values="threshold", aggfunc="first")
-            .reindex(index=wide.index, columns=wide.columns))
-    label = predictions.drop_duplicates(["fold", "cell"]).set_index(["fold", "cell"])["label"].reindex(wide.index).to_numpy(dtype=int)
+    cuts = (
+        predictions.assign(threshold=_cut(predictions, threshold))
+        .pivot_table(index=["fold", "cell"], columns="model", values="threshold", aggfunc="first")
+        .reindex(index=wide.index, columns=wide.columns)
+    )
+    label = (
+        predictions.drop_duplicates(["fold", "cell"])
+        .set_index(["fold", "cell"])["label"]
+        .reindex(wide.index)
+        .to_numpy(dtype=int)
+    )
     missing = [m for m in [*models, *baselines] if m not in wide.columns or wide[m].isna().any()]
     if missing:
-        raise ValueError(f"paired comparison needs every model scored on the same cells; incomplete: {', '.join(missing)}")
+        raise ValueError(
+            f"paired comparison needs every model scored on the same cells; incomplete: {', '.join(missing)}"
+        )
     rng = np.random.default_rng(seed)
     neg, pos = (np.flatnonzero(label == k) for k in (0, 1))
     # Negatives first, positives after, in every draw: the class of a column is known without looking.
@@ -164,9 +216,20 @@ def paired_differences(predictions: pd.DataFrame, models: list[str], baselines: 
             for metric in ("roc_auc", "balanced_accuracy"):
                 diff = boot[model][metric] - boot[base][metric]
                 low, high = np.quantile(diff, [0.025, 0.975])
-                rows.append({"model": model, "baseline": base, "metric": metric, "model_value": point[model][metric], "baseline_value": point[base][metric],
-                             "difference": point[model][metric] - point[base][metric], "ci_low": float(low), "ci_high": float(high),
-                             "share_worse": float(np.mean(diff < 0)), "cells": len(label)})
+                rows.append(
+                    {
+                        "model": model,
+                        "baseline": base,
+                        "metric": metric,
+                        "model_value": point[model][metric],
+                        "baseline_value": point[base][metric],
+                        "difference": point[model][metric] - point[base][metric],
+                        "ci_low": float(low),
+                        "ci_high": float(high),
+                        "share_worse": float(np.mean(diff < 0)),
+                        "cells": len(label),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -179,14 +242,20 @@ def baseline_cv_predictions(features: pd.DataFrame, labels: np.ndarray, splits: 
         fit = part.loc[part["role"] != "test", "cell"].to_numpy()
         test = part.loc[part["role"] == "test", "cell"].to_numpy()
         for name, prob in baseline_predictions(features, labels, fit, test).items():
-            frames.append(pd.DataFrame({"model": name, "fold": fold, "cell": test, "label": labels[test], "prob": prob}))
+            frames.append(
+                pd.DataFrame({"model": name, "fold": fold, "cell": test, "label": labels[test], "prob": prob})
+            )
     return pd.concat(frames, ignore_index=True)
 
 
 def select_backbone(comparison: pd.DataFrame, select_by: str, final_backbone: str = "auto") -> str:
-    """The named backbone, or with ``auto`` the one with the best fold mean of ``select_by`` (first on ties)."""
+    """The named backbone, or with ``auto`` the one with the best fold mean of ``select_by``
+    (first on ties)."""
     if final_backbone != "auto":
         if final_backbone not in set(comparison["model"]):
-            raise ValueError(f"cnn.final_backbone {final_backbone!r} is not among the compared backbones ({', '.join(comparison['model'])})")
+            raise ValueError(
+                f"cnn.final_backbone {final_backbone!r} is not among the compared backbones "
+                f"({', '.join(comparison['model'])})"
+            )
         return final_backbone
     return str(comparison.sort_values(f"{select_by}_mean", ascending=False, kind="stable").iloc[0]["model"])

@@ -1,7 +1,8 @@
 """The classifier: a timm backbone without its ImageNet classifier, plus the paper's head as its own module.
 
 Weights never come from a pickle: a backbone's pretrained weights are a ``.safetensors`` file handed to timm
-through ``pretrained_cfg_overlay``, and a trained classifier is saved as ``model.safetensors`` + ``model.json``.
+through ``pretrained_cfg_overlay``, and a trained classifier is saved as ``model.safetensors`` +
+``model.json``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import timm
 import torch
-from timm.models import get_pretrained_cfg
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from timm.models import get_pretrained_cfg
 from torch import nn
 
 from morphopotency.io.atomic import atomic_path
@@ -79,7 +80,9 @@ def default_image_size(backbone: str) -> int:
 def check_backbone(name: str) -> None:
     if not timm.is_model(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
-        raise ValueError(f"cnn.backbones: {name!r} is not a timm model (similar: {', '.join(close) or 'none'})")
+        raise ValueError(
+            f"cnn.backbones: {name!r} is not a timm model (similar: {', '.join(close) or 'none'})"
+        )
 
 
 def build_model(spec: ModelSpec, weights: str | Path | None = None) -> CellClassifier:
@@ -95,16 +98,23 @@ def build_model(spec: ModelSpec, weights: str | Path | None = None) -> CellClass
         if not weights.is_file():
             raise WeightsUnavailable(f"{weights}: pretrained weights file not found")
         try:
-            backbone = timm.create_model(spec.backbone, pretrained=True, pretrained_cfg_overlay={"file": str(weights)}, **kwargs)
+            backbone = timm.create_model(
+                spec.backbone, pretrained=True, pretrained_cfg_overlay={"file": str(weights)}, **kwargs
+            )
         except (RuntimeError, KeyError, ValueError, OSError) as error:
             raise WeightsUnavailable(f"{weights}: not usable as {spec.backbone} weights ({error})") from error
         # timm loads non-strictly once the classifier is removed, so a file for another architecture would
         # load nothing and leave random weights without an error: check that every backbone tensor was there.
         with safe_open(str(weights), framework="pt") as handle:
             present = set(handle.keys())
-        missing = [k for k in backbone.state_dict() if k not in present and not k.endswith("num_batches_tracked")]
+        missing = [
+            k for k in backbone.state_dict() if k not in present and not k.endswith("num_batches_tracked")
+        ]
         if missing:
-            raise WeightsUnavailable(f"{weights}: not usable as {spec.backbone} weights ({len(missing)} backbone tensors missing, e.g. {', '.join(missing[:3])})")
+            raise WeightsUnavailable(
+                f"{weights}: not usable as {spec.backbone} weights ({len(missing)} backbone tensors "
+                f"missing, e.g. {', '.join(missing[:3])})"
+            )
     else:
         backbone = timm.create_model(spec.backbone, pretrained=False, **kwargs)
     if spec.freeze_backbone:
@@ -122,25 +132,33 @@ def fetch_imagenet_weights(backbone: str, dest: str | Path, url: str | None = No
     except Exception as error:  # hub, HTTP and cache errors come as many types; all mean "not reachable"
         where = url or f"the Hugging Face hub ({get_pretrained_cfg(backbone).hf_hub_id})"
         raise WeightsUnavailable(
-            f"ImageNet weights for {backbone} could not be fetched from {where}: {type(error).__name__}: {error}\n"
+            f"ImageNet weights for {backbone} could not be fetched from {where}: {type(error).__name__}: "
+            f"{error}\n"
             f"Without network, either: (1) on a machine with network run "
-            f"`python -c \"import timm, safetensors.torch as s; s.save_file(timm.create_model('{backbone}', pretrained=True)"
-            f".state_dict(), '{backbone}.safetensors')\"` and set cnn.pretrained to that file (or copy it to {dest}); "
-            f"(2) set cnn.weights_url.{backbone} to a reachable mirror; or (3) set cnn.pretrained: none to train from scratch."
+            '`python -c "import timm, safetensors.torch as s; '
+            f"s.save_file(timm.create_model('{backbone}', pretrained=True)"
+            f".state_dict(), '{backbone}.safetensors')\"` and set cnn.pretrained to that file (or copy "
+            f"it to {dest}); "
+            f"(2) set cnn.weights_url.{backbone} to a reachable mirror; or (3) set cnn.pretrained: none "
+            "to train from scratch."
         ) from error
     with atomic_path(dest) as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     return Path(dest)
 
 
-def save_model(model: CellClassifier, spec: ModelSpec, path: str | Path, metadata: dict | None = None) -> None:
+def save_model(
+    model: CellClassifier, spec: ModelSpec, path: str | Path, metadata: dict | None = None
+) -> None:
     """``path`` (.safetensors) and its ``.json`` sibling: the spec plus whatever provenance is given."""
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
     with atomic_path(path.with_suffix(".json")) as tmp:
-        Path(tmp).write_text(json.dumps({"spec": asdict(spec), **(metadata or {})}, indent=2, default=str) + "\n")
+        Path(tmp).write_text(
+            json.dumps({"spec": asdict(spec), **(metadata or {})}, indent=2, default=str) + "\n"
+        )
 
 
 def load_model(path: str | Path) -> tuple[CellClassifier, ModelSpec, dict]:
@@ -156,5 +174,7 @@ def load_model(path: str | Path) -> tuple[CellClassifier, ModelSpec, dict]:
     try:
         model.load_state_dict(load_file(str(path)))
     except RuntimeError as error:
-        raise ValueError(f"{path}: weights do not fit the architecture in {meta_path.name}: {error}") from error
+        raise ValueError(
+            f"{path}: weights do not fit the architecture in {meta_path.name}: {error}"
+        ) from error
     return model.eval(), spec, meta

@@ -20,7 +20,12 @@ def model_spec(cnn: Mapping[str, Any], backbone: str) -> ModelSpec:
     )
 
 
-def train_params(cnn: Mapping[str, Any], learning_rate: float | None = None, epochs: int | None = None, seed_offset: int = 0) -> TrainParams:
+def train_params(
+    cnn: Mapping[str, Any],
+    learning_rate: float | None = None,
+    epochs: int | None = None,
+    seed_offset: int = 0,
+) -> TrainParams:
     return TrainParams(
         learning_rate=float(learning_rate or cnn["learning_rate"]),
         epochs=int(epochs or cnn["epochs"]),

@@ -13,7 +13,9 @@ def pretrained_source(cnn: Mapping[str, Any], backbone: str) -> str:
     value = cnn["pretrained"]
     if isinstance(value, Mapping):
         if backbone not in value:
-            raise ValueError(f"cnn.pretrained has no entry for backbone {backbone!r} (entries: {', '.join(value)})")
+            raise ValueError(
+                f"cnn.pretrained has no entry for backbone {backbone!r} (entries: {', '.join(value)})"
+            )
         value = value[backbone]
     return str(value)
 

@@ -25,7 +25,9 @@ def split_groups(cells: pd.DataFrame, group_by: str) -> np.ndarray:
     raise ValueError(f"cnn.group_by: {group_by!r} is not one of image, donor, none")
 
 
-def make_splits(labels: np.ndarray, groups: np.ndarray, folds: int = 5, val_fraction: float = 0.1, seed: int = 0) -> pd.DataFrame:
+def make_splits(
+    labels: np.ndarray, groups: np.ndarray, folds: int = 5, val_fraction: float = 0.1, seed: int = 0
+) -> pd.DataFrame:
     """Long table (cell, fold, role): every cell is test in exactly one fold.
 
     StratifiedGroupKFold keeps the class balance as close as the groups allow; the validation share comes
@@ -34,13 +36,19 @@ def make_splits(labels: np.ndarray, groups: np.ndarray, folds: int = 5, val_frac
     labels = np.asarray(labels)
     n_groups = len(np.unique(groups))
     if n_groups < folds:
-        raise ValueError(f"cnn.folds = {folds} needs at least {folds} groups to split by; there are {n_groups} (lower cnn.folds or change cnn.group_by)")
+        raise ValueError(
+            f"cnn.folds = {folds} needs at least {folds} groups to split by; there are {n_groups} (lower "
+            "cnn.folds or change cnn.group_by)"
+        )
     if len(np.unique(labels)) < 2:
-        raise ValueError("the cells carry a single class: a classifier cannot be trained (check the SSEA3 threshold)")
+        raise ValueError(
+            "the cells carry a single class: a classifier cannot be trained (check the SSEA3 threshold)"
+        )
     per_class = np.unique(labels, return_counts=True)[1]
     if per_class.min() < folds:
         raise ValueError(
-            f"cnn.folds = {folds} needs at least {folds} cells of each class; the smaller class has {per_class.min()} of "
+            f"cnn.folds = {folds} needs at least {folds} cells of each class; the smaller class has "
+            f"{per_class.min()} of "
             f"{len(labels)} cells (lower cnn.folds, add images or check imaging.ssea3_threshold)"
         )
     outer = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -48,13 +56,20 @@ def make_splits(labels: np.ndarray, groups: np.ndarray, folds: int = 5, val_frac
     for fold, (rest, test) in enumerate(outer.split(np.zeros(len(labels)), labels, groups)):
         smaller = np.unique(labels[rest], return_counts=True)[1].min()
         if smaller < 2:
-            raise ValueError(f"fold {fold}: its training cells hold {smaller} cell(s) of one class, too few to set validation cells apart (lower cnn.folds or add images)")
-        inner_splits = max(2, min(round((1 - 1 / folds) / val_fraction), len(np.unique(groups[rest])), smaller))
+            raise ValueError(
+                f"fold {fold}: its training cells hold {smaller} cell(s) of one class, too few to set "
+                "validation cells apart (lower cnn.folds or add images)"
+            )
+        inner_splits = max(
+            2, min(round((1 - 1 / folds) / val_fraction), len(np.unique(groups[rest])), smaller)
+        )
         inner = StratifiedGroupKFold(n_splits=inner_splits, shuffle=True, random_state=seed + fold + 1)
         train, val = next(inner.split(np.zeros(len(rest)), labels[rest], groups[rest]))
         for role, index in (("train", rest[train]), ("val", rest[val]), ("test", test)):
             rows.append(pd.DataFrame({"cell": index, "fold": fold, "role": role}))
-    return pd.concat(rows, ignore_index=True).sort_values(["fold", "cell"], kind="stable").reset_index(drop=True)
+    return (
+        pd.concat(rows, ignore_index=True).sort_values(["fold", "cell"], kind="stable").reset_index(drop=True)
+    )
 
 
 def fold_indices(splits: pd.DataFrame, fold: int) -> dict[str, np.ndarray]:

@@ -12,7 +12,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"cnn.device is {name!r} but no CUDA device is visible (set cnn.device: auto or cpu)")
+        raise RuntimeError(
+            f"cnn.device is {name!r} but no CUDA device is visible (set cnn.device: auto or cpu)"
+        )
     return torch.device(name)
 
 

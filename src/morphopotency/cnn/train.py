@@ -35,23 +35,39 @@ class TrainParams:
 @dataclass
 class FitResult:
     model: CellClassifier
-    history: pd.DataFrame  # epoch, train_loss, val_loss, val_roc_auc (throughput is logged, not kept: tables must rerun identically)
+    # epoch, train_loss, val_loss, val_roc_auc (throughput is logged, not kept: tables must rerun identically)
+    history: pd.DataFrame
     best_epoch: int
     best_val_loss: float
 
 
 def _autocast(device: torch.device):
     # bf16 on CUDA (no loss scaling needed); full precision on the CPU, where bf16 is slower on most chips.
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    return (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
 
 
-def _fingerprint(spec: ModelSpec, params: TrainParams, weights: str | Path | None, train: np.ndarray, val: np.ndarray) -> str:
+def _fingerprint(
+    spec: ModelSpec, params: TrainParams, weights: str | Path | None, train: np.ndarray, val: np.ndarray
+) -> str:
     text = json.dumps([asdict(spec), asdict(params), str(weights), train.tolist(), val.tolist()])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def train_step(model: CellClassifier, optimizer: torch.optim.Optimizer, crops: torch.Tensor, labels: torch.Tensor, rows: torch.Tensor, spec: ModelSpec, generator: torch.Generator | None) -> torch.Tensor:
-    """One optimiser step on the cells ``rows`` of the device-resident data; augments when given a generator."""
+def train_step(
+    model: CellClassifier,
+    optimizer: torch.optim.Optimizer,
+    crops: torch.Tensor,
+    labels: torch.Tensor,
+    rows: torch.Tensor,
+    spec: ModelSpec,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """One optimiser step on the cells ``rows`` of the device-resident data; augments when given a
+    generator."""
     x = prepare(crops[rows], spec.image_size, spec.in_chans)
     if generator is not None:
         x = augment(x, generator)
@@ -69,7 +85,14 @@ def _dihedral(x: torch.Tensor) -> list[torch.Tensor]:
     return [torch.rot90(v, k, dims=(-2, -1)) for v in (x, x.flip(-1)) for k in range(4)]
 
 
-def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray, spec: ModelSpec, batch_size: int = 64, tta: bool = True) -> np.ndarray:
+def predict_proba(
+    model: CellClassifier,
+    crops: torch.Tensor,
+    index: np.ndarray,
+    spec: ModelSpec,
+    batch_size: int = 64,
+    tta: bool = True,
+) -> np.ndarray:
     """P(class 1) per cell, in eval mode; the same weights and device give the same numbers.
 
     With ``tta`` the probability is the mean over the cell's 8 rotations and flips: a cell's label does not
@@ -80,7 +103,7 @@ def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray,
     out = []
     with torch.inference_mode(), _autocast(device):
         for start in range(0, len(index), batch_size):
-            rows = torch.as_tensor(index[start:start + batch_size], device=device)
+            rows = torch.as_tensor(index[start : start + batch_size], device=device)
             x = prepare(crops[rows], spec.image_size, spec.in_chans)
             views = _dihedral(x) if tta else [x]
             probs = []
@@ -92,7 +115,14 @@ def predict_proba(model: CellClassifier, crops: torch.Tensor, index: np.ndarray,
     return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
 
-def _val_loss(model: CellClassifier, crops: torch.Tensor, labels: torch.Tensor, val: np.ndarray, spec: ModelSpec, batch_size: int) -> tuple[float, float]:
+def _val_loss(
+    model: CellClassifier,
+    crops: torch.Tensor,
+    labels: torch.Tensor,
+    val: np.ndarray,
+    spec: ModelSpec,
+    batch_size: int,
+) -> tuple[float, float]:
     # Without test-time augmentation: early stopping needs a consistent signal, not the 8x cost per epoch.
     prob = predict_proba(model, crops, val, spec, batch_size, tta=False)
     y = labels[torch.as_tensor(val, device=labels.device)].cpu().numpy()
@@ -156,26 +186,59 @@ def train_classifier(
         if drop_last and len(batches) > 1:
             batches = batches[:-1]
         started, seen, total = time.perf_counter(), 0, 0.0
-        bar = tqdm(batches, desc=f"{spec.backbone} epoch {state['epoch'] + 1}", unit="batch", leave=False, disable=None if progress is None else not progress)
+        bar = tqdm(
+            batches,
+            desc=f"{spec.backbone} epoch {state['epoch'] + 1}",
+            unit="batch",
+            leave=False,
+            disable=None if progress is None else not progress,
+        )
         for rows in bar:
-            loss = train_step(model, optimizer, crops, labels, rows.to(device), spec, generator if params.augment else None)
+            loss = train_step(
+                model, optimizer, crops, labels, rows.to(device), spec, generator if params.augment else None
+            )
             seen += len(rows)
             total += float(loss.detach()) * len(rows)
             bar.set_postfix(img_s=f"{seen / (time.perf_counter() - started):.1f}")
         rate = seen / (time.perf_counter() - started)
         val_loss, val_auc = _val_loss(model, crops, labels, val, spec, params.batch_size * 2)
         state["epoch"] += 1
-        state["history"].append({"epoch": state["epoch"], "train_loss": total / max(seen, 1), "val_loss": val_loss, "val_roc_auc": val_auc})
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "train_loss": total / max(seen, 1),
+                "val_loss": val_loss,
+                "val_roc_auc": val_auc,
+            }
+        )
         if val_loss < state["best_loss"]:
             state.update(best_loss=val_loss, best_epoch=state["epoch"], bad_epochs=0)
             best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             state["bad_epochs"] += 1
-        log.info("%s epoch %d: train loss %.4f, val loss %.4f, val ROC-AUC %.3f, %.1f images/s", spec.backbone, state["epoch"], total / max(seen, 1), val_loss, val_auc, rate)
+        log.info(
+            "%s epoch %d: train loss %.4f, val loss %.4f, val ROC-AUC %.3f, %.1f images/s",
+            spec.backbone,
+            state["epoch"],
+            total / max(seen, 1),
+            val_loss,
+            val_auc,
+            rate,
+        )
         if checkpoint:
             with atomic_path(checkpoint) as tmp:
-                torch.save({"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(), "best_weights": best_weights,
-                            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "state": json.dumps(state)}, tmp)
+                torch.save(
+                    {
+                        "fingerprint": fingerprint,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "best_weights": best_weights,
+                        "generator": generator.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "state": json.dumps(state),
+                    },
+                    tmp,
+                )
     model.load_state_dict(best_weights)
     model.eval()
     return FitResult(model, pd.DataFrame(state["history"]), state["best_epoch"], state["best_loss"])

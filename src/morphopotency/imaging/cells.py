@@ -8,7 +8,16 @@ from skimage import filters, measure, transform
 
 from morphopotency.imaging.io import Image
 
-SHAPE_PROPERTIES = ("label", "centroid", "area", "perimeter", "solidity", "eccentricity", "axis_major_length", "axis_minor_length")
+SHAPE_PROPERTIES = (
+    "label",
+    "centroid",
+    "area",
+    "perimeter",
+    "solidity",
+    "eccentricity",
+    "axis_major_length",
+    "axis_minor_length",
+)
 
 
 def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -> pd.DataFrame:
@@ -16,7 +25,9 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
     planes = {"shape": image.shape, "label": image.label, "nuclei": image.nuclei}
     present = {k: v for k, v in planes.items() if v is not None}
     stack = np.stack(list(present.values()), axis=-1)
-    props = measure.regionprops_table(labels, intensity_image=stack, properties=(*SHAPE_PROPERTIES, "intensity_mean"))
+    props = measure.regionprops_table(
+        labels, intensity_image=stack, properties=(*SHAPE_PROPERTIES, "intensity_mean")
+    )
     table = pd.DataFrame(props)
     n = len(table)
     out = pd.DataFrame(
@@ -31,12 +42,20 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
         }
     )
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["circularity"] = np.where(out["perimeter"] > 0, 4 * np.pi * out["area"] / out["perimeter"] ** 2, np.nan)
-        out["aspect_ratio"] = np.where(table["axis_minor_length"] > 0, table["axis_major_length"] / table["axis_minor_length"], np.nan)
+        out["circularity"] = np.where(
+            out["perimeter"] > 0, 4 * np.pi * out["area"] / out["perimeter"] ** 2, np.nan
+        )
+        out["aspect_ratio"] = np.where(
+            table["axis_minor_length"] > 0, table["axis_major_length"] / table["axis_minor_length"], np.nan
+        )
     out["solidity"] = table["solidity"].to_numpy()
     out["eccentricity"] = table["eccentricity"].to_numpy()
     for i, role in enumerate(present):
-        mean = table[f"intensity_mean-{i}"].to_numpy() if stack.shape[-1] > 1 else table["intensity_mean"].to_numpy()
+        mean = (
+            table[f"intensity_mean-{i}"].to_numpy()
+            if stack.shape[-1] > 1
+            else table["intensity_mean"].to_numpy()
+        )
         out[f"{role}_mean"] = mean
         out[f"{role}_integrated"] = mean * out["area"].to_numpy()
     return out
@@ -54,7 +73,11 @@ def to_8bit(values: np.ndarray | pd.Series, max_value: float) -> np.ndarray:
 def ssea3_threshold(values_8bit: np.ndarray, threshold: float | str) -> float:
     """The configured threshold, or Otsu's on the pooled per-cell intensities when 'otsu'."""
     if threshold == "otsu":
-        return float(filters.threshold_otsu(np.asarray(values_8bit, dtype=float))) if len(values_8bit) > 1 else 90.0
+        return (
+            float(filters.threshold_otsu(np.asarray(values_8bit, dtype=float)))
+            if len(values_8bit) > 1
+            else 90.0
+        )
     return float(threshold)
 
 
@@ -63,19 +86,32 @@ def donor_fractions(cells: pd.DataFrame, donors: list[str], threshold: float) ->
     NaN), so an empty field shows in the tables instead of the donor silently vanishing."""
     fraction = (
         cells.groupby("donor")
-        .agg(cells=("multipotent", "size"), ssea3_positive=("multipotent", "sum"), mean_ssea3_8bit=("ssea3_8bit", "mean"))
+        .agg(
+            cells=("multipotent", "size"),
+            ssea3_positive=("multipotent", "sum"),
+            mean_ssea3_8bit=("ssea3_8bit", "mean"),
+        )
         .reindex(donors)
         .fillna({"cells": 0, "ssea3_positive": 0})
         .astype({"cells": int, "ssea3_positive": int})
         .rename_axis("donor")
         .reset_index()
     )
-    fraction["ssea3_positive_fraction"] = fraction["ssea3_positive"] / fraction["cells"].where(fraction["cells"] > 0)
+    fraction["ssea3_positive_fraction"] = fraction["ssea3_positive"] / fraction["cells"].where(
+        fraction["cells"] > 0
+    )
     fraction["threshold"] = threshold
     return fraction
 
 
-def crop_cells(shape: np.ndarray, labels: np.ndarray, cell_ids: np.ndarray, size: int, max_value: float, window: int | None = None) -> np.ndarray:
+def crop_cells(
+    shape: np.ndarray,
+    labels: np.ndarray,
+    cell_ids: np.ndarray,
+    size: int,
+    max_value: float,
+    window: int | None = None,
+) -> np.ndarray:
     """(cells, size, size) uint8: each cell's shape channel with pixels outside its mask zeroed,
     centred on a square canvas and resized; row order = ``cell_ids``.
 

@@ -45,9 +45,21 @@ def donor_cells(
         table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan
         tables.append(table)
         outlines.extend(c for c in contours if c is not None)
-        crops.append(crop_cells(image.shape, labels, table["cell_id"].to_numpy(), crop_size, image.max_value, crop_window))
-    obs = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"donor": [], "image": [], "cell_id": []})
-    obs.index = [f"{donor}:{r.image}:{int(r.cell_id)}" for r in obs.itertuples()] if len(obs) else pd.Index([], dtype=str)
+        crops.append(
+            crop_cells(
+                image.shape, labels, table["cell_id"].to_numpy(), crop_size, image.max_value, crop_window
+            )
+        )
+    obs = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame({"donor": [], "image": [], "cell_id": []})
+    )
+    obs.index = (
+        [f"{donor}:{r.image}:{int(r.cell_id)}" for r in obs.itertuples()]
+        if len(obs)
+        else pd.Index([], dtype=str)
+    )
     adata = ad.AnnData(obs=obs)
     adata.obsm["contour"] = np.stack(outlines) if outlines else np.zeros((0, n_points, 2))
     stacked = np.concatenate(crops) if crops else np.zeros((0, crop_size, crop_size), dtype=np.uint8)

@@ -67,15 +67,23 @@ def _pixel_size(tif: tifffile.TiffFile) -> float | None:
 def _pick(index_or_name: str | int, names: list[str], path: Path, role: str) -> int:
     if isinstance(index_or_name, int):
         if not 0 <= index_or_name < len(names):
-            raise ImageError(f"{path}: channel index {index_or_name} for '{role}' is out of range (the image has {len(names)} channel(s))")
+            raise ImageError(
+                f"{path}: channel index {index_or_name} for '{role}' is out of range (the image has "
+                f"{len(names)} channel(s))"
+            )
         return index_or_name
     lowered = [n.lower() for n in names]
     if index_or_name.lower() in lowered:
         return lowered.index(index_or_name.lower())
-    raise ImageError(f"{path}: no channel named '{index_or_name}' for '{role}'; channels are {names} (set imaging.channels.{role} to a name or 0-based index)")
+    raise ImageError(
+        f"{path}: no channel named '{index_or_name}' for '{role}'; channels are {names} (set "
+        f"imaging.channels.{role} to a name or 0-based index)"
+    )
 
 
-def _read_channel_files(files: Mapping[str, str | Path], z_projection: str) -> tuple[np.ndarray, str, list[str], float | None]:
+def _read_channel_files(
+    files: Mapping[str, str | Path], z_projection: str
+) -> tuple[np.ndarray, str, list[str], float | None]:
     """One file per channel (named by the mapping's keys): each read as a 2-D plane and stacked."""
     planes, pixel = [], None
     for name, f in files.items():
@@ -88,21 +96,33 @@ def _read_channel_files(files: Mapping[str, str | Path], z_projection: str) -> t
         if "Z" in axes and z_projection == "max":
             data, axes = data.max(axis=axes.index("Z")), axes.replace("Z", "")
         if data.ndim != 2:
-            raise ImageError(f"{f}: channel '{name}' should be one 2-D plane, got axes {axes} and shape {data.shape}")
+            raise ImageError(
+                f"{f}: channel '{name}' should be one 2-D plane, got axes {axes} and shape {data.shape}"
+            )
         planes.append(data)
     if len({p.shape for p in planes}) > 1:
-        raise ImageError(f"{list(files.values())[0]}: the per-channel files of this image differ in size: {[p.shape for p in planes]}")
+        raise ImageError(
+            f"{list(files.values())[0]}: the per-channel files of this image differ in size: "
+            f"{[p.shape for p in planes]}"
+        )
     return np.stack(planes), "CYX", list(files), pixel
 
 
-def read_image(path: str | Path | Mapping[str, str | Path], channels: Channels = Channels(), z_projection: str = "max", bit_depth: int | None = None) -> Image:
+def read_image(
+    path: str | Path | Mapping[str, str | Path],
+    channels: Channels = Channels(),
+    z_projection: str = "max",
+    bit_depth: int | None = None,
+) -> Image:
     """Read one multichannel image (C, [Z,] Y, X in any order tifffile reports) into per-role planes.
 
     ``path`` may also map channel names to one file each (microscopes that save channels apart).
     """
     if isinstance(path, Mapping):
         data, axes, names, pixel = _read_channel_files(path, z_projection)
-        return _to_image(Path(next(iter(path.values()))), data, axes, names, pixel, channels, z_projection, bit_depth, axes)
+        return _to_image(
+            Path(next(iter(path.values()))), data, axes, names, pixel, channels, z_projection, bit_depth, axes
+        )
     path = Path(path)
     try:
         with tifffile.TiffFile(path) as tif:
@@ -117,7 +137,17 @@ def read_image(path: str | Path | Mapping[str, str | Path], channels: Channels =
     return _to_image(path, data, axes, names, pixel, channels, z_projection, bit_depth, series.axes)
 
 
-def _to_image(path: Path, data: np.ndarray, axes: str, names: list[str], pixel: float | None, channels: Channels, z_projection: str, bit_depth: int | None, original_axes: str) -> Image:
+def _to_image(
+    path: Path,
+    data: np.ndarray,
+    axes: str,
+    names: list[str],
+    pixel: float | None,
+    channels: Channels,
+    z_projection: str,
+    bit_depth: int | None,
+    original_axes: str,
+) -> Image:
     if not np.issubdtype(data.dtype, np.integer) and not np.issubdtype(data.dtype, np.floating):
         raise ImageError(f"{path}: unsupported pixel type {data.dtype}")
     axes = axes.replace("S", "C") if "C" not in axes else axes
@@ -127,14 +157,20 @@ def _to_image(path: Path, data: np.ndarray, axes: str, names: list[str], pixel: 
             axes = axes.replace(extra, "", 1)
     if "Z" in axes:
         if z_projection != "max":
-            raise ImageError(f"{path}: a z-stack ({data.shape[axes.index('Z')]} planes) but imaging.z_projection is '{z_projection}'; set it to max")
+            raise ImageError(
+                f"{path}: a z-stack ({data.shape[axes.index('Z')]} planes) but imaging.z_projection is "
+                f"'{z_projection}'; set it to max"
+            )
         data = data.max(axis=axes.index("Z"))
         axes = axes.replace("Z", "")
     if "C" not in axes:
         data = data[None]
         axes = "C" + axes
     if axes.replace("C", "") != "YX" or data.ndim != 3:
-        raise ImageError(f"{path}: expected a 2-D image with channels (axes C, Y, X), got axes {original_axes} and shape {data.shape}")
+        raise ImageError(
+            f"{path}: expected a 2-D image with channels (axes C, Y, X), got axes {original_axes} and "
+            f"shape {data.shape}"
+        )
     data = np.moveaxis(data, axes.index("C"), 0)
     if min(data.shape[1:]) < 8:
         raise ImageError(f"{path}: image of {data.shape[1]} x {data.shape[2]} pixels is too small to segment")
@@ -151,7 +187,15 @@ def _to_image(path: Path, data: np.ndarray, axes: str, names: list[str], pixel: 
             planes[role] = None
             continue
         planes[role] = data[_pick(wanted, names, path, role)].astype(np.float32)
-    return Image(path=path, shape=planes["shape"], label=planes["label"], nuclei=planes["nuclei"], max_value=full, pixel_size_um=pixel, channel_names=names)
+    return Image(
+        path=path,
+        shape=planes["shape"],
+        label=planes["label"],
+        nuclei=planes["nuclei"],
+        max_value=full,
+        pixel_size_um=pixel,
+        channel_names=names,
+    )
 
 
 def read_mask(path: str | Path, expected_shape: tuple[int, int]) -> np.ndarray:

@@ -6,7 +6,9 @@ import numpy as np
 from scipy import sparse
 
 
-def _overlaps(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _overlaps(
+    truth: np.ndarray, pred: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Contingency of label pairs: (truth ids, pred ids, intersection counts, truth areas, pred areas)."""
     t = truth.ravel().astype(np.int64)
     p = pred.ravel().astype(np.int64)

@@ -37,7 +37,9 @@ def _noise_units(plane: np.ndarray, p: SegmentationParams) -> np.ndarray:
     """Background-subtracted, smoothed and divided by its robust noise level (MAD of the result)."""
     step = max(1, p.background_size // 25)
     coarse = ndi.median_filter(plane[::step, ::step], size=max(3, p.background_size // step))
-    background = ndi.zoom(coarse, (plane.shape[0] / coarse.shape[0], plane.shape[1] / coarse.shape[1]), order=1)
+    background = ndi.zoom(
+        coarse, (plane.shape[0] / coarse.shape[0], plane.shape[1] / coarse.shape[1]), order=1
+    )
     background = background[: plane.shape[0], : plane.shape[1]]
     smooth = filters.gaussian(plane - background, p.smooth_sigma, preserve_range=True)
     centre = np.median(smooth)
@@ -53,7 +55,9 @@ def segment_nuclei(dapi: np.ndarray, p: SegmentationParams = SegmentationParams(
     mask = ndi.binary_fill_holes(smooth > filters.threshold_otsu(smooth))
     mask = morphology.remove_small_objects(mask, max_size=max(p.min_area // 10, 1))
     distance = ndi.distance_transform_edt(mask)
-    peaks = feature.peak_local_max(distance, min_distance=p.nuclei_distance, labels=measure.label(mask), exclude_border=False)
+    peaks = feature.peak_local_max(
+        distance, min_distance=p.nuclei_distance, labels=measure.label(mask), exclude_border=False
+    )
     markers = np.zeros(dapi.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return segmentation.watershed(-distance, markers, mask=mask).astype(np.int32)
@@ -75,7 +79,9 @@ def _tidy(labels: np.ndarray, p: SegmentationParams) -> np.ndarray:
     return relabelled.astype(np.int32)
 
 
-def segment_cells(shape: np.ndarray, nuclei: np.ndarray | None = None, p: SegmentationParams = SegmentationParams()) -> np.ndarray:
+def segment_cells(
+    shape: np.ndarray, nuclei: np.ndarray | None = None, p: SegmentationParams = SegmentationParams()
+) -> np.ndarray:
     """Cell-body labels from the shape channel, seeded by nuclei when given."""
     signal = _noise_units(shape.astype(np.float64), p)
     foreground = filters.apply_hysteresis_threshold(signal, p.low, p.high)
@@ -86,7 +92,9 @@ def segment_cells(shape: np.ndarray, nuclei: np.ndarray | None = None, p: Segmen
         markers = np.where(foreground, nuclear, 0)
     else:
         seeds = filters.gaussian(shape.astype(np.float64), p.seed_sigma, preserve_range=True)
-        peaks = feature.peak_local_max(seeds, min_distance=p.seed_distance, labels=measure.label(foreground), exclude_border=False)
+        peaks = feature.peak_local_max(
+            seeds, min_distance=p.seed_distance, labels=measure.label(foreground), exclude_border=False
+        )
         markers = np.zeros(shape.shape, dtype=np.int32)
         markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     labels = segmentation.watershed(-signal, markers, mask=foreground)

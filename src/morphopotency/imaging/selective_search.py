@@ -24,7 +24,9 @@ def _cv2():
     return cv2
 
 
-def selective_search_boxes(shape: np.ndarray, min_area: int = 150, max_area: int = 200_000, iou: float = 0.3, max_boxes: int = 500) -> pd.DataFrame:
+def selective_search_boxes(
+    shape: np.ndarray, min_area: int = 150, max_area: int = 200_000, iou: float = 0.3, max_boxes: int = 500
+) -> pd.DataFrame:
     """Boxes (row0, col0, row1, col1, score) of likely cells: selective search 'fast' proposals whose box
     lies within the size limits, ranked by mean brightness and thinned by non-maximum suppression."""
     cv2 = _cv2()
@@ -41,9 +43,15 @@ def selective_search_boxes(shape: np.ndarray, min_area: int = 150, max_area: int
     boxes = np.column_stack([rects[:, 0], rects[:, 1], rects[:, 0] + rects[:, 2], rects[:, 1] + rects[:, 3]])
     integral = np.pad(grey.astype(np.float64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     x0, y0, x1, y1 = boxes.T
-    score = (integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]) / ((x1 - x0) * (y1 - y0))
-    keep = nms(torch.as_tensor(boxes, dtype=torch.float32), torch.as_tensor(score, dtype=torch.float32), iou).numpy()[:max_boxes]
-    return pd.DataFrame({"row0": y0[keep], "col0": x0[keep], "row1": y1[keep], "col1": x1[keep], "score": score[keep]})
+    score = (integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]) / (
+        (x1 - x0) * (y1 - y0)
+    )
+    keep = nms(
+        torch.as_tensor(boxes, dtype=torch.float32), torch.as_tensor(score, dtype=torch.float32), iou
+    ).numpy()[:max_boxes]
+    return pd.DataFrame(
+        {"row0": y0[keep], "col0": x0[keep], "row1": y1[keep], "col1": x1[keep], "score": score[keep]}
+    )
 
 
 def crop_boxes(shape: np.ndarray, boxes: pd.DataFrame, size: int, max_value: float) -> np.ndarray:
@@ -55,5 +63,13 @@ def crop_boxes(shape: np.ndarray, boxes: pd.DataFrame, size: int, max_value: flo
         canvas = np.zeros((side, side), dtype=np.float32)
         top, left = (side - patch.shape[0]) // 2, (side - patch.shape[1]) // 2
         canvas[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
-        crops[k] = np.clip(np.rint(transform.resize(canvas, (size, size), order=1, preserve_range=True, anti_aliasing=True) * 255 / max_value), 0, 255)
+        crops[k] = np.clip(
+            np.rint(
+                transform.resize(canvas, (size, size), order=1, preserve_range=True, anti_aliasing=True)
+                * 255
+                / max_value
+            ),
+            0,
+            255,
+        )
     return crops

@@ -50,7 +50,9 @@ def resample(contour: np.ndarray, n_points: int = 50) -> np.ndarray | None:
 
 
 def normalise(outlines: np.ndarray) -> np.ndarray:
-    """(cells, N, 2): centred, unit RMS radius, principal axes, counter-clockwise, start at smallest |angle|."""
+    """(cells, N, 2): centred, unit RMS radius, principal axes, counter-clockwise, start at smallest
+    |angle|.
+    """
     z = outlines[..., 0] + 1j * outlines[..., 1]
     z = z - z.mean(axis=1, keepdims=True)
     z = z / np.sqrt((np.abs(z) ** 2).mean(axis=1, keepdims=True))
@@ -83,7 +85,9 @@ def align(z: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return shifted * np.exp(-1j * np.angle(cb))[:, None]
 
 
-def register(outlines: np.ndarray, reference: np.ndarray | None = None, iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def register(
+    outlines: np.ndarray, reference: np.ndarray | None = None, iterations: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Registered outlines (cells, N, 2) and the mean outline they were aligned to (N complex)."""
     z = normalise(outlines)
     if reference is None:
@@ -139,13 +143,32 @@ class ShapeModel:
         return modes
 
     def save(self, npz_path: str | Path, json_path: str | Path) -> None:
-        arrays = {k: getattr(self, k) for k in ("reference", "pca_mean", "pca_components", "power_lambdas", "power_mean", "power_scale", "centroids", "mode_outlines", "stability_ari")}
+        arrays = {
+            k: getattr(self, k)
+            for k in (
+                "reference",
+                "pca_mean",
+                "pca_components",
+                "power_lambdas",
+                "power_mean",
+                "power_scale",
+                "centroids",
+                "mode_outlines",
+                "stability_ari",
+            )
+        }
         with atomic_path(npz_path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
-        meta = {"n_points": self.n_points, "seed": self.seed, "n_modes": int(len(self.centroids)), "n_pcs": int(self.pca_components.shape[0]),
-                "stability_median_ari": float(np.median(self.stability_ari)) if len(self.stability_ari) else None,
-                "format": "morphopotency shape model v1: arrays in the .npz, read with numpy.load(allow_pickle=False)"}
+        meta = {
+            "n_points": self.n_points,
+            "seed": self.seed,
+            "n_modes": int(len(self.centroids)),
+            "n_pcs": int(self.pca_components.shape[0]),
+            "stability_median_ari": float(np.median(self.stability_ari)) if len(self.stability_ari) else None,
+            "format": "morphopotency shape model v1: arrays in the .npz, read with "
+            "numpy.load(allow_pickle=False)",
+        }
         with atomic_path(json_path) as tmp:
             tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -158,7 +181,8 @@ class ShapeModel:
 
 
 def nearest(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid: |f|^2 - 2 f.c + |c|^2 keeps memory at cells x K, not cells x K x dims."""
+    """Index of the nearest centroid: |f|^2 - 2 f.c + |c|^2 keeps memory at cells x K, not
+    cells x K x dims."""
     d = (features**2).sum(axis=1)[:, None] - 2 * features @ centroids.T + (centroids**2).sum(axis=1)[None, :]
     return np.argmin(d, axis=1)
 
@@ -183,7 +207,13 @@ def _consensus(features: np.ndarray, k: int, seed: int, runs: int) -> np.ndarray
 
 
 def fit_shape_modes(
-    outlines: np.ndarray, k: int = 20, n_pcs: int = 20, seed: int = 9, runs: int = 3000, stability_seeds: int = 5, max_fit_cells: int = 3000
+    outlines: np.ndarray,
+    k: int = 20,
+    n_pcs: int = 20,
+    seed: int = 9,
+    runs: int = 3000,
+    stability_seeds: int = 5,
+    max_fit_cells: int = 3000,
 ) -> ShapeModel:
     """Fit the model on pooled outlines (cells, N, 2); ``stability_ari`` compares fits with other seeds.
 
@@ -192,7 +222,8 @@ def fit_shape_modes(
     """
     if len(outlines) < max(k, 2):
         raise ValueError(
-            f"imaging.shape_modes.k = {k} shape modes need at least {max(k, 2)} cells, but only {len(outlines)} were "
+            f"imaging.shape_modes.k = {k} shape modes need at least {max(k, 2)} cells, but only "
+            f"{len(outlines)} were "
             "segmented across all donors: lower imaging.shape_modes.k or add images"
         )
     registered, reference = register(outlines)
@@ -217,11 +248,35 @@ def fit_shape_modes(
     centroids, labels = fit_once(seed)
     others = [fit_once(seed + 1000 * (i + 1))[1] for i in range(stability_seeds - 1)]
     everything = [labels, *others]
-    ari = np.array([adjusted_rand_score(everything[i], everything[j]) for i in range(len(everything)) for j in range(i + 1, len(everything))])
+    ari = np.array(
+        [
+            adjusted_rand_score(everything[i], everything[j])
+            for i in range(len(everything))
+            for j in range(i + 1, len(everything))
+        ]
+    )
     # Number the modes by the complete-linkage dendrogram of their mean registered outlines.
-    mode_outlines = np.stack([registered[labels == c].mean(axis=0) if (labels == c).any() else np.zeros(registered.shape[1:]) for c in range(k)])
-    order = hierarchy.leaves_list(hierarchy.linkage(pdist(mode_outlines.reshape(k, -1)), method="complete")) if k > 1 else np.array([0])
+    mode_outlines = np.stack(
+        [
+            registered[labels == c].mean(axis=0) if (labels == c).any() else np.zeros(registered.shape[1:])
+            for c in range(k)
+        ]
+    )
+    order = (
+        hierarchy.leaves_list(hierarchy.linkage(pdist(mode_outlines.reshape(k, -1)), method="complete"))
+        if k > 1
+        else np.array([0])
+    )
     return ShapeModel(
-        reference=reference, pca_mean=pca.mean_, pca_components=pca.components_, power_lambdas=power.lambdas_, power_mean=mean, power_scale=scale,
-        centroids=centroids[order], mode_outlines=mode_outlines[order], stability_ari=ari, n_points=registered.shape[1], seed=seed,
+        reference=reference,
+        pca_mean=pca.mean_,
+        pca_components=pca.components_,
+        power_lambdas=power.lambdas_,
+        power_mean=mean,
+        power_scale=scale,
+        centroids=centroids[order],
+        mode_outlines=mode_outlines[order],
+        stability_ari=ari,
+        n_points=registered.shape[1],
+        seed=seed,
     )

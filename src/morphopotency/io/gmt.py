@@ -23,7 +23,10 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
                     continue
                 fields = line.split("\t")
                 if len(fields) < 3 or not fields[0]:
-                    raise GeneSetError(f"{path}: line {lineno}: expected 'name<TAB>description<TAB>gene...', got {len(fields)} field(s)")
+                    raise GeneSetError(
+                        f"{path}: line {lineno}: expected 'name<TAB>description<TAB>gene...', got "
+                        f"{len(fields)} field(s)"
+                    )
                 # Enrichr's text libraries may weight members as "GENE,1.0": keep the symbol.
                 genes = [g.split(",")[0].strip() for g in fields[2:] if g.strip()]
                 if not genes:

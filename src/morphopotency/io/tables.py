@@ -9,7 +9,9 @@ import pandas as pd
 from morphopotency.io.atomic import atomic_path
 
 
-def write_tsv(frame: pd.DataFrame, path: str | Path, index: bool = False, float_format: str | None = "%.10g") -> None:
+def write_tsv(
+    frame: pd.DataFrame, path: str | Path, index: bool = False, float_format: str | None = "%.10g"
+) -> None:
     """A TSV with a fixed float format, so identical numbers give identical bytes across runs."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, sep="\t", index=index, float_format=float_format)

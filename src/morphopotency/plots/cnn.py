@@ -18,7 +18,7 @@ def roc_curves(predictions: pd.DataFrame) -> plt.Figure:
     colours = plt.cm.tab10(np.arange(len(models)) % 10)
     for colour, model in zip(colours, models):
         part = predictions[predictions["model"] == model]
-        for fold, rows in part.groupby("fold"):
+        for _fold, rows in part.groupby("fold"):
             if rows["label"].nunique() == 2:
                 fpr, tpr, _ = roc_curve(rows["label"], rows["prob"])
                 ax.plot(fpr, tpr, color=colour, lw=0.8, alpha=0.5)
@@ -35,8 +35,17 @@ def lr_surrogate(curve: pd.DataFrame, trials: pd.DataFrame) -> plt.Figure:
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5, 5), sharex=True, height_ratios=[2, 1])
     x = curve["log10_learning_rate"]
     top.plot(x, curve["mean"], ls=":", color="k", label="GP mean of validation loss")
-    top.fill_between(x, curve["mean"] - 2 * curve["sd"], curve["mean"] + 2 * curve["sd"], color="tab:green", alpha=0.3, label="±2 s.d.")
-    top.scatter(np.log10(trials["learning_rate"]), trials["val_loss"], s=14, color="tab:red", zorder=3, label="trials")
+    top.fill_between(
+        x,
+        curve["mean"] - 2 * curve["sd"],
+        curve["mean"] + 2 * curve["sd"],
+        color="tab:green",
+        alpha=0.3,
+        label="±2 s.d.",
+    )
+    top.scatter(
+        np.log10(trials["learning_rate"]), trials["val_loss"], s=14, color="tab:red", zorder=3, label="trials"
+    )
     top.set_ylabel("validation loss")
     top.legend(fontsize=7)
     bottom.fill_between(x, 0, curve["expected_improvement"], color="tab:blue", alpha=0.5)
@@ -61,7 +70,15 @@ def confusion(matrix: pd.DataFrame) -> plt.Figure:
     values = matrix.to_numpy()
     ax.imshow(values, cmap="Blues")
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v}\n{v / max(values.sum(), 1):.1%}", ha="center", va="center", color="white" if v > values.max() / 2 else "black", fontsize=9)
+        ax.text(
+            j,
+            i,
+            f"{v}\n{v / max(values.sum(), 1):.1%}",
+            ha="center",
+            va="center",
+            color="white" if v > values.max() / 2 else "black",
+            fontsize=9,
+        )
     ax.set_xticks(range(values.shape[1]), matrix.columns)
     ax.set_yticks(range(values.shape[0]), matrix.index)
     ax.set(xlabel="predicted", ylabel="ground truth (SSEA3)")
@@ -69,8 +86,12 @@ def confusion(matrix: pd.DataFrame) -> plt.Figure:
 
 
 def example_grid(crops: np.ndarray, outcomes: pd.DataFrame, per_row: int = 6) -> plt.Figure:
-    """Rows = TP, FP, FN, TN; up to ``per_row`` cells each (``outcomes``: row index into crops, outcome, prob)."""
-    fig, axes = plt.subplots(len(OUTCOMES), per_row, figsize=(1.3 * per_row, 1.45 * len(OUTCOMES)), squeeze=False)
+    """Rows = TP, FP, FN, TN; up to ``per_row`` cells each (``outcomes``: row index into crops,
+    outcome, prob).
+    """
+    fig, axes = plt.subplots(
+        len(OUTCOMES), per_row, figsize=(1.3 * per_row, 1.45 * len(OUTCOMES)), squeeze=False
+    )
     for r, outcome in enumerate(OUTCOMES):
         chosen = outcomes[outcomes["outcome"] == outcome].head(per_row)
         for c in range(per_row):
@@ -93,12 +114,32 @@ def donor_bars(donors: pd.DataFrame) -> plt.Figure:
     y = donors["predicted_multipotent_fraction"].to_numpy()
     err = np.vstack([y - donors["ci_low"], donors["ci_high"] - y])
     width = 0.4 if "cv_predicted_fraction" in donors else 0.8
-    ax.bar(x - (width / 2 if width < 0.8 else 0), y, width=width, yerr=err, capsize=3, color="tab:purple", alpha=0.8, label="final model, all cells (95 % CI)")
+    ax.bar(
+        x - (width / 2 if width < 0.8 else 0),
+        y,
+        width=width,
+        yerr=err,
+        capsize=3,
+        color="tab:purple",
+        alpha=0.8,
+        label="final model, all cells (95 % CI)",
+    )
     if "cv_predicted_fraction" in donors:
         cv = donors["cv_predicted_fraction"].to_numpy()
         cv_err = np.vstack([cv - donors["cv_ci_low"], donors["cv_ci_high"] - cv])
-        ax.bar(x + width / 2, cv, width=width, yerr=cv_err, capsize=3, color="tab:orange", alpha=0.8, label="cross-validated, held-out cells (95 % CI)")
-    ax.scatter(x, donors["ssea3_positive_fraction"], color="k", marker="D", s=18, zorder=3, label="SSEA3-positive")
+        ax.bar(
+            x + width / 2,
+            cv,
+            width=width,
+            yerr=cv_err,
+            capsize=3,
+            color="tab:orange",
+            alpha=0.8,
+            label="cross-validated, held-out cells (95 % CI)",
+        )
+    ax.scatter(
+        x, donors["ssea3_positive_fraction"], color="k", marker="D", s=18, zorder=3, label="SSEA3-positive"
+    )
     ax.set_xticks(x, donors["donor"])
     ax.set(ylim=(0, 1), ylabel="multipotent fraction")
     ax.legend(fontsize=7)

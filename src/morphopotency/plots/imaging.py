@@ -22,12 +22,16 @@ def overlay(shape: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def ssea3_histograms(cells: pd.DataFrame, threshold: float) -> plt.Figure:
     donors = sorted(cells["donor"].unique())
-    fig, axes = plt.subplots(1, max(len(donors), 1), figsize=(3 * max(len(donors), 1), 2.8), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(len(donors), 1), figsize=(3 * max(len(donors), 1), 2.8), sharex=True, squeeze=False
+    )
     for ax, donor in zip(axes[0], donors):
         values = cells.loc[cells["donor"] == donor, "ssea3_8bit"]
         ax.hist(values, bins=np.linspace(0, 255, 35), color="seagreen")
         ax.axvline(threshold, color="tab:red", ls="--")
-        ax.set_title(f"{donor}: {(values > threshold).mean():.0%} > {threshold:.0f} (n={len(values)})", fontsize=8)
+        ax.set_title(
+            f"{donor}: {(values > threshold).mean():.0%} > {threshold:.0f} (n={len(values)})", fontsize=8
+        )
         ax.set_xlabel("mean SSEA3 (8-bit)")
     return fig
 
@@ -38,7 +42,9 @@ def mode_distribution(distribution: pd.DataFrame) -> plt.Figure:
     bottom = np.zeros(len(distribution))
     cmap = plt.cm.tab20
     for i, mode in enumerate(distribution.columns):
-        ax.bar(distribution.index, distribution[mode], bottom=bottom, color=cmap(i % 20), label=f"mode {mode}")
+        ax.bar(
+            distribution.index, distribution[mode], bottom=bottom, color=cmap(i % 20), label=f"mode {mode}"
+        )
         bottom += distribution[mode].to_numpy()
     ax.set_ylabel("fraction of cells")
     ax.legend(fontsize=6, ncol=2, bbox_to_anchor=(1.02, 1), loc="upper left")
@@ -52,7 +58,13 @@ def mode_dendrogram(outlines: np.ndarray, summary: pd.DataFrame) -> plt.Figure:
     fig = plt.figure(figsize=(max(6, 0.7 * k), 4.5))
     top = fig.add_axes([0.05, 0.45, 0.9, 0.5])
     if k > 1:
-        hierarchy.dendrogram(hierarchy.linkage(pdist(outlines.reshape(k, -1)), method="complete"), ax=top, labels=[str(i + 1) for i in range(k)], no_labels=True, color_threshold=0)
+        hierarchy.dendrogram(
+            hierarchy.linkage(pdist(outlines.reshape(k, -1)), method="complete"),
+            ax=top,
+            labels=[str(i + 1) for i in range(k)],
+            no_labels=True,
+            color_threshold=0,
+        )
     top.set_axis_off()
     for i in range(k):
         ax = fig.add_axes([0.05 + 0.9 * i / k, 0.12, 0.9 / k, 0.3])
@@ -60,7 +72,9 @@ def mode_dendrogram(outlines: np.ndarray, summary: pd.DataFrame) -> plt.Figure:
         ax.set_aspect("equal")
         ax.set_axis_off()
         row = summary.iloc[i]
-        ax.set_title(f"{int(row['mode'])}\nC {row['circularity']:.2f}\nAR {row['aspect_ratio']:.1f}", fontsize=6)
+        ax.set_title(
+            f"{int(row['mode'])}\nC {row['circularity']:.2f}\nAR {row['aspect_ratio']:.1f}", fontsize=6
+        )
     return fig
 
 

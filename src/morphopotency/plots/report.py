@@ -25,8 +25,10 @@ def agreement_scatter(summary: pd.DataFrame, agreement: pd.DataFrame) -> plt.Fig
             ci = summary.set_index("donor").loc[part["donor"], ["cnn_ci_low", "cnn_ci_high"]].to_numpy()
             ax.vlines(part[x], ci[:, 0], ci[:, 1], color="tab:purple", alpha=0.4)
         ax.set(xlabel=LABELS.get(x, x), ylabel=LABELS.get(y, y))
-        ax.set_title(f"Spearman rho {pair['rho']:.2f}, p {pair['p_value']:.3f} (n={pair['donors']})", fontsize=9)
-    for ax in list(axes.flat)[len(agreement):]:
+        ax.set_title(
+            f"Spearman rho {pair['rho']:.2f}, p {pair['p_value']:.3f} (n={pair['donors']})", fontsize=9
+        )
+    for ax in list(axes.flat)[len(agreement) :]:
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -37,12 +39,32 @@ def simulation_check(check: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(4.4, 4.2))
     measures = [c for c in ("ssea3_positive_fraction", "cnn_multipotent_fraction") if c in check]
     for colour, measure in zip(("black", "tab:purple"), measures):
-        ax.scatter(check["planted_fraction"], check[measure], color=colour, label=LABELS.get(measure, measure), zorder=3)
+        ax.scatter(
+            check["planted_fraction"],
+            check[measure],
+            color=colour,
+            label=LABELS.get(measure, measure),
+            zorder=3,
+        )
         if measure == "cnn_multipotent_fraction" and "cnn_ci_low" in check:
-            ax.vlines(check["planted_fraction"], check["cnn_ci_low"], check["cnn_ci_high"], color=colour, alpha=0.4)
+            ax.vlines(
+                check["planted_fraction"], check["cnn_ci_low"], check["cnn_ci_high"], color=colour, alpha=0.4
+            )
     for _, row in check.iterrows():
-        ax.annotate(row["donor"], (row["planted_fraction"], row[measures[0]] if measures else 0), textcoords="offset points", xytext=(4, -10), fontsize=8)
+        ax.annotate(
+            row["donor"],
+            (row["planted_fraction"], row[measures[0]] if measures else 0),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=8,
+        )
     ax.plot([0, 1], [0, 1], color="grey", ls=":")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="planted multipotent fraction", ylabel="recovered fraction", title="simulation check")
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="planted multipotent fraction",
+        ylabel="recovered fraction",
+        title="simulation check",
+    )
     ax.legend(fontsize=7, loc="upper left")
     return fig

@@ -18,7 +18,15 @@ def correlation_heatmap(corr: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_yticks(range(n), corr.index)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=8, color="white" if values[i, j] < off.mean() else "black")
+            ax.text(
+                j,
+                i,
+                f"{values[i, j]:.3f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if values[i, j] < off.mean() else "black",
+            )
     fig.colorbar(im, ax=ax, label="Pearson r")
     ax.set_title(title)
     return fig
@@ -33,7 +41,9 @@ def marker_dotplot(table: pd.DataFrame) -> plt.Figure:
     y = table["gene"].map({g: i for i, g in enumerate(genes)})
     level = table["log2_rpkm"].to_numpy()
     size = 15 + 250 * level / max(level.max(), 1e-9)
-    sc = ax.scatter(x, y, s=size, c=table["zscore"], cmap="RdBu_r", vmin=-2, vmax=2, edgecolors="grey", linewidths=0.4)
+    sc = ax.scatter(
+        x, y, s=size, c=table["zscore"], cmap="RdBu_r", vmin=-2, vmax=2, edgecolors="grey", linewidths=0.4
+    )
     ax.set_xticks(range(len(samples)), samples)
     labels = [f"{g} ({c})" for g, c in dict(zip(table["gene"], table["category"])).items()]
     ax.set_yticks(range(len(genes)), labels, fontsize=7)
@@ -41,7 +51,14 @@ def marker_dotplot(table: pd.DataFrame) -> plt.Figure:
     ax.set_xlim(-0.6, len(samples) - 0.4)
     fig.colorbar(sc, ax=ax, label="z-score of log2(RPKM+1) across samples", shrink=0.5)
     for lvl in (2, 6, 10):
-        ax.scatter([], [], s=15 + 250 * lvl / max(level.max(), 1e-9), c="lightgrey", edgecolors="grey", label=f"log2(RPKM+1) = {lvl}")
+        ax.scatter(
+            [],
+            [],
+            s=15 + 250 * lvl / max(level.max(), 1e-9),
+            c="lightgrey",
+            edgecolors="grey",
+            label=f"log2(RPKM+1) = {lvl}",
+        )
     ax.legend(loc="upper left", bbox_to_anchor=(1.25, 1.0), fontsize=7, frameon=False)
     ax.set_title("Stemness and lineage markers")
     return fig
@@ -62,7 +79,14 @@ def scree(variance: pd.Series, elbow: int, horn: int) -> plt.Figure:
     return fig
 
 
-def biplot(scores: pd.DataFrame, loadings: pd.DataFrame, variance: pd.Series, symbols: pd.Series, groups: pd.Series | None = None, n_arrows: int = 5) -> plt.Figure:
+def biplot(
+    scores: pd.DataFrame,
+    loadings: pd.DataFrame,
+    variance: pd.Series,
+    symbols: pd.Series,
+    groups: pd.Series | None = None,
+    n_arrows: int = 5,
+) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     colours = dict(zip(sorted(set(groups)) if groups is not None else [], plt.cm.tab10.colors))
     for sample, row in scores.iterrows():
@@ -94,7 +118,17 @@ def loadings_plot(table: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(1.5 + 1.4 * len(pcs), 5))
     for i, pc in enumerate(pcs):
         sub = table[table["PC"] == pc]
-        ax.scatter(np.full(len(sub), i), sub["loading"], c=sub["loading"], cmap="RdBu_r", vmin=-table["loading"].abs().max(), vmax=table["loading"].abs().max(), s=25, edgecolors="grey", linewidths=0.3)
+        ax.scatter(
+            np.full(len(sub), i),
+            sub["loading"],
+            c=sub["loading"],
+            cmap="RdBu_r",
+            vmin=-table["loading"].abs().max(),
+            vmax=table["loading"].abs().max(),
+            s=25,
+            edgecolors="grey",
+            linewidths=0.3,
+        )
         extremes = pd.concat([sub.nlargest(4, "loading"), sub.nsmallest(4, "loading")])
         for row in extremes.itertuples():
             ax.annotate(row.symbol, (i, row.loading), xytext=(5, 0), textcoords="offset points", fontsize=6)
@@ -109,9 +143,20 @@ def enrichment_bars(enriched: pd.DataFrame, title: str, top: int = 15) -> plt.Fi
     sub = enriched.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.32 * max(len(sub), 1)))
     score = -np.log10(sub["fdr"].clip(lower=1e-300))
-    bars = ax.barh(range(len(sub)), score, color=plt.cm.viridis(np.clip(sub["overlap"] / max(sub["overlap"].max(), 1), 0, 1)))
+    bars = ax.barh(
+        range(len(sub)),
+        score,
+        color=plt.cm.viridis(np.clip(sub["overlap"] / max(sub["overlap"].max(), 1), 0, 1)),
+    )
     for bar, n in zip(bars, sub["overlap"]):
-        ax.annotate(f"{n} genes", (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+        ax.annotate(
+            f"{n} genes",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
     ax.set_yticks(range(len(sub)), [t if len(t) < 70 else t[:67] + "..." for t in sub["term"]], fontsize=7)
     ax.axvline(-np.log10(0.05), color="tab:red", ls="--", lw=0.8, label="FDR 0.05")
     ax.set_xlabel("-log10 FDR (colour: gene count)")
@@ -133,11 +178,19 @@ def term_network_plot(graph: nx.Graph, groups: pd.DataFrame, title: str, seed: i
     sizes = [40 + 400 * graph.nodes[n]["overlap"] / largest for n in graph.nodes]
     nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.4)
     nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colours, node_size=sizes, edgecolors="grey")
-    for group, sub in groups.groupby("group"):
+    for _group, sub in groups.groupby("group"):
         lead = sub.iloc[0]
         x, y = pos[lead["term_id"]]
         label = lead["group_label"]
-        ax.annotate(label if len(label) < 50 else label[:47] + "...", (x, y), fontsize=7, ha="center", va="bottom", xytext=(0, 6), textcoords="offset points")
+        ax.annotate(
+            label if len(label) < 50 else label[:47] + "...",
+            (x, y),
+            fontsize=7,
+            ha="center",
+            va="bottom",
+            xytext=(0, 6),
+            textcoords="offset points",
+        )
     ax.set_title(title)
     ax.set_axis_off()
     return fig
@@ -148,7 +201,9 @@ def term_heatmap(matrix: pd.DataFrame, title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(2.5 + 0.8 * matrix.shape[1], 1.0 + 0.3 * max(matrix.shape[0], 1)))
     im = ax.imshow(matrix.to_numpy(), aspect="auto", cmap="magma_r", vmin=0)
     ax.set_xticks(range(matrix.shape[1]), matrix.columns)
-    ax.set_yticks(range(matrix.shape[0]), [t if len(t) < 60 else t[:57] + "..." for t in matrix.index], fontsize=7)
+    ax.set_yticks(
+        range(matrix.shape[0]), [t if len(t) < 60 else t[:57] + "..." for t in matrix.index], fontsize=7
+    )
     fig.colorbar(im, ax=ax, label="-log10 FDR")
     ax.set_title(title)
     return fig

@@ -19,7 +19,9 @@ LABELS = {
 }
 
 
-def spearman_exact(x: np.ndarray, y: np.ndarray, max_exact: int = 8, n_resamples: int = 20_000, seed: int = 0) -> dict[str, float | int | str]:
+def spearman_exact(
+    x: np.ndarray, y: np.ndarray, max_exact: int = 8, n_resamples: int = 20_000, seed: int = 0
+) -> dict[str, float | int | str]:
     """Spearman rho and its two-sided permutation p-value.
 
     With n <= ``max_exact`` donors every pairing is enumerated (n! of them), so the p-value is exact and
@@ -29,15 +31,32 @@ def spearman_exact(x: np.ndarray, y: np.ndarray, max_exact: int = 8, n_resamples
     x, y = np.asarray(x, float), np.asarray(y, float)
     n = len(x)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return {"donors": n, "rho": float("nan"), "p_value": float("nan"), "p_floor": float("nan"), "method": "not computable (fewer than 3 donors or a constant measure)"}
+        return {
+            "donors": n,
+            "rho": float("nan"),
+            "p_value": float("nan"),
+            "p_floor": float("nan"),
+            "method": "not computable (fewer than 3 donors or a constant measure)",
+        }
     exact = n <= max_exact
     result = permutation_test(
-        (x, y), lambda a, b: spearmanr(a, b).statistic, permutation_type="pairings", alternative="two-sided",
-        n_resamples=np.inf if exact else n_resamples, rng=np.random.default_rng(seed),
+        (x, y),
+        lambda a, b: spearmanr(a, b).statistic,
+        permutation_type="pairings",
+        alternative="two-sided",
+        n_resamples=np.inf if exact else n_resamples,
+        rng=np.random.default_rng(seed),
     )
     floor = 2 / math.factorial(n) if exact else 2 / (n_resamples + 1)
-    return {"donors": n, "rho": float(result.statistic), "p_value": float(min(result.pvalue, 1.0)), "p_floor": floor,
-            "method": f"exact ({math.factorial(n)} pairings)" if exact else f"Monte Carlo ({n_resamples} pairings)"}
+    return {
+        "donors": n,
+        "rho": float(result.statistic),
+        "p_value": float(min(result.pvalue, 1.0)),
+        "p_floor": floor,
+        "method": f"exact ({math.factorial(n)} pairings)"
+        if exact
+        else f"Monte Carlo ({n_resamples} pairings)",
+    }
 
 
 def agreement_table(summary: pd.DataFrame, imaging: list[str], transcriptome: list[str]) -> pd.DataFrame:
@@ -48,8 +67,27 @@ def agreement_table(summary: pd.DataFrame, imaging: list[str], transcriptome: li
             if a not in summary or b not in summary:
                 continue
             both = summary[["donor", a, b]].dropna()
-            rows.append({"imaging_measure": a, "transcriptome_measure": b, "donor_list": ",".join(both["donor"]), **spearman_exact(both[a].to_numpy(), both[b].to_numpy())})
-    return pd.DataFrame(rows, columns=["imaging_measure", "transcriptome_measure", "donor_list", "donors", "rho", "p_value", "p_floor", "method"])
+            rows.append(
+                {
+                    "imaging_measure": a,
+                    "transcriptome_measure": b,
+                    "donor_list": ",".join(both["donor"]),
+                    **spearman_exact(both[a].to_numpy(), both[b].to_numpy()),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "imaging_measure",
+            "transcriptome_measure",
+            "donor_list",
+            "donors",
+            "rho",
+            "p_value",
+            "p_floor",
+            "method",
+        ],
+    )
 
 
 def _ordinal(rank: int, total: int) -> str:
@@ -81,6 +119,9 @@ def donor_sentences(summary: pd.DataFrame, primary: str, others: list[str]) -> p
             other_total = int(summary[measure].notna().sum())
             other_rank = int(row[f"rank_{measure}"])
             same = " also" if other_rank == rank and other_total == total else ""
-            parts.append(f"{LABELS.get(measure, measure)}:{same} {_ordinal(other_rank, other_total)} ({row[measure]:.4g})")
+            parts.append(
+                f"{LABELS.get(measure, measure)}:{same} {_ordinal(other_rank, other_total)} "
+                f"({row[measure]:.4g})"
+            )
         rows.append({"donor": row["donor"], "sentence": "; ".join(parts) + "."})
     return pd.DataFrame(rows, columns=["donor", "sentence"])

@@ -19,7 +19,9 @@ def _caption(spec: Mapping[str, Any], config: Mapping[str, Any], root: Path) -> 
     return render_caption(root / spec["caption"], config) if spec.get("caption") else ""
 
 
-def content_sections(specs: Sequence[Mapping[str, Any]], config: Mapping[str, Any], root: str | Path) -> list[Section]:
+def content_sections(
+    specs: Sequence[Mapping[str, Any]], config: Mapping[str, Any], root: str | Path
+) -> list[Section]:
     """One Section per spec, figures embedded and tables inlined, each with its caption rendered."""
     root = Path(root)
     sections = []
@@ -27,22 +29,39 @@ def content_sections(specs: Sequence[Mapping[str, Any]], config: Mapping[str, An
         section = Section(id=spec["id"], title=spec["title"])
         for item in spec["tables"]:
             frame = pd.read_csv(item["path"], sep="\t")
-            section.tables.append(table(frame, item["path"], _caption(item, config, root), item.get("rows", 25)))
+            section.tables.append(
+                table(frame, item["path"], _caption(item, config, root), item.get("rows", 25))
+            )
         for item in spec["figures"]:
             section.figures.append(figure(item["path"], _caption(item, config, root)))
         sections.append(section)
     return sections
 
 
-def provenance_section(config: Mapping[str, Any], config_hash: str, commit: str, versions: pd.DataFrame, manifest: pd.DataFrame, span: Mapping[str, Any], generated: str) -> Section:
+def provenance_section(
+    config: Mapping[str, Any],
+    config_hash: str,
+    commit: str,
+    versions: pd.DataFrame,
+    manifest: pd.DataFrame,
+    span: Mapping[str, Any],
+    generated: str,
+) -> Section:
     minutes = span["duration_s"] / 60 if span["duration_s"] == span["duration_s"] else float("nan")
-    text = "".join([
-        paragraph(f"Report generated {generated}. The current results were produced between {span['started']} and {span['finished']} "
-                  f"({minutes:.1f} min, from the job logs' timestamps)."),
-        paragraph(f"Workflow commit: {commit}. Config SHA-256 (canonical JSON): {config_hash}."),
-        paragraph(reproducibility(config)),
-        "<h3>Config as run</h3><pre>" + html.escape(yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None)) + "</pre>",
-    ])
+    text = "".join(
+        [
+            paragraph(
+                f"Report generated {generated}. The current results were produced between "
+                f"{span['started']} and {span['finished']} "
+                f"({minutes:.1f} min, from the job logs' timestamps)."
+            ),
+            paragraph(f"Workflow commit: {commit}. Config SHA-256 (canonical JSON): {config_hash}."),
+            paragraph(reproducibility(config)),
+            "<h3>Config as run</h3><pre>"
+            + html.escape(yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None))
+            + "</pre>",
+        ]
+    )
     section = Section(id="provenance", title="Provenance", text=text)
     section.tables.append(table(versions, "package versions", max_rows=100))
     section.tables.append(table(manifest, "input files (results/provenance/inputs.tsv)", max_rows=500))
@@ -56,8 +75,16 @@ def donor_overview_text(sentences: pd.DataFrame, choices: Sequence[str]) -> str:
     return f"<ul>{items}</ul><h3>Choices beyond the paper</h3><ul>{notes}</ul>"
 
 
-def build_report(title: str, subtitle: str, specs: Sequence[Mapping[str, Any]], config: Mapping[str, Any], root: str | Path,
-                 sentences: pd.DataFrame, choices: Sequence[str], provenance: Section) -> str:
+def build_report(
+    title: str,
+    subtitle: str,
+    specs: Sequence[Mapping[str, Any]],
+    config: Mapping[str, Any],
+    root: str | Path,
+    sentences: pd.DataFrame,
+    choices: Sequence[str],
+    provenance: Section,
+) -> str:
     sections = content_sections(specs, config, root)
     if sections and sections[0].id == "donors":
         sections[0].text = donor_overview_text(sentences, choices)

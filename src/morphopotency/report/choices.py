@@ -12,26 +12,47 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
     modes = imaging.get("shape_modes", {})
     notes = [
         f"Shape modes: K-means consensus over {modes.get('runs', '?')} runs, its stability checked over "
-        f"{modes.get('stability_seeds', '?')} seeds (adjusted Rand index), so modes are not an accident of one initialisation.",
-        "Imaging-transcriptome agreement: Spearman's rho with an exact permutation p-value (all pairings enumerated "
-        "for up to 8 donors); with five donors the smallest possible two-sided p is 0.017, so agreement is stated, not over-claimed.",
+        f"{modes.get('stability_seeds', '?')} seeds (adjusted Rand index), so modes are not an accident "
+        "of one initialisation.",
+        "Imaging-transcriptome agreement: Spearman's rho with an exact permutation p-value (all pairings "
+        "enumerated "
+        "for up to 8 donors); with five donors the smallest possible two-sided p is 0.017, so agreement "
+        "is stated, not over-claimed.",
     ]
     if imaging.get("crop_window"):
-        notes.append(f"Crops: one {imaging['crop_window']}-px window around every cell, so the CNN sees cell size "
-                     "(the paper's crops fit each cell and lose it).")
+        notes.append(
+            f"Crops: one {imaging['crop_window']}-px window around every cell, so the CNN sees cell size "
+            "(the paper's crops fit each cell and lose it)."
+        )
     if cnn.get("enabled", True):
         group = cnn.get("group_by", "image")
         notes += [
-            ("Cross-validation grouped by " + group + ": no " + group + " contributes cells to both training and test, "
-             "because cells of one field share staining and illumination (the paper split single cells at random).")
-            if group != "none" else "Cross-validation splits single cells at random, as the paper did (cnn.group_by: none).",
-            "Baselines on the same folds (majority class; class-balanced logistic regression on shape measures) and each "
-            f"backbone's paired bootstrap difference to them ({cnn.get('bootstrap', 2000)} resamples of the held-out cells).",
-            ("Decision cut-off chosen on each model's validation cells (maximising sensitivity + specificity), never on its "
-             "test cells: 0.5 is the balanced cut-off only for a calibrated model." if cnn.get("threshold", "validation") == "validation"
-             else f"Decision cut-off fixed at P {cnn.get('threshold')} (the paper: argmax of the softmax)."),
-            f"Per-donor fractions with 95 % bootstrap intervals; the donor table uses the {report.get('cnn_fraction', 'cross_validated')} "
-            "fraction (cross_validated: each cell scored by a model that never trained on it; final: the paper's Fig. 4F).",
+            (
+                "Cross-validation grouped by "
+                + group
+                + ": no "
+                + group
+                + " contributes cells to both training and test, "
+                "because cells of one field share staining and illumination (the paper split single "
+                "cells at random)."
+            )
+            if group != "none"
+            else "Cross-validation splits single cells at random, as the paper did (cnn.group_by: none).",
+            "Baselines on the same folds (majority class; class-balanced logistic regression on shape "
+            "measures) and each "
+            f"backbone's paired bootstrap difference to them ({cnn.get('bootstrap', 2000)} resamples of "
+            "the held-out cells).",
+            (
+                "Decision cut-off chosen on each model's validation cells (maximising sensitivity + "
+                "specificity), never on its "
+                "test cells: 0.5 is the balanced cut-off only for a calibrated model."
+                if cnn.get("threshold", "validation") == "validation"
+                else f"Decision cut-off fixed at P {cnn.get('threshold')} (the paper: argmax of the softmax)."
+            ),
+            "Per-donor fractions with 95 % bootstrap intervals; the donor table uses the "
+            f"{report.get('cnn_fraction', 'cross_validated')} "
+            "fraction (cross_validated: each cell scored by a model that never trained on it; final: the "
+            "paper's Fig. 4F).",
         ]
     return notes
 
@@ -39,13 +60,25 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
 def reproducibility(config: Mapping[str, Any]) -> str:
     """What a second run of this config will and will not repeat, for the provenance section."""
     cnn = config.get("cnn", {})
-    text = ("Repeatability: every step is seeded, and on the CPU two runs from an empty results/ write byte-identical "
-            "tables and figures (tested, CNN included, for the same cnn.threads). A killed run resumes: finished outputs are "
-            "kept, and a CNN job goes on from its last epoch checkpoint to the same weights.")
+    text = (
+        "Repeatability: every step is seeded, and on the CPU two runs from an empty results/ write "
+        "byte-identical "
+        "tables and figures (tested, CNN included, for the same cnn.threads). A killed run resumes: "
+        "finished outputs are "
+        "kept, and a CNN job goes on from its last epoch checkpoint to the same weights."
+    )
     if cnn.get("enabled", True):
         device = cnn.get("device", "auto")
-        gpu = "this run's cnn.device is cpu, so it does not apply here" if device == "cpu" else f"cnn.device is {device}"
-        text += (" On a GPU the CNN is not bit-for-bit repeatable: cuDNN and cuBLAS may pick non-deterministic kernels, so CNN "
-                 f"metrics and donor fractions can differ in the last digits between GPU runs ({gpu}); the RNA-seq and imaging "
-                 "results are unaffected.")
+        gpu = (
+            "this run's cnn.device is cpu, so it does not apply here"
+            if device == "cpu"
+            else f"cnn.device is {device}"
+        )
+        text += (
+            " On a GPU the CNN is not bit-for-bit repeatable: cuDNN and cuBLAS may pick "
+            "non-deterministic kernels, so CNN "
+            f"metrics and donor fractions can differ in the last digits between GPU runs ({gpu}); the "
+            "RNA-seq and imaging "
+            "results are unaffected."
+        )
     return text

@@ -30,7 +30,9 @@ def stem_sample_donors(samples: pd.DataFrame, condition: str = "stem") -> dict[s
     return dict(zip(rows["sample"], rows["donor"]))
 
 
-def shape_mode_fractions(distribution: pd.DataFrame, modes: pd.DataFrame, round_circularity: float, elongated_aspect_ratio: float) -> pd.DataFrame:
+def shape_mode_fractions(
+    distribution: pd.DataFrame, modes: pd.DataFrame, round_circularity: float, elongated_aspect_ratio: float
+) -> pd.DataFrame:
     """Per donor, the share of cells in round modes (mean circularity >= ``round_circularity``) and in
     elongated modes (mean aspect ratio >= ``elongated_aspect_ratio``); modes in neither count in neither."""
     modes = modes.set_index(modes["mode"].astype(str))
@@ -38,12 +40,14 @@ def shape_mode_fractions(distribution: pd.DataFrame, modes: pd.DataFrame, round_
     shares.columns = shares.columns.astype(str)
     round_modes = [m for m in shares.columns if modes.loc[m, "circularity"] >= round_circularity]
     elongated = [m for m in shares.columns if modes.loc[m, "aspect_ratio"] >= elongated_aspect_ratio]
-    return pd.DataFrame({
-        "round_mode_fraction": shares[round_modes].sum(axis=1),
-        "elongated_mode_fraction": shares[elongated].sum(axis=1),
-        "round_modes": ",".join(round_modes),
-        "elongated_modes": ",".join(elongated),
-    })
+    return pd.DataFrame(
+        {
+            "round_mode_fraction": shares[round_modes].sum(axis=1),
+            "elongated_mode_fraction": shares[elongated].sum(axis=1),
+            "round_modes": ",".join(round_modes),
+            "elongated_modes": ",".join(elongated),
+        }
+    )
 
 
 def cell_shape_means(assignments: pd.DataFrame, donors: list[str] | None = None) -> pd.DataFrame:
@@ -53,7 +57,13 @@ def cell_shape_means(assignments: pd.DataFrame, donors: list[str] | None = None)
     read 0 cells (its means undefined), not vanish or show an unknown count.
     """
     grouped = assignments.groupby("donor")
-    table = pd.DataFrame({"cells": grouped.size(), "mean_circularity": grouped["circularity"].mean(), "mean_aspect_ratio": grouped["aspect_ratio"].mean()})
+    table = pd.DataFrame(
+        {
+            "cells": grouped.size(),
+            "mean_circularity": grouped["circularity"].mean(),
+            "mean_aspect_ratio": grouped["aspect_ratio"].mean(),
+        }
+    )
     if donors is not None:
         table = table.reindex(sorted(set(table.index) | set(donors)))
         table["cells"] = table["cells"].fillna(0).astype(int)
@@ -63,7 +73,9 @@ def cell_shape_means(assignments: pd.DataFrame, donors: list[str] | None = None)
 def pc1_by_donor(scores: pd.DataFrame, sample_donor: Mapping[str, str]) -> pd.Series:
     """Each donor's stem sample's PC1 score (sign as the PCA gives it: PC signs are arbitrary)."""
     part = scores[scores["sample"].isin(sample_donor)]
-    return pd.Series(part["PC1"].to_numpy(), index=part["sample"].map(sample_donor).to_numpy(), name="pc1_score")
+    return pd.Series(
+        part["PC1"].to_numpy(), index=part["sample"].map(sample_donor).to_numpy(), name="pc1_score"
+    )
 
 
 def mean_correlation(matrix: pd.DataFrame, sample_donor: Mapping[str, str]) -> pd.Series:
@@ -72,7 +84,9 @@ def mean_correlation(matrix: pd.DataFrame, sample_donor: Mapping[str, str]) -> p
     stems = [s for s in square.index if s in sample_donor]
     values = square.loc[stems, stems].to_numpy(dtype=float)
     np.fill_diagonal(values, np.nan)
-    return pd.Series(np.nanmean(values, axis=1), index=[sample_donor[s] for s in stems], name="mean_correlation")
+    return pd.Series(
+        np.nanmean(values, axis=1), index=[sample_donor[s] for s in stems], name="mean_correlation"
+    )
 
 
 def differentiation_score(heatmap: pd.DataFrame, sample_donor: Mapping[str, str], pattern: str) -> pd.Series:
@@ -83,12 +97,18 @@ def differentiation_score(heatmap: pd.DataFrame, sample_donor: Mapping[str, str]
     if terms.empty:
         raise ValueError(f"no term of the function heat map matches report.differentiation_terms {pattern!r}")
     columns = [c for c in terms.columns if c in sample_donor]
-    return pd.Series(terms[columns].mean(axis=0).to_numpy(), index=[sample_donor[c] for c in columns], name="differentiation_score")
+    return pd.Series(
+        terms[columns].mean(axis=0).to_numpy(),
+        index=[sample_donor[c] for c in columns],
+        name="differentiation_score",
+    )
 
 
 def donor_summary(parts: list[pd.DataFrame | pd.Series]) -> pd.DataFrame:
     """Outer-join the per-donor parts (indexed by donor) and add ``rank_<measure>`` (1 = highest)."""
-    table = pd.concat([p.to_frame() if isinstance(p, pd.Series) else p for p in parts], axis=1, join="outer").sort_index()
+    table = pd.concat(
+        [p.to_frame() if isinstance(p, pd.Series) else p for p in parts], axis=1, join="outer"
+    ).sort_index()
     table.index.name = "donor"
     for measure in RANKED:
         if measure in table and table[measure].notna().any():

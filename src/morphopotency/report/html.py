@@ -38,13 +38,24 @@ def embed_png(path: str | Path) -> str:
 
 def render_caption(rst_file: str | Path, config: Mapping[str, Any]) -> str:
     """The rst caption, with its ``{{ snakemake.config[...] }}`` filled from the run's config, as HTML."""
-    text = jinja2.Template(Path(rst_file).read_text(encoding="utf-8"), undefined=jinja2.StrictUndefined).render(snakemake={"config": config})
+    text = jinja2.Template(
+        Path(rst_file).read_text(encoding="utf-8"), undefined=jinja2.StrictUndefined
+    ).render(snakemake={"config": config})
     return rst_to_html(text)
 
 
 def rst_to_html(text: str) -> str:
     # docutils writes a full document; the fragment is the body without title promotion or headers.
-    return publish_parts(text, writer="html5", settings_overrides={"report_level": 5, "halt_level": 5, "embed_stylesheet": False, "doctitle_xform": False})["fragment"]
+    return publish_parts(
+        text,
+        writer="html5",
+        settings_overrides={
+            "report_level": 5,
+            "halt_level": 5,
+            "embed_stylesheet": False,
+            "doctitle_xform": False,
+        },
+    )["fragment"]
 
 
 def table_html(frame: pd.DataFrame, max_rows: int = 25, float_format: str = "{:.3g}") -> tuple[str, str]:
@@ -69,8 +80,15 @@ def paragraph(text: str) -> str:
 
 
 def render_report(title: str, subtitle: str, sections: list[Section]) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    page = env.get_template("donor_report.html.j2").render(title=html.escape(title), subtitle=html.escape(subtitle), sections=sections)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    page = env.get_template("donor_report.html.j2").render(
+        title=html.escape(title), subtitle=html.escape(subtitle), sections=sections
+    )
     external = re.findall(r"""(?:src|href)\s*=\s*["'](?!data:|#)([^"']+)""", page)
     if external:  # the file must open anywhere: nothing may point outside it
         raise ValueError(f"report would load external resources: {external[:3]}")

@@ -46,7 +46,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("simulation-check", "Simulation check: recovered vs planted multipotency (demo)"),
 )
 
-R, I, C, D = "results/rnaseq/", "results/imaging/", "results/cnn/", "results/report/"
+R, IM, C, D = "results/rnaseq/", "results/imaging/", "results/cnn/", "results/report/"
 RNA, IMG, CNN, REP = "RNA-seq", "Imaging", "CNN", "Donor report"
 
 # In the HTML report's order within each section.
@@ -57,15 +57,21 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{R}expression/rpkm.tsv", "rpkm", RNA, "expression"),
     Item(f"{R}correlation/pearson_{{scale}}.tsv", "correlation", RNA, "donor correlation"),
     Item(f"{R}correlation/pearson_{{scale}}.png", "correlation", RNA, "donor correlation", "correlation"),
-    Item(f"{I}segmentation/{{donor}}/{{image}}.png", "segmentation", IMG, "segmentation", "shape-modes",
-         ("segmentation",)),
-    Item(f"{I}shape_modes/distribution.tsv", "shape_modes", IMG, "shape modes", when=("images",)),
-    Item(f"{I}shape_modes/modes.tsv", "shape_modes", IMG, "shape modes", "shape-modes", ("images",), 50),
-    Item(f"{I}shape_modes/distribution.png", "shape_modes", IMG, "shape modes", "shape-modes", ("images",)),
-    Item(f"{I}shape_modes/dendrogram.png", "shape_modes", IMG, "shape modes", "shape-modes", ("images",)),
-    Item(f"{I}shape_modes/stability.png", "stability", IMG, "shape modes", "shape-modes", ("images",)),
-    Item(f"{I}ssea3_fraction.tsv", "ssea3", IMG, "SSEA3 labels", when=("label",)),
-    Item(f"{I}ssea3_histograms.png", "ssea3", IMG, "SSEA3 labels", "shape-modes", ("label",)),
+    Item(
+        f"{IM}segmentation/{{donor}}/{{image}}.png",
+        "segmentation",
+        IMG,
+        "segmentation",
+        "shape-modes",
+        ("segmentation",),
+    ),
+    Item(f"{IM}shape_modes/distribution.tsv", "shape_modes", IMG, "shape modes", when=("images",)),
+    Item(f"{IM}shape_modes/modes.tsv", "shape_modes", IMG, "shape modes", "shape-modes", ("images",), 50),
+    Item(f"{IM}shape_modes/distribution.png", "shape_modes", IMG, "shape modes", "shape-modes", ("images",)),
+    Item(f"{IM}shape_modes/dendrogram.png", "shape_modes", IMG, "shape modes", "shape-modes", ("images",)),
+    Item(f"{IM}shape_modes/stability.png", "stability", IMG, "shape modes", "shape-modes", ("images",)),
+    Item(f"{IM}ssea3_fraction.tsv", "ssea3", IMG, "SSEA3 labels", when=("label",)),
+    Item(f"{IM}ssea3_histograms.png", "ssea3", IMG, "SSEA3 labels", "shape-modes", ("label",)),
     Item(f"{R}stemness/dotplot.tsv", "dotplot", RNA, "stemness"),
     Item(f"{R}stemness/dotplot.png", "dotplot", RNA, "stemness", "stemness"),
     Item(f"{R}pca/variance.tsv", "pca", RNA, "PCA", "pca"),
@@ -91,23 +97,62 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{C}final/examples.png", "cnn_final", CNN, "final model", "confusion", ("cnn",)),
     Item(f"{C}donor_multipotency.tsv", "cnn_donors", CNN, "donors", "multipotency", ("cnn",), 50),
     Item(f"{C}donor_multipotency.png", "cnn_donors", CNN, "donors", "multipotency", ("cnn",)),
-    Item(f"{R}differentiation/pca_scores.tsv", "differentiation_pca", RNA, "differentiation",
-         when=("differentiated",)),
-    Item(f"{R}differentiation/pca.png", "differentiation_pca", RNA, "differentiation", "differentiation",
-         ("differentiated",)),
+    Item(
+        f"{R}differentiation/pca_scores.tsv",
+        "differentiation_pca",
+        RNA,
+        "differentiation",
+        when=("differentiated",),
+    ),
+    Item(
+        f"{R}differentiation/pca.png",
+        "differentiation_pca",
+        RNA,
+        "differentiation",
+        "differentiation",
+        ("differentiated",),
+    ),
     Item(f"{R}differentiation/pearson.tsv", "correlation", RNA, "differentiation", when=("differentiated",)),
-    Item(f"{R}differentiation/pearson.png", "correlation", RNA, "differentiation", "differentiation",
-         ("differentiated",)),
-    Item(f"{R}differentiation/donor_enrichment.tsv", "function_heatmap", RNA, "differentiation",
-         when=("paired",)),
-    Item(f"{R}differentiation/function_heatmap.png", "function_heatmap", RNA, "differentiation",
-         "differentiation", ("paired",)),
-    Item(f"{R}differentiation/deseq2.tsv", "deseq2", RNA, "differentiation", "differentiation",
-         ("deseq2",), 15),
-    Item(f"{D}simulation_check.tsv", "report_simulation_check", REP, section="simulation-check",
-         when=("simulation",)),
-    Item(f"{D}simulation_check.png", "report_simulation_check", REP, section="simulation-check",
-         when=("simulation",)),
+    Item(
+        f"{R}differentiation/pearson.png",
+        "correlation",
+        RNA,
+        "differentiation",
+        "differentiation",
+        ("differentiated",),
+    ),
+    Item(
+        f"{R}differentiation/donor_enrichment.tsv",
+        "function_heatmap",
+        RNA,
+        "differentiation",
+        when=("paired",),
+    ),
+    Item(
+        f"{R}differentiation/function_heatmap.png",
+        "function_heatmap",
+        RNA,
+        "differentiation",
+        "differentiation",
+        ("paired",),
+    ),
+    Item(
+        f"{R}differentiation/deseq2.tsv", "deseq2", RNA, "differentiation", "differentiation", ("deseq2",), 15
+    ),
+    Item(
+        f"{D}simulation_check.tsv",
+        "report_simulation_check",
+        REP,
+        section="simulation-check",
+        when=("simulation",),
+    ),
+    Item(
+        f"{D}simulation_check.png",
+        "report_simulation_check",
+        REP,
+        section="simulation-check",
+        when=("simulation",),
+    ),
 )
 
 BY_PATH: Mapping[str, Item] = {item.path: item for item in ITEMS}
@@ -119,8 +164,11 @@ def report_args(path: str, caption_dir: str = "../report") -> dict[str, str | No
     if path not in BY_PATH:
         raise KeyError(f"{path} is not in morphopotency.report.registry.ITEMS")
     item = BY_PATH[path]
-    return {"caption": f"{caption_dir}/{item.caption}.rst", "category": item.category,
-            "subcategory": item.subcategory}
+    return {
+        "caption": f"{caption_dir}/{item.caption}.rst",
+        "category": item.category,
+        "subcategory": item.subcategory,
+    }
 
 
 def _expand(items: Sequence[Item], values: Mapping[str, Sequence[str]]) -> list[tuple[str, Item]]:
@@ -151,4 +199,3 @@ def sections(flags: Iterable[str], values: Mapping[str, Sequence[str]]) -> list[
                 spec[kind + "s"].append(entry | ({"rows": item.rows} if kind == "table" else {}))
         result.append(spec)
     return result
-

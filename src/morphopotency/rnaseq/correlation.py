@@ -10,4 +10,3 @@ def pearson(values: pd.DataFrame) -> pd.DataFrame:
     """Samples x samples Pearson r of a genes x samples matrix."""
     r = np.corrcoef(values.to_numpy(dtype=float), rowvar=False)
     return pd.DataFrame(r, index=values.columns, columns=values.columns)
-

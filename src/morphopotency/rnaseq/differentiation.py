@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 
 
-
 def paired_samples(samples: pd.DataFrame) -> pd.DataFrame:
     """donor, stem sample, differentiated sample: donors that have both."""
     stem = samples[samples["condition"] == "stem"].set_index("donor")["sample"]
     diff = samples[samples["condition"] == "differentiated"].set_index("donor")["sample"]
     donors = [d for d in stem.index if d in diff.index]
-    return pd.DataFrame({"donor": donors, "stem": stem[donors].to_numpy(), "differentiated": diff[donors].to_numpy()})
+    return pd.DataFrame(
+        {"donor": donors, "stem": stem[donors].to_numpy(), "differentiated": diff[donors].to_numpy()}
+    )
 
 
 def deseq2(
@@ -36,24 +37,37 @@ def deseq2(
     floor = max(min_total_count, 1)
     kept = counts[counts.to_numpy().sum(axis=1) >= floor]
     if kept.empty:
-        raise ValueError(f"no gene has {floor} or more reads over all samples: nothing to test "
-                         "(rnaseq.differentiation.min_count)")
+        raise ValueError(
+            f"no gene has {floor} or more reads over all samples: nothing to test "
+            "(rnaseq.differentiation.min_count)"
+        )
     meta = samples.set_index("sample").loc[counts.columns, ["donor", "condition"]]
     inference = DefaultInference(n_cpus=n_cpus)
-    dds = DeseqDataSet(counts=kept.round().astype(np.int64).T, metadata=meta, design=design, refit_cooks=True,
-                       inference=inference, quiet=True)
+    dds = DeseqDataSet(
+        counts=kept.round().astype(np.int64).T,
+        metadata=meta,
+        design=design,
+        refit_cooks=True,
+        inference=inference,
+        quiet=True,
+    )
     dds.deseq2()
-    stats = DeseqStats(dds, contrast=["condition", "differentiated", "stem"], alpha=alpha, inference=inference,
-                       quiet=True)
+    stats = DeseqStats(
+        dds, contrast=["condition", "differentiated", "stem"], alpha=alpha, inference=inference, quiet=True
+    )
     stats.summary()
     table = stats.results_df.copy()
     table.index.name = "gene_id"
     return table
 
 
-def donor_log2_fold_changes(rpkm: pd.DataFrame, pairs: pd.DataFrame, pseudocount: float = 1.0) -> pd.DataFrame:
+def donor_log2_fold_changes(
+    rpkm: pd.DataFrame, pairs: pd.DataFrame, pseudocount: float = 1.0
+) -> pd.DataFrame:
     """genes x donors: log2((RPKM_differentiated + 1) / (RPKM_stem + 1)) within each donor."""
     out = {}
     for row in pairs.itertuples():
-        out[row.donor] = np.log2(rpkm[row.differentiated] + pseudocount) - np.log2(rpkm[row.stem] + pseudocount)
+        out[row.donor] = np.log2(rpkm[row.differentiated] + pseudocount) - np.log2(
+            rpkm[row.stem] + pseudocount
+        )
     return pd.DataFrame(out, index=rpkm.index)

@@ -12,10 +12,23 @@ import pandas as pd
 
 from morphopotency.io.gmt import term_id
 
-COLUMNS = ["term_id", "term", "overlap", "term_size", "query_size", "background_size", "p_value", "fdr", "odds_ratio", "genes"]
+COLUMNS = [
+    "term_id",
+    "term",
+    "overlap",
+    "term_size",
+    "query_size",
+    "background_size",
+    "p_value",
+    "fdr",
+    "odds_ratio",
+    "genes",
+]
 
 
-def filter_gene_sets(gene_sets: Mapping[str, Sequence[str]], background: Iterable[str], min_size: int, max_size: int) -> dict[str, list[str]]:
+def filter_gene_sets(
+    gene_sets: Mapping[str, Sequence[str]], background: Iterable[str], min_size: int, max_size: int
+) -> dict[str, list[str]]:
     """Terms restricted to the background, keeping those with min_size..max_size members there."""
     bg = set(background)
     out = {}
@@ -26,7 +39,9 @@ def filter_gene_sets(gene_sets: Mapping[str, Sequence[str]], background: Iterabl
     return out
 
 
-def enrich(genes: Iterable[str], gene_sets: Mapping[str, Sequence[str]], background: Iterable[str]) -> pd.DataFrame:
+def enrich(
+    genes: Iterable[str], gene_sets: Mapping[str, Sequence[str]], background: Iterable[str]
+) -> pd.DataFrame:
     """Hypergeometric over-representation with Benjamini-Hochberg FDR, via ``gseapy.enrich``.
 
     As gseapy does: query and terms are intersected with the background, and only terms hit at least
@@ -36,7 +51,14 @@ def enrich(genes: Iterable[str], gene_sets: Mapping[str, Sequence[str]], backgro
     query = sorted(set(genes) & set(background))
     if not query or not gene_sets:
         return pd.DataFrame(columns=COLUMNS)
-    result = gseapy.enrich(gene_list=query, gene_sets=dict(gene_sets), background=background, outdir=None, cutoff=1.0, no_plot=True)
+    result = gseapy.enrich(
+        gene_list=query,
+        gene_sets=dict(gene_sets),
+        background=background,
+        outdir=None,
+        cutoff=1.0,
+        no_plot=True,
+    )
     table = getattr(result, "results", None)
     if table is None or len(table) == 0:
         return pd.DataFrame(columns=COLUMNS)
@@ -79,7 +101,9 @@ def kappa_matrix(memberships: Mapping[str, set[str]]) -> pd.DataFrame:
     return pd.DataFrame(kappa, index=terms, columns=terms)
 
 
-def term_network(enriched: pd.DataFrame, kappa_threshold: float = 0.4, fdr: float = 0.05, max_terms: int = 60) -> tuple[nx.Graph, pd.DataFrame]:
+def term_network(
+    enriched: pd.DataFrame, kappa_threshold: float = 0.4, fdr: float = 0.05, max_terms: int = 60
+) -> tuple[nx.Graph, pd.DataFrame]:
     """Significant terms linked at kappa >= threshold, grouped into connected components.
 
     Each group is labelled by its most significant term. Returns the graph and a table of terms with
@@ -102,12 +126,24 @@ def term_network(enriched: pd.DataFrame, kappa_threshold: float = 0.4, fdr: floa
     for group, component in enumerate(components, start=1):
         lead = min(component, key=lambda t: (graph.nodes[t]["fdr"], t))
         for t in sorted(component, key=lambda t: graph.nodes[t]["fdr"]):
-            rows.append({"term_id": t, "term": graph.nodes[t]["term"], "fdr": graph.nodes[t]["fdr"], "group": group, "group_label": graph.nodes[lead]["term"]})
+            rows.append(
+                {
+                    "term_id": t,
+                    "term": graph.nodes[t]["term"],
+                    "fdr": graph.nodes[t]["fdr"],
+                    "group": group,
+                    "group_label": graph.nodes[lead]["term"],
+                }
+            )
     return graph, pd.DataFrame(rows, columns=["term_id", "term", "fdr", "group", "group_label"])
 
 
 def donor_function_enrichment(
-    lfc: pd.DataFrame, symbols: pd.Series, gene_sets: Mapping[str, Sequence[str]], background: Iterable[str], threshold: float
+    lfc: pd.DataFrame,
+    symbols: pd.Series,
+    gene_sets: Mapping[str, Sequence[str]],
+    background: Iterable[str],
+    threshold: float,
 ) -> pd.DataFrame:
     """Per donor: enrichment of genes up-regulated (log2 FC >= threshold) on differentiation."""
     tables = []
@@ -117,7 +153,9 @@ def donor_function_enrichment(
         table.insert(0, "donor", donor)
         table.insert(1, "n_up", len(up))
         tables.append(table)
-    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["donor", "n_up", *COLUMNS])
+    return (
+        pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["donor", "n_up", *COLUMNS])
+    )
 
 
 def representative_terms(per_donor: pd.DataFrame, n_terms: int, fdr: float) -> pd.DataFrame:
@@ -136,6 +174,8 @@ def representative_terms(per_donor: pd.DataFrame, n_terms: int, fdr: float) -> p
             if queues[donor] and len(chosen) < n_terms:
                 chosen.append(queues[donor].pop(0))
     donors = list(dict.fromkeys(per_donor["donor"]))
-    matrix = per_donor[per_donor["term"].isin(chosen)].pivot_table(index="term", columns="donor", values="fdr", aggfunc="min")
+    matrix = per_donor[per_donor["term"].isin(chosen)].pivot_table(
+        index="term", columns="donor", values="fdr", aggfunc="min"
+    )
     matrix = matrix.reindex(index=chosen, columns=donors).fillna(1.0)
     return -np.log10(matrix.clip(lower=1e-300))

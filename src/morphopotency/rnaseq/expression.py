@@ -66,7 +66,9 @@ def build_expression(
     elif gene_lengths:
         lengths, source = read_length_table(gene_lengths), str(gene_lengths)
     else:
-        raise ExpressionError(f"{table}: rnaseq.values is 'counts' but neither rnaseq.gene_lengths nor rnaseq.gtf is given")
+        raise ExpressionError(
+            f"{table}: rnaseq.values is 'counts' but neither rnaseq.gene_lengths nor rnaseq.gtf is given"
+        )
     counts, symbols = expr.values, expr.symbols
     del expr  # from here on only ``counts`` holds the table: at most counts + RPKM are alive at once
     found, missing = lengths_for(counts.index, lengths, source)

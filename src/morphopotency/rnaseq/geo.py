@@ -18,7 +18,9 @@ _ACCESSION = re.compile(r"^GSE\d+$")
 def supplementary_url(accession: str, filename: str, base: str = GEO_BASE) -> str:
     """GEO's layout: series/GSE210nnn/GSE210678/suppl/<file>."""
     if not _ACCESSION.match(accession):
-        raise ValueError(f"rnaseq.geo.accession: '{accession}' is not a GEO series accession (GSE followed by digits)")
+        raise ValueError(
+            f"rnaseq.geo.accession: '{accession}' is not a GEO series accession (GSE followed by digits)"
+        )
     if "/" in filename or filename in ("", ".", ".."):
         raise ValueError(f"rnaseq.geo.file: '{filename}' must be a plain file name")
     stub = accession[:-3] + "nnn" if len(accession) > 6 else "GSEnnn"
@@ -37,7 +39,9 @@ def download(url: str, target: str | Path, expected_sha256: str | None = None, t
                 shutil.copyfileobj(response, out)
             digest = sha256(tmp)
             if expected_sha256 and digest != expected_sha256.lower():
-                raise ValueError(f"{url}: SHA-256 {digest} differs from the expected {expected_sha256} (rnaseq.geo.sha256)")
+                raise ValueError(
+                    f"{url}: SHA-256 {digest} differs from the expected {expected_sha256} (rnaseq.geo.sha256)"
+                )
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise ConnectionError(
             f"cannot download {url}: {exc}. Without network access, download the file elsewhere and set "

@@ -79,14 +79,22 @@ def _chunks(path: Path, usecols: list[str], text: list[str]) -> Iterator[pd.Data
             table.columns = [str(c) for c in table.columns]
             yield table
             return
-        with pd.read_csv(path, sep=_separator(path), compression="infer", usecols=usecols, dtype=dtype,
-                         chunksize=CHUNK_ROWS) as reader:
+        with pd.read_csv(
+            path,
+            sep=_separator(path),
+            compression="infer",
+            usecols=usecols,
+            dtype=dtype,
+            chunksize=CHUNK_ROWS,
+        ) as reader:
             for block in reader:
                 block.columns = [str(c) for c in block.columns]
                 yield block
 
 
-def _numeric_block(path: Path, block: pd.DataFrame, sample_columns: dict[str, str], ids: pd.Series, first_row: int) -> np.ndarray:
+def _numeric_block(
+    path: Path, block: pd.DataFrame, sample_columns: dict[str, str], ids: pd.Series, first_row: int
+) -> np.ndarray:
     """The block's sample columns as floats, refusing text, NaN and negatives by file row and gene."""
     out = np.empty((len(block), len(sample_columns)))
     for j, (sample, col) in enumerate(sample_columns.items()):
@@ -97,12 +105,16 @@ def _numeric_block(path: Path, block: pd.DataFrame, sample_columns: dict[str, st
             row = int(np.flatnonzero(bad)[0])
             shown = column.iloc[row]
             kind = "missing value (NaN)" if pd.isna(shown) else f"non-numeric value {shown!r}"
-            raise ExpressionError(f"{path}: column '{col}' (sample {sample}), row {first_row + row} (gene {ids.iloc[row]}): {kind}")
+            raise ExpressionError(
+                f"{path}: column '{col}' (sample {sample}), row {first_row + row} (gene "
+                f"{ids.iloc[row]}): {kind}"
+            )
         negative = (numeric < 0).to_numpy()
         if negative.any():
             row = int(np.flatnonzero(negative)[0])
             raise ExpressionError(
-                f"{path}: column '{col}' (sample {sample}), row {first_row + row} (gene {ids.iloc[row]}): negative value {numeric.iloc[row]}"
+                f"{path}: column '{col}' (sample {sample}), row {first_row + row} (gene "
+                f"{ids.iloc[row]}): negative value {numeric.iloc[row]}"
             )
         out[:, j] = numeric.to_numpy(dtype=float)
     return out
@@ -139,7 +151,9 @@ def read_expression_table(
         raise ExpressionError(f"{path}: gene symbol column '{symbol_column}' not found")
     missing = [f"{col} (sample {s})" for s, col in sample_columns.items() if col not in columns]
     if missing:
-        raise ExpressionError(f"{path}: sample column(s) missing from the table: {', '.join(missing)}; the table has {columns}")
+        raise ExpressionError(
+            f"{path}: sample column(s) missing from the table: {', '.join(missing)}; the table has {columns}"
+        )
     text = [ident] + ([symbol] if symbol and symbol != ident else [])
     usecols = list(dict.fromkeys(text + list(sample_columns.values())))
     id_parts, symbol_parts, blocks = [], [], []
@@ -155,7 +169,10 @@ def read_expression_table(
     if len(duplicated):
         first = duplicated.iloc[0]
         rows = [str(i + 2) for i in duplicated.index[duplicated == first][:3]]
-        raise ExpressionError(f"{path}: duplicated gene id '{first}' (rows {', '.join(rows)}) and {duplicated.nunique() - 1} more")
+        raise ExpressionError(
+            f"{path}: duplicated gene id '{first}' (rows {', '.join(rows)}) and "
+            f"{duplicated.nunique() - 1} more"
+        )
     # One block is used as it is; several are concatenated, two matrices for that moment only.
     if len(blocks) == 1:
         values = blocks[0]

@@ -27,11 +27,16 @@ def read_length_table(path: str | Path) -> pd.Series:
     length_col = next((lowered[c] for c in LENGTH_COLUMNS if c in lowered), None)
     id_cols = [lowered[c] for c in ID_COLUMNS if c in lowered] or [table.columns[0]]
     if length_col is None:
-        raise ExpressionError(f"{path}: no length column (one of {', '.join(LENGTH_COLUMNS)}) in {list(table.columns)}")
+        raise ExpressionError(
+            f"{path}: no length column (one of {', '.join(LENGTH_COLUMNS)}) in {list(table.columns)}"
+        )
     lengths = pd.to_numeric(table[length_col], errors="coerce")
     if lengths.isna().any() or (lengths <= 0).any():
         row = int(np.flatnonzero((lengths.isna() | (lengths <= 0)).to_numpy())[0])
-        raise ExpressionError(f"{path}: row {row + 2}: gene length must be a positive number, got {table[length_col].iloc[row]!r}")
+        raise ExpressionError(
+            f"{path}: row {row + 2}: gene length must be a positive number, got "
+            f"{table[length_col].iloc[row]!r}"
+        )
     # Index under every id column given (e.g. with and without version), so either spelling matches.
     frames = [pd.Series(lengths.to_numpy(), index=table[c].astype(str)) for c in id_cols]
     merged = pd.concat(frames) if len(frames) > 1 else frames[0]
@@ -42,14 +47,20 @@ def gtf_exonic_lengths(path: str | Path) -> pd.Series:
     """gene_id -> total length of the union of its exons (overlapping exons counted once)."""
     path = Path(path)
     cols = ["seqname", "source", "feature", "start", "end", "score", "strand", "frame", "attributes"]
-    gtf = pd.read_csv(path, sep="\t", comment="#", header=None, names=cols, compression="infer", dtype={"seqname": str})
+    gtf = pd.read_csv(
+        path, sep="\t", comment="#", header=None, names=cols, compression="infer", dtype={"seqname": str}
+    )
     exons = gtf[gtf["feature"] == "exon"]
     if exons.empty:
         raise ExpressionError(f"{path}: no 'exon' lines in the GTF")
     gene = exons["attributes"].str.extract(r'gene_id "([^"]+)"')[0]
     if gene.isna().any():
-        raise ExpressionError(f"{path}: exon line without gene_id (line content: {exons['attributes'][gene.isna()].iloc[0]!r})")
-    frame = pd.DataFrame({"gene": gene.to_numpy(), "start": exons["start"].to_numpy(), "end": exons["end"].to_numpy()})
+        raise ExpressionError(
+            f"{path}: exon line without gene_id (line content: {exons['attributes'][gene.isna()].iloc[0]!r})"
+        )
+    frame = pd.DataFrame(
+        {"gene": gene.to_numpy(), "start": exons["start"].to_numpy(), "end": exons["end"].to_numpy()}
+    )
     frame = frame.sort_values(["gene", "start", "end"], kind="stable")
     # Merge overlapping intervals per gene: an exon starts a new block when it begins after the running end.
     running_end = frame.groupby("gene")["end"].cummax()
@@ -60,7 +71,9 @@ def gtf_exonic_lengths(path: str | Path) -> pd.Series:
     return (merged["end"] - merged["start"] + 1).groupby(merged["gene"]).sum().rename("length")
 
 
-def lengths_for(genes: pd.Index, lengths: pd.Series, source: str, max_missing: float = 0.1) -> tuple[pd.Series, list[str]]:
+def lengths_for(
+    genes: pd.Index, lengths: pd.Series, source: str, max_missing: float = 0.1
+) -> tuple[pd.Series, list[str]]:
     """Lengths for ``genes`` (matched with or without Ensembl versions) and the genes without one.
 
     More than ``max_missing`` of genes without a length means the table does not belong to this

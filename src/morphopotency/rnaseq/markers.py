@@ -11,7 +11,9 @@ import pandas as pd
 def read_markers(path: str | Path) -> pd.DataFrame:
     markers = pd.read_csv(path, sep="\t", comment="#", dtype=str)
     if list(markers.columns[:2]) != ["gene", "category"]:
-        raise ValueError(f"{path}: the marker list needs the columns 'gene' and 'category', got {list(markers.columns)}")
+        raise ValueError(
+            f"{path}: the marker list needs the columns 'gene' and 'category', got {list(markers.columns)}"
+        )
     return markers.dropna()
 
 
@@ -25,11 +27,31 @@ def marker_table(rpkm: pd.DataFrame, symbols: pd.Series, markers: pd.DataFrame) 
     rows = []
     for gene, category in markers[["gene", "category"]].itertuples(index=False):
         if gene not in by_symbol.index:
-            rows.append({"gene": gene, "category": category, "sample": "", "rpkm": np.nan, "log2_rpkm": np.nan, "zscore": np.nan, "present": False})
+            rows.append(
+                {
+                    "gene": gene,
+                    "category": category,
+                    "sample": "",
+                    "rpkm": np.nan,
+                    "log2_rpkm": np.nan,
+                    "zscore": np.nan,
+                    "present": False,
+                }
+            )
             continue
         level = np.log2(rpkm.loc[by_symbol[gene]] + 1)
         sd = level.std(ddof=1)
         z = (level - level.mean()) / sd if sd > 0 else level * 0
         for sample in rpkm.columns:
-            rows.append({"gene": gene, "category": category, "sample": sample, "rpkm": float(rpkm.at[by_symbol[gene], sample]), "log2_rpkm": float(level[sample]), "zscore": float(z[sample]), "present": True})
+            rows.append(
+                {
+                    "gene": gene,
+                    "category": category,
+                    "sample": sample,
+                    "rpkm": float(rpkm.at[by_symbol[gene], sample]),
+                    "log2_rpkm": float(level[sample]),
+                    "zscore": float(z[sample]),
+                    "present": True,
+                }
+            )
     return pd.DataFrame(rows)

@@ -105,7 +105,12 @@ class ParallelResult:
 
 
 def parallel_pca(
-    mat: pd.DataFrame, iterations: int = 50, threshold: float = 0.1, remove_var: float | None = 0.1, scale: bool = False, seed: int = 0
+    mat: pd.DataFrame,
+    iterations: int = 50,
+    threshold: float = 0.1,
+    remove_var: float | None = 0.1,
+    scale: bool = False,
+    seed: int = 0,
 ) -> ParallelResult:
     """Horn's parallel analysis as PCAtools ``parallelPCA``: permute each gene across samples independently.
 

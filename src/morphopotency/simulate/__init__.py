@@ -36,8 +36,12 @@ def planned_image_files(image_dir: str | Path, donor: str, n_fields: int) -> lis
     return [Path(image_dir) / f"{field_name(donor, i)}.ome.tif" for i in range(n_fields)]
 
 
-def write_ome_tiff(path: str | Path, image: np.ndarray, channel_names: tuple[str, ...], pixel_size_um: float, key: str) -> None:
-    """OME-TIFF with channel names and pixel size; the OME UUID derives from ``key`` so bytes are reproducible."""
+def write_ome_tiff(
+    path: str | Path, image: np.ndarray, channel_names: tuple[str, ...], pixel_size_um: float, key: str
+) -> None:
+    """OME-TIFF with channel names and pixel size; the OME UUID derives from ``key`` so bytes are
+    reproducible.
+    """
     metadata = {
         "UUID": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'morphopotency:' + key)}",
         "axes": "CYX" if image.ndim == 3 else "YX",
@@ -49,7 +53,9 @@ def write_ome_tiff(path: str | Path, image: np.ndarray, channel_names: tuple[str
     if image.ndim == 3:
         metadata["Channel"] = {"Name": list(channel_names)}
     with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, image, ome=True, compression="zlib", photometric="minisblack", metadata=metadata)
+        tifffile.imwrite(
+            tmp, image, ome=True, compression="zlib", photometric="minisblack", metadata=metadata
+        )
 
 
 def write_donor(
@@ -67,8 +73,12 @@ def write_donor(
     fields: list[tuple[str, Field]] = simulate_donor(seed, donor, n_fields, size, cells_per_field, fraction)
     tables = []
     for name, field in fields:
-        write_ome_tiff(Path(image_dir) / f"{name}.ome.tif", field.image, CHANNELS, PIXEL_SIZE_UM, f"{seed}/{name}")
-        write_ome_tiff(Path(mask_dir) / f"{name}.ome.tif", field.labels, (), PIXEL_SIZE_UM, f"{seed}/{name}/mask")
+        write_ome_tiff(
+            Path(image_dir) / f"{name}.ome.tif", field.image, CHANNELS, PIXEL_SIZE_UM, f"{seed}/{name}"
+        )
+        write_ome_tiff(
+            Path(mask_dir) / f"{name}.ome.tif", field.labels, (), PIXEL_SIZE_UM, f"{seed}/{name}/mask"
+        )
         table = field.cells.copy()
         table.insert(0, "image", name)
         table.insert(0, "donor", donor)
@@ -79,7 +89,9 @@ def write_donor(
     return truth
 
 
-def write_rnaseq(demo: RnaseqDemo, table_path: str | Path, lengths_path: str | Path, truth_dir: str | Path) -> None:
+def write_rnaseq(
+    demo: RnaseqDemo, table_path: str | Path, lengths_path: str | Path, truth_dir: str | Path
+) -> None:
     """GEO-style gzipped TSV of raw counts, a gene-length table, and the planted genes and terms."""
     with atomic_path(table_path) as tmp:
         # No name and mtime=0 in the gzip header keep the bytes identical across runs.
@@ -104,7 +116,9 @@ def donor_truth_summary(cell_truth: Mapping[str, pd.DataFrame], planted: Mapping
                 "planted_fraction": planted[donor],
                 "n_cells": len(cells),
                 "realised_fraction": float(cells["multipotent"].mean()) if len(cells) else float("nan"),
-                "round_fraction": float((cells["shape_class"] == "round").mean()) if len(cells) else float("nan"),
+                "round_fraction": float((cells["shape_class"] == "round").mean())
+                if len(cells)
+                else float("nan"),
             }
         )
     return pd.DataFrame(rows)

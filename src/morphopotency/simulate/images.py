@@ -36,8 +36,9 @@ def shape_class_ceiling() -> dict[str, float]:
     pos, neg = np.asarray(SHAPE_PROBS[True]), np.asarray(SHAPE_PROBS[False])
     order = np.argsort(-(pos / neg))
     pos, neg = pos[order], neg[order]
-    # Mann-Whitney on three ordered categories: a positive outranks a negative in a later class, ties count half.
-    auc = float(sum(pos[i] * neg[i + 1:].sum() + 0.5 * pos[i] * neg[i] for i in range(len(pos))))
+    # Mann-Whitney on three ordered categories: a positive outranks a negative in a later class, ties count
+    # half.
+    auc = float(sum(pos[i] * neg[i + 1 :].sum() + 0.5 * pos[i] * neg[i] for i in range(len(pos))))
     called = pos > neg  # the likelihood-ratio rule at threshold 1 maximises sensitivity + specificity
     balanced = float(0.5 * (pos[called].sum() + neg[~called].sum()))
     return {"roc_auc": auc, "balanced_accuracy": balanced}
@@ -57,7 +58,9 @@ def _texture(rng: np.random.Generator, shape: tuple[int, int], sigma: float, amp
     return 1 + amplitude * noise / (noise.std() + 1e-12)
 
 
-def _place(rng: np.random.Generator, scale: float, centres: list[tuple[float, float]], size: int) -> tuple[float, float]:
+def _place(
+    rng: np.random.Generator, scale: float, centres: list[tuple[float, float]], size: int
+) -> tuple[float, float]:
     """Pick a centre: mostly uniform, sometimes next to an existing cell so that neighbours touch."""
     if centres and rng.random() < 0.3:
         anchor = centres[int(rng.integers(len(centres)))]
@@ -149,7 +152,18 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool]) -
         counts = blurred * 257.0
         noisy = counts + rng.normal(0, 1, shape) * np.sqrt(counts * 40.0 + 300.0**2)
         channels.append(np.clip(np.rint(noisy), 0, 65535).astype(np.uint16))
-    cells = pd.DataFrame(rows, columns=["cell_id", "centroid_row", "centroid_col", "area", "shape_class", "multipotent", "ssea3_level"])
+    cells = pd.DataFrame(
+        rows,
+        columns=[
+            "cell_id",
+            "centroid_row",
+            "centroid_col",
+            "area",
+            "shape_class",
+            "multipotent",
+            "ssea3_level",
+        ],
+    )
     return Field(image=np.stack(channels), labels=labels, cells=cells)
 
 
@@ -161,7 +175,9 @@ def donor_flags(rng: np.random.Generator, n_cells: int, fraction: float) -> np.n
     return rng.permutation(flags)
 
 
-def simulate_donor(seed: int, donor: str, n_fields: int, size: int, cells_per_field: int, fraction: float) -> list[tuple[str, Field]]:
+def simulate_donor(
+    seed: int, donor: str, n_fields: int, size: int, cells_per_field: int, fraction: float
+) -> list[tuple[str, Field]]:
     """All fields of one donor, named ``{donor}_field{NN}``; deterministic in (seed, donor)."""
     rng = np.random.default_rng([seed, *donor.encode("utf-8")])
     flags = donor_flags(rng, n_fields * cells_per_field, fraction)

@@ -24,7 +24,9 @@ def _wobble(rng: np.random.Generator, theta: np.ndarray, amplitude: float, harmo
 
 
 def outline(shape: ShapeClass, scale: float, rng: np.random.Generator) -> np.ndarray:
-    """Closed polygon (N x 2, row/col offsets in pixels) of one cell body; ``scale`` ~ radius of a round cell."""
+    """Closed polygon (N x 2, row/col offsets in pixels) of one cell body; ``scale`` ~ radius of a
+    round cell.
+    """
     theta = np.linspace(0, 2 * np.pi, _N_POINTS, endpoint=False)
     if shape == "round":
         aspect = rng.uniform(1.0, 1.35)

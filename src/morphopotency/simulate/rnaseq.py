@@ -126,7 +126,9 @@ def simulate_rnaseq(
             "gene_id": gene_ids,
             "gene_symbol": symbols,
             "program": [
-                "pc1_migration_adhesion" if s in program_set else (f"differentiation:{membership[s]}" if s in membership else "")
+                "pc1_migration_adhesion"
+                if s in program_set
+                else (f"differentiation:{membership[s]}" if s in membership else "")
                 for s in symbols
             ],
         }
