@@ -1,0 +1,253 @@
+"""The run plan, case by case, without Snakemake: every cross-field rule, targets, sections, and the
+config keys each training rule receives."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pandas as pd
+import pytest
+import yaml
+
+from morphopotency.config import ConfigError
+from morphopotency.plan import TRAINING_KEYS, build
+from morphopotency.report import registry
+from tests.conftest import REPO
+from tests.workflow_helpers import TEST_CONFIG
+
+SHEET = pd.read_csv(TEST_CONFIG / "samples.tsv", sep="\t", dtype=str, keep_default_na=False).set_index(
+    "sample", drop=False
+)
+
+
+def tiny(**sections) -> dict:
+    config = yaml.safe_load((TEST_CONFIG / "config.yaml").read_text())
+    for key, value in sections.items():
+        config[key] = value
+    return config
+
+
+def plan(config: dict, samples: pd.DataFrame = SHEET, tmp_path=None):
+    return build(config, REPO, samples=samples, cache_dir=tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def in_project(tmp_path, monkeypatch):
+    """Relative paths resolve in a project folder holding only its config/, as a user's own folder does."""
+    shutil.copytree(TEST_CONFIG, tmp_path / "config")
+    monkeypatch.chdir(tmp_path)
+
+
+def test_tiny_plan_fills_defaults_resolves_shipped_resources_and_leaves_the_input_alone():
+    config = tiny()
+    before = copy.deepcopy(config)
+    p = plan(config)
+    assert config == before
+    assert p.config["cnn"]["epochs"] == 50 and p.config["threads"] == {"deseq2": 2, "shape_modes": 2}
+    assert p.gene_set_files["bp"] == str(REPO / "resources/go/GO_BP_orgHs.eg.db_3.16.0.gmt.gz")
+    assert p.stem_samples == ("S1", "S8", "S9") and p.paired_donors == ("S8", "S9")
+    assert p.flags == {
+        "rnaseq",
+        "differentiated",
+        "paired",
+        "deseq2",
+        "images",
+        "label",
+        "segmentation",
+        "simulation",
+        "report",
+    }
+    assert p.images["S8"] == {"S8_field01": "results/demo/images/S8/S8_field01.ome.tif"}
+    assert "results/rnaseq/differentiation/deseq2.tsv" in p.targets
+    assert not any(t.startswith("results/cnn/") for t in p.targets)
+
+
+def test_sections_follow_the_flags_and_every_file_is_a_registered_output():
+    p = plan(tiny())
+    ids = [s["id"] for s in p.sections]
+    assert ids == [
+        "donors",
+        "correlation",
+        "shape-modes",
+        "stemness",
+        "pca",
+        "enrichment",
+        "differentiation",
+        "simulation-check",
+    ]
+    shapes = next(s for s in p.sections if s["id"] == "shape-modes")
+    assert [f["path"] for f in shapes["figures"]][0] == "results/imaging/segmentation/S1/S1_field01.png"
+    enrichment = next(s for s in p.sections if s["id"] == "enrichment")
+    assert [f["path"].split("/")[-1] for f in enrichment["figures"]] == [
+        "go_bp.png",
+        "go_bp_network.png",
+        "go_cc.png",
+        "go_cc_network.png",
+    ]
+    with_cnn = plan(
+        tiny(cnn={"enabled": True, "backbones": ["resnet18"], "pretrained": "none"}), tmp_path=None
+    )
+    assert {"cnn-comparison", "lr-search", "confusion", "multipotency"} <= {
+        s["id"] for s in with_cnn.sections
+    }
+
+
+def test_every_registered_caption_exists_and_report_args_name_it():
+    for item in registry.ITEMS:
+        assert (REPO / "workflow/report" / f"{item.caption}.rst").is_file(), item.caption
+    args = registry.report_args("results/rnaseq/pca/scree.png")
+    assert args == {"caption": "../report/scree.rst", "category": "RNA-seq", "subcategory": "PCA"}
+    with pytest.raises(KeyError, match="not in morphopotency.report.registry"):
+        registry.report_args("results/rnaseq/nothing.png")
+
+
+def test_own_masks_and_no_label_channel_drop_their_outputs():
+    imaging = {
+        "masks": "masks/{donor}/{image}.tif",
+        "channels": {"shape": "CD105", "label": None, "nuclei": None},
+    }
+    p = plan(tiny(imaging=imaging))
+    assert "segmentation" not in p.flags and "label" not in p.flags
+    assert not any("segmentation/" in t or "ssea3" in t for t in p.targets)
+    assert p.label_image("S1", "S1_field01") == "masks/S1/S1_field01.tif"
+    assert "ssea3" not in p.summary_inputs()
+
+
+def test_training_rules_receive_only_training_keys():
+    p = plan(tiny(cnn={"enabled": True, "backbones": ["resnet18"], "pretrained": "none"}))
+    fold = p.cnn_params("fold")
+    assert set(fold) == set(TRAINING_KEYS)
+    assert not {"bootstrap", "lr_search", "select_by", "threads", "backbones"} & set(p.cnn_params("final"))
+    assert set(p.cnn_params("lr_search")) == set(TRAINING_KEYS) | {"final_fold", "lr_search"}
+
+
+SHEET_NO_DIFF = SHEET[SHEET["condition"] == "stem"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"rnaseq": {"values": "counts"}}, "give exactly one of rnaseq.table"),
+        (
+            {
+                "rnaseq": {
+                    "values": "counts",
+                    "table": "results/demo/rnaseq/demo_counts.tsv.gz",
+                    "geo": {"accession": "GSE1", "file": "f.txt"},
+                }
+            },
+            "give exactly one of rnaseq.table",
+        ),
+        (
+            {"demo": {"enabled": True, "multipotent_fraction": {"S1": 0.2}}},
+            "demo.multipotent_fraction has no value for donor(s) S8, S9",
+        ),
+        (
+            {
+                "report": {"correlation_scale": "log2"},
+                "rnaseq": {
+                    "values": "counts",
+                    "correlation": {"scales": ["rpkm"]},
+                    "table": "results/demo/rnaseq/demo_counts.tsv.gz",
+                    "gene_lengths": "results/demo/rnaseq/gene_lengths.tsv",
+                },
+            },
+            "report.correlation_scale 'log2' is not one of rnaseq.correlation.scales (rpkm)",
+        ),
+        (
+            {"cnn": {"enabled": True, "backbones": ["densenet12"], "pretrained": "none"}},
+            "'densenet12' is not a timm model",
+        ),
+        (
+            {"cnn": {"enabled": True, "backbones": ["resnet18"], "pretrained": "w/missing.safetensors"}},
+            "cnn.pretrained for resnet18: 'w/missing.safetensors' is neither imagenet, none nor an existing",
+        ),
+        (
+            {"cnn": {"enabled": True, "backbones": ["resnet18"], "pretrained": {"vgg19": "none"}}},
+            "cnn.pretrained has no entry for backbone 'resnet18'",
+        ),
+        (
+            {
+                "cnn": {
+                    "enabled": True,
+                    "backbones": ["resnet18"],
+                    "pretrained": "none",
+                    "final_backbone": "vgg19",
+                }
+            },
+            "cnn.final_backbone 'vgg19' is not auto or one of cnn.backbones (resnet18)",
+        ),
+        (
+            {
+                "cnn": {
+                    "enabled": True,
+                    "pretrained": "none",
+                    "backbones": ["resnet18"],
+                    "data": {"source": "folder"},
+                }
+            },
+            "cnn.data.folder: not a folder: None",
+        ),
+        (
+            {
+                "cnn": {
+                    "enabled": True,
+                    "pretrained": "none",
+                    "backbones": ["resnet18"],
+                    "lr_search": {"low": 0.1, "high": 0.01},
+                }
+            },
+            "cnn.lr_search.low must be below cnn.lr_search.high",
+        ),
+        (
+            {
+                "cnn": {"enabled": True, "pretrained": "none", "backbones": ["resnet18"]},
+                "imaging": {"channels": {"shape": "CD105", "label": None, "nuclei": "DAPI"}},
+            },
+            "the CNN learns SSEA3 labels but imaging.channels.label is null",
+        ),
+        (
+            {
+                "cnn": {"enabled": True, "pretrained": "none", "backbones": ["resnet18"]},
+                "samples": "config/samples.tsv",
+                "_sheet": "no images",
+            },
+            "cnn.data.source is imaging but no sample has images",
+        ),
+        ({"_sheet": "one stem"}, "the RNA-seq branch needs at least 2 stem samples"),
+        ({"cnn": {"epochz": 3}}, "unknown key 'cnn.epochz'"),
+        ({"rnaseq": {"values": "counts", "table": "absent.tsv"}}, "rnaseq.table: file not found: absent.tsv"),
+    ],
+)
+def test_each_cross_field_error_is_named(change, message, tmp_path):
+    config = tiny()
+    sheet = SHEET
+    for key, value in change.items():
+        if key == "_sheet":
+            if value == "no images":
+                sheet = SHEET.assign(images="")
+            else:
+                sheet = SHEET[SHEET["sample"].isin(["S1", "D8"])]
+        elif key == "demo":
+            config["demo"] = {**config["demo"], **value}
+        else:
+            config[key] = value
+    with pytest.raises(ConfigError) as error:
+        plan(config, sheet, tmp_path)
+    assert message in str(error.value)
+
+
+def test_backbone_names_timm_accepted_are_remembered(tmp_path, monkeypatch):
+    """A dry run imports timm (seconds) only for a backbone name it has not yet checked."""
+    config = tiny(cnn={"enabled": True, "backbones": ["resnet18"], "pretrained": "none"})
+    plan(config, tmp_path=tmp_path)
+    assert list(tmp_path.glob("timm-*-backbones.json"))
+
+    def refuse(name):
+        raise AssertionError("timm consulted again")
+
+    monkeypatch.setattr("morphopotency.cnn.model.check_backbone", refuse)
+    plan(config, tmp_path=tmp_path)  # remembered: timm not consulted
+    with pytest.raises(AssertionError, match="timm consulted again"):
+        plan(tiny(cnn={"enabled": True, "backbones": ["resnet34"], "pretrained": "none"}), tmp_path=tmp_path)
