@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 
 import anndata as ad
@@ -73,14 +74,71 @@ def cnn_config() -> dict:
     return config
 
 
-def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(tmp_path):
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """The tiny demo with every stage on, run once uninterrupted."""
+    root = write_project(tmp_path_factory.mktemp("clean"), cnn_config())
+    first = snakemake(root)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return root
+
+
+def scheduled(root, config: dict) -> set[str]:
+    """The rules a dry run of the finished run schedules once the config is changed to ``config``."""
+    write_project(root, config)
+    try:
+        run = snakemake(root, "--dry-run")
+    finally:
+        write_project(root, cnn_config())
+    assert run.returncode == 0, run.stderr[-3000:]
+    return set(re.findall(r"^(?:local)?rule (\w+):$", run.stdout + run.stderr, flags=re.M)) - {"all"}
+
+
+TRAINING = {"cnn_fold", "cnn_lr_search", "cnn_final"}
+
+
+def changed(section: str, key: str, value) -> dict:
+    config = cnn_config()
+    config.setdefault(section, {})[key] = value
+    return config
+
+
+def test_a_finished_run_schedules_nothing(clean):
+    assert scheduled(clean, cnn_config()) == set()
+
+
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("cnn", "bootstrap", 500, {"cnn_comparison", "cnn_donors"}),
+        ("report", "round_circularity", 0.7, {"report_donor_summary"}),
+        ("report", "cnn_fraction", "final", {"report_donor_summary"}),
+    ],
+)
+def test_a_downstream_key_reruns_no_training_job(clean, section, key, value, expected):
+    """Only the config keys a rule uses reach it: a summary setting re-runs summaries, never training."""
+    jobs = scheduled(clean, changed(section, key, value))
+    assert expected <= jobs and not (TRAINING & jobs), sorted(jobs)
+
+
+def test_lr_search_keys_rerun_the_search_and_final_model_but_no_fold(clean):
+    config = cnn_config()
+    config["cnn"]["lr_search"] = {**config["cnn"]["lr_search"], "trials": 3}
+    jobs = scheduled(clean, config)
+    assert {"cnn_lr_search", "cnn_final"} <= jobs and "cnn_fold" not in jobs, sorted(jobs)
+
+
+def test_a_training_key_retrains_the_folds(clean):
+    config = cnn_config()
+    config["cnn"]["epochs"] = 5
+    assert TRAINING <= scheduled(clean, config)
+
+
+def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(clean, tmp_path):
     """One uninterrupted run, and one run killed three times before it may finish. Every table and figure of
     the two must be identical: reproducibility from a clean ``results/`` and exact resumption at once;
     the fold's log must show it resumed rather than started over."""
     config = cnn_config()
-    clean = write_project(tmp_path / "clean", config)
-    first = snakemake(clean)
-    assert first.returncode == 0, first.stderr[-3000:]
 
     root = write_project(tmp_path / "killed", config)
     # Each wave kills only outputs its run must write, whatever order the scheduler picks.

@@ -12,14 +12,18 @@ from morphopotency.jobs import by_attempt, segmentation_mem_mb
 from morphopotency.plan import build
 from morphopotency.report.registry import report_args
 
+# This workflow's own folder, also when it runs as a module of a user's workflow (workflow.basedir is
+# then the user's): the schemas, shipped resources and report captions live here.
+WORKFLOW_DIR = str(Path(str(workflow.current_basedir)).parents[1])
+
 try:
-    PLAN = build(config, workflow.basedir, cache_dir=".snakemake/morphopotency")
+    PLAN = build(config, WORKFLOW_DIR, cache_dir=".snakemake/morphopotency")
 except ConfigError as error:
     raise WorkflowError(str(error)) from None  # a plain message, not a Python traceback
 
 # Where per-rule conda envs install the library from (envs/*.post-deploy.sh); read only when an env is made.
-if (Path(workflow.basedir) / "pyproject.toml").is_file():
-    os.environ.setdefault("MORPHOPOTENCY_SOURCE", workflow.basedir)
+if (Path(WORKFLOW_DIR) / "pyproject.toml").is_file():
+    os.environ.setdefault("MORPHOPOTENCY_SOURCE", WORKFLOW_DIR)
 
 C = PLAN.config
 CNN = C["cnn"]

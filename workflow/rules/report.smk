@@ -58,7 +58,7 @@ rule report_html:
     params:
         sections=list(PLAN.sections),
         config=C,
-        basedir=workflow.basedir,
+        basedir=WORKFLOW_DIR,
         log_dir="results/logs",
     script:
         "../scripts/report_html.py"
