@@ -251,3 +251,13 @@ def test_backbone_names_timm_accepted_are_remembered(tmp_path, monkeypatch):
     plan(config, tmp_path=tmp_path)  # remembered: timm not consulted
     with pytest.raises(AssertionError, match="timm consulted again"):
         plan(tiny(cnn={"enabled": True, "backbones": ["resnet34"], "pretrained": "none"}), tmp_path=tmp_path)
+
+
+def test_job_memory_grows_with_attempts_and_image_size(tmp_path):
+    from morphopotency.jobs import by_attempt, segmentation_mem_mb
+
+    image = tmp_path / "a.tif"
+    image.write_bytes(b"\0" * 2_000_000)
+    assert by_attempt(500)(None, 3) == 1500
+    assert segmentation_mem_mb(None, [str(image)], 1) == 1080
+    assert segmentation_mem_mb(None, [str(image), str(tmp_path / "not-yet-made.tif")], 2) == 2160

@@ -3,7 +3,8 @@ killed for memory or time by the scheduler gets more on its next attempt (profil
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
 
@@ -12,6 +13,12 @@ def by_attempt(base: int) -> Callable[..., int]:
     return lambda wildcards, attempt: base * attempt
 
 
+def input_mb(files: Iterable[str]) -> float:
+    """Size of the files that exist, in MB. A plain stat: Snakemake's ``input.size_mb`` goes through its
+    storage layer and cost 0.5 ms a job, a second of every dry run at 2,000 images."""
+    return sum(os.stat(f).st_size for f in files if os.path.exists(f)) / 1e6
+
+
 def segmentation_mem_mb(wildcards: Any, input: Any, attempt: int) -> int:
     # Every channel as float64 plus smoothed, background and watershed copies: ~40x the uint16 image file.
-    return int((1000 + 40 * input.size_mb) * attempt)
+    return int((1000 + 40 * input_mb(input)) * attempt)
