@@ -1,4 +1,4 @@
-"""A real single-node Slurm cluster on 127.0.0.1 for one test module (recipe: ../shared/specs/slurm-local.md).
+"""A real single-node Slurm cluster on 127.0.0.1 for one test module (the recipe known to work here).
 
 Installs Debian's slurm-wlm and munge when missing, writes /etc/slurm/slurm.conf (the Snakemake jobstep
 drops SLURM_CONF, so the default path is the only one that works) unless a real one is there, starts

@@ -57,3 +57,26 @@ def test_module_deployment_runs_the_tiny_workflow_in_the_users_folder(tmp_path):
     manifest = (project / "results/provenance/inputs.tsv").read_text()
     assert str(REPO / "resources/go/GO_BP_orgHs.eg.db_3.16.0.gmt.gz") in manifest
     assert "rule morphopotency_rnaseq_pca" in run.stdout + run.stderr
+
+
+def test_catalog_files_point_at_what_exists():
+    import tomllib
+
+    import yaml
+
+    catalog = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())
+    assert (REPO / catalog["usage"]["snakefile"]).is_file()
+    assert (REPO / "config" / "README.md").is_file() and (REPO / ".test" / "config" / "samples.tsv").is_file()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and (REPO / "LICENSE").read_text().startswith("MIT License")
+    snakefile = (REPO / "Snakefile").read_text()
+    report = next(line for line in snakefile.splitlines() if line.startswith("report:"))
+    assert (REPO / report.split('"')[1]).is_file()
+
+
+def test_entry_point_and_common_stay_thin():
+    """Decisions live in morphopotency.plan; the Snakemake layer holds input functions only."""
+    assert len((REPO / "Snakefile").read_text().splitlines()) <= 50
+    common = (REPO / "workflow" / "rules" / "common.smk").read_text()
+    assert len(common.splitlines()) <= 120
+    assert "validate(" not in common and "raise ConfigError" not in common and "_fail" not in common

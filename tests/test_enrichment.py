@@ -15,7 +15,7 @@ from morphopotency.rnaseq.enrichment import (
     representative_terms,
     term_network,
 )
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +23,7 @@ def go_cc():
     return read_gmt(SHARED_DATA / "go" / "GO_CC_orgHs.eg.db_3.16.0.gmt.gz")
 
 
+@needs_shared
 def test_pvalues_equal_scipy_hypergeom_and_bh(go_cc):
     rng = np.random.default_rng(0)
     universe = sorted({g for genes in go_cc.values() for g in genes})

@@ -7,7 +7,7 @@ import pytest
 
 from morphopotency.io.atomic import atomic_path
 from morphopotency.io.gmt import GeneSetError, read_gmt, term_id
-from tests.conftest import GO_BP, SHARED_DATA
+from tests.conftest import GO_BP, SHARED_DATA, needs_shared
 
 
 def test_atomic_path_renames_only_on_success(tmp_path):
@@ -49,6 +49,7 @@ def test_a_killed_writer_leaves_no_target_and_its_temporary_is_cleared_by_the_ne
     assert left[0].startswith(".other.tsv.") and left[1:] == ["table.tsv"]
 
 
+@needs_shared
 def test_bundled_go_sets_are_the_shared_reference():
     shipped = read_gmt(GO_BP)
     assert len(shipped) == 15975

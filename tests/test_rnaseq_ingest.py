@@ -8,7 +8,7 @@ import pytest
 from morphopotency.rnaseq.expression import build_expression, rpkm
 from morphopotency.rnaseq.ingest import ExpressionError, read_expression_table
 from morphopotency.rnaseq.lengths import gtf_exonic_lengths, read_length_table
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared
 
 COLUMNS = {"S1": "S1", "S8": "S8"}
 
@@ -137,6 +137,7 @@ def test_lengths_missing_for_most_genes(tmp_path):
         build_expression(path, COLUMNS, "counts", gene_lengths=lengths)
 
 
+@needs_shared
 def test_real_gencode_lengths_match_versioned_and_unversioned_ids(tmp_path):
     lengths = read_length_table(SHARED_DATA / "gene_lengths" / "gencode_v25_gene_exonic_length.tsv.gz")
     assert lengths["ENSG00000000003"] == 4535 and lengths["ENSG00000000003.14"] == 4535

@@ -11,7 +11,7 @@ from skimage.segmentation import clear_border
 from morphopotency.imaging.metrics import match_f1, seg_score
 from morphopotency.imaging.segment import SegmentationParams, segment_cells
 from morphopotency.simulate.images import simulate_donor
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared
 
 CTC_PARAMS = replace(SegmentationParams(), drop_border=False)  # CTC annotates cells cut by the border too
 
@@ -42,6 +42,7 @@ def test_all_black_image_gives_no_cells():
     assert segment_cells(np.zeros((64, 64)), None).max() == 0
 
 
+@needs_shared
 def test_seg_on_real_msc_frames():
     frames = sorted(glob.glob(str(SHARED_DATA / "ctc_msc_01" / "images" / "t*.tif")))
     assert len(frames) == 18
