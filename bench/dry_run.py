@@ -27,6 +27,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+def snakemake(folder: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(folder), "--cores", "2", *args]
+
+
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of one command and its children."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -40,7 +44,7 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
 
 
 def dry_run(folder: Path, repeats: int, snakefile: Path = REPO / "Snakefile") -> tuple[float, float, str]:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(folder), "-n", "--cores", "2"]
+    cmd = snakemake(folder, "-n", snakefile=snakefile)
     times = [timed(cmd, folder) for _ in range(repeats)]
     out = subprocess.run(cmd, cwd=folder, capture_output=True, text=True).stdout
     jobs = next((line.split()[-1] for line in out.splitlines() if line.startswith("total")), "0")
@@ -62,17 +66,7 @@ def finished_demo(folder: Path) -> Path:
     for name in ("config.yaml", "samples.tsv"):
         (folder / "config" / name).write_text((REPO / "config" / name).read_text())
     start = time.perf_counter()
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(folder),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake(folder)
     run = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"the demo failed:\n{run.stderr[-3000:]}")

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from morphopotency.cnn import data
+from morphopotency.cnn.job import prepare
 from morphopotency.cnn.metrics import (
     classification_metrics,
     confusion_table,
@@ -16,10 +15,8 @@ from morphopotency.cnn.metrics import (
     outcome_labels,
 )
 from morphopotency.cnn.model import save_model
-from morphopotency.cnn.settings import model_spec, train_params, weights_file
-from morphopotency.cnn.splits import fold_indices
-from morphopotency.cnn.tensors import resolve_device, to_device
-from morphopotency.cnn.train import predict_proba, train_classifier
+from morphopotency.cnn.settings import train_params, weights_file
+from morphopotency.cnn.train import predict_proba
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.cnn import confusion, example_grid
@@ -27,28 +24,14 @@ from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "cnn_final")
 cnn = snakemake.params.cnn
-torch.set_num_threads(snakemake.threads)
-device = resolve_device(cnn["device"])
 backbone = json.loads(Path(snakemake.input.selected).read_text())["backbone"]
 learning_rate = json.loads(Path(snakemake.input.best).read_text())["learning_rate"]
-cells = data.load(snakemake.input.crops, snakemake.input.cells)
-splits = pd.read_csv(snakemake.input.splits, sep="\t")
-index = fold_indices(splits, cnn["final_fold"])
-crops, labels = to_device(cells.crops, device), torch.as_tensor(cells.labels, device=device)
-spec = model_spec(cnn, backbone)
+inputs = snakemake.input
+job = prepare(cnn, backbone, inputs.crops, inputs.cells, inputs.splits, cnn["final_fold"], snakemake.threads)
+cells, crops, index, spec = job.cells, job.crops, job.index, job.spec
 params = train_params(cnn, learning_rate=learning_rate)
-log.info("final model %s, learning rate %.3g, on %s", backbone, learning_rate, device)
-fit = train_classifier(
-    spec,
-    crops,
-    labels,
-    index["train"],
-    index["val"],
-    params,
-    weights=weights_file(cnn, backbone),
-    checkpoint=snakemake.params.checkpoint,
-    log=log,
-)
+log.info("final model %s, learning rate %.3g, on %s", backbone, learning_rate, job.device)
+fit = job.train(params, snakemake.params.checkpoint, log)
 
 every = np.arange(len(cells.cells))
 prob = predict_proba(fit.model, crops, every, spec, cnn["batch_size"] * 2)

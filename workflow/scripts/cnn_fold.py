@@ -3,45 +3,29 @@
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from morphopotency.cnn import data
+from morphopotency.cnn.job import prepare
 from morphopotency.cnn.metrics import decision_threshold
-from morphopotency.cnn.settings import model_spec, train_params, weights_file
-from morphopotency.cnn.splits import fold_indices
-from morphopotency.cnn.tensors import resolve_device, to_device
-from morphopotency.cnn.train import predict_proba, train_classifier
+from morphopotency.cnn.settings import train_params
+from morphopotency.cnn.train import predict_proba
 from morphopotency.io.tables import write_tsv
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "cnn_fold")
 cnn = snakemake.params.cnn
 backbone, fold = snakemake.wildcards.backbone, int(snakemake.wildcards.fold)
-torch.set_num_threads(snakemake.threads)
-device = resolve_device(cnn["device"])
-cells = data.load(snakemake.input.crops, snakemake.input.cells)
-index = fold_indices(pd.read_csv(snakemake.input.splits, sep="\t"), fold)
-crops, labels = to_device(cells.crops, device), torch.as_tensor(cells.labels, device=device)
-spec = model_spec(cnn, backbone)
+inputs = snakemake.input
+job = prepare(cnn, backbone, inputs.crops, inputs.cells, inputs.splits, fold, snakemake.threads)
+cells, crops, index, spec = job.cells, job.crops, job.index, job.spec
 log.info(
     "%s fold %d on %s: %d train, %d val, %d test cells at %d px",
     backbone,
     fold,
-    device,
+    job.device,
     *map(len, index.values()),
     spec.image_size,
 )
-fit = train_classifier(
-    spec,
-    crops,
-    labels,
-    index["train"],
-    index["val"],
-    train_params(cnn, seed_offset=fold),
-    weights=weights_file(cnn, backbone),
-    checkpoint=snakemake.params.checkpoint,
-    log=log,
-)
+fit = job.train(train_params(cnn, seed_offset=fold), snakemake.params.checkpoint, log)
 prob = predict_proba(fit.model, crops, index["test"], spec, cnn["batch_size"] * 2)
 # The decision cut-off: fixed, or chosen on this fold's validation cells (never its test cells).
 threshold = decision_threshold(
