@@ -133,3 +133,14 @@ def test_paper_protocol_config_plans_the_papers_runs(tmp_path):
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
     assert counts["cnn_fetch_weights"] == 4 and counts["cnn_fold"] == 20 and counts["cnn_lr_search"] == 5
+
+
+def test_snakemake_report_renders_every_caption_and_the_workflow_description(demo_run, tmp_path):
+    """Captions read defaults the user's config left out (snakemake.config is the plan's config)."""
+    import zipfile
+
+    result = snakemake(demo_run, "--report", str(tmp_path / "report.zip"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        page = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("report.html"))
+    assert "morphopotency predicts how multipotent" in page  # workflow/report/workflow.rst

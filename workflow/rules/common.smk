@@ -26,6 +26,8 @@ if (Path(WORKFLOW_DIR) / "pyproject.toml").is_file():
     os.environ.setdefault("MORPHOPOTENCY_SOURCE", WORKFLOW_DIR)
 
 C = PLAN.config
+# Report captions read snakemake.config: they see the defaults too, as after validate(set_default=True).
+config.update(C)
 CNN = C["cnn"]
 CNN_DIR = "results/cnn"
 CNN_DATA = {
