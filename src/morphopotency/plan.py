@@ -3,7 +3,8 @@ decided once, before any job, by one tested call. The Snakemake layer only asks 
 
 ``build`` validates (every schema error with its key path, then the cross-field rules), fills the schema's
 defaults, resolves the shipped resources against the workflow folder, and derives everything the rules
-need. It imports neither Snakemake nor torch, so a dry run stays fast.
+need. It imports neither Snakemake nor torch (timm only to check a backbone name it has not seen), so a
+dry run stays fast.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ TRAINING_KEYS = (
 
 @dataclass(frozen=True)
 class Plan:
+    """What one run means; ``config`` is the validated config with every default filled in."""
+
     config: dict[str, Any]
     samples: pd.DataFrame = field(repr=False)
     demo: str | None
