@@ -176,3 +176,18 @@ def test_crops_fit_each_cell_or_keep_relative_size_in_a_window():
     assert filled(windowed)[1] / filled(windowed)[0] == pytest.approx(
         9.0, rel=0.15
     )  # area ratio (30/10)^2 kept
+
+
+def test_shape_channel_alone_is_enough_to_measure_cells(ome):
+    """label: null, nuclei: null (the README allows it): one intensity column, no KeyError."""
+    from morphopotency.imaging.cells import measure_cells
+
+    image = read_image(ome, Channels(shape="CD105", label=None, nuclei=None))
+    labels = np.zeros((32, 40), int)
+    labels[4:12, 5:20], labels[20:28, 22:30] = 1, 2
+    cells = measure_cells(image, labels, "S1", "a")
+    assert list(cells["cell_id"]) == [1, 2]
+    assert "shape_mean" in cells and "label_mean" not in cells and "nuclei_mean" not in cells
+    both = measure_cells(read_image(ome, Channels()), labels, "S1", "a")
+    np.testing.assert_array_equal(cells["shape_mean"], both["shape_mean"])
+    assert (both["label_mean"] > both["shape_mean"]).all()

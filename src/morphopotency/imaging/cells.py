@@ -50,12 +50,9 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
         )
     out["solidity"] = table["solidity"].to_numpy()
     out["eccentricity"] = table["eccentricity"].to_numpy()
+    # The stack always has a channel axis, so scikit-image names every channel's column, even a lone one.
     for i, role in enumerate(present):
-        mean = (
-            table[f"intensity_mean-{i}"].to_numpy()
-            if stack.shape[-1] > 1
-            else table["intensity_mean"].to_numpy()
-        )
+        mean = table[f"intensity_mean-{i}"].to_numpy()
         out[f"{role}_mean"] = mean
         out[f"{role}_integrated"] = mean * out["area"].to_numpy()
     return out
