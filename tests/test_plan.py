@@ -261,3 +261,23 @@ def test_job_memory_grows_with_attempts_and_image_size(tmp_path):
     assert by_attempt(500)(None, 3) == 1500
     assert segmentation_mem_mb(None, [str(image)], 1) == 1080
     assert segmentation_mem_mb(None, [str(image), str(tmp_path / "not-yet-made.tif")], 2) == 2160
+
+
+def test_each_branch_runs_on_its_own():
+    """No rnaseq section (or no RNA-seq column in the sheet): the imaging branch alone; no images: the
+    RNA-seq branch alone; neither: refused by name."""
+    config = tiny()
+    del config["rnaseq"]
+    imaging_only = plan(config)
+    assert "rnaseq" not in imaging_only.flags and "images" in imaging_only.flags
+    assert not any(t.startswith("results/rnaseq/") or "demo/rnaseq" in t for t in imaging_only.targets)
+    assert "pca_scores" not in imaging_only.summary_inputs()
+    assert list(imaging_only.provenance_inputs()) == ["samples", "images"]
+    assert {s["id"] for s in imaging_only.sections}.isdisjoint(
+        {"correlation", "stemness", "pca", "enrichment"}
+    )
+    assert "rnaseq" not in plan(tiny(), SHEET.assign(rnaseq_column="")).flags
+    rna_only = plan(tiny(), SHEET.assign(images=""))
+    assert "images" not in rna_only.flags and "results/rnaseq/expression/rpkm.tsv" in rna_only.targets
+    with pytest.raises(ConfigError, match="no sample has images or an rnaseq_column"):
+        plan(config, SHEET.assign(images=""))

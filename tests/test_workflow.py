@@ -2,6 +2,7 @@
 
 import shutil
 
+import anndata as ad
 import pandas as pd
 import pytest
 import tifffile
@@ -144,3 +145,26 @@ def test_snakemake_report_renders_every_caption_and_the_workflow_description(dem
     with zipfile.ZipFile(tmp_path / "report.zip") as archive:
         page = next(archive.read(n).decode() for n in archive.namelist() if n.endswith("report.html"))
     assert "morphopotency predicts how multipotent" in page  # workflow/report/workflow.rst
+
+
+def test_imaging_branch_runs_on_its_own_with_the_shape_channel_alone(tmp_path):
+    """No rnaseq section, no RNA-seq column in the sheet, no SSEA3 or DAPI channel: segmentation, cells,
+    shape modes and the donor report still run (the imaging-only and scoring runs of a lab)."""
+    config = tiny_config()
+    del config["rnaseq"]
+    config["imaging"]["channels"] = {"shape": "CD105", "label": None, "nuclei": None}
+    samples = [
+        "S1\tS1\tstem\t\tresults/demo/images/S1",
+        "S8\tS8\tstem\t\tresults/demo/images/S8",
+        "S9\tS9\tstem\t\tresults/demo/images/S9",
+    ]
+    root = write_project(tmp_path, config, samples)
+    result = snakemake(root)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert not (root / "results/rnaseq").exists() and not (root / "results/demo/rnaseq").exists()
+    obs = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad").obs
+    assert len(obs) > 0 and "shape_mean" in obs and "label_mean" not in obs
+    summary = pd.read_csv(root / "results/report/donor_summary.tsv", sep="\t")
+    assert list(summary["donor"]) == ["S1", "S8", "S9"] and "pc1_score" not in summary
+    html = (root / "results/report/donor_report.html").read_text()
+    assert 'id="shape-modes"' in html and 'id="pca"' not in html

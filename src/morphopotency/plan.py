@@ -66,7 +66,7 @@ class Plan:
     image_donors: tuple[str, ...]
     planned_images: tuple[str, ...]
     images: dict[str, dict[str, ImageSpec]]
-    report_scale: str
+    report_scale: str | None
     flags: frozenset[str]
     targets: tuple[str, ...]
     sections: tuple[dict, ...]
@@ -113,11 +113,12 @@ class Plan:
 
     def summary_inputs(self) -> dict[str, str]:
         """The per-donor tables of whichever branches run: each becomes columns of donor_summary.tsv."""
-        files = {
-            "samples": self.config["samples"],
-            "pca_scores": "results/rnaseq/pca/scores.tsv",
-            "correlation": f"results/rnaseq/correlation/pearson_{self.report_scale}.tsv",
-        }
+        files = {"samples": self.config["samples"]}
+        if "rnaseq" in self.flags:
+            files |= {
+                "pca_scores": "results/rnaseq/pca/scores.tsv",
+                "correlation": f"results/rnaseq/correlation/pearson_{self.report_scale}.tsv",
+            }
         if "images" in self.flags:
             shapes = "results/imaging/shape_modes/"
             files |= {
@@ -135,13 +136,13 @@ class Plan:
 
     def provenance_inputs(self) -> dict[str, list[str]]:
         """role -> files, in a fixed order so the manifest is reproducible."""
-        rna = self.config["rnaseq"]
-        files = {"samples": [self.config["samples"]], "expression_table": [self.rnaseq_table]}
-        for key in ("gene_lengths", "gtf"):
-            if rna.get(key):
-                files[key] = [rna[key]]
-        files["gene_sets"] = list(self.gene_set_files.values())
-        files["markers"] = [rna["markers"]]
+        files = {"samples": [self.config["samples"]]}
+        if "rnaseq" in self.flags:
+            rna = self.config["rnaseq"]
+            files["expression_table"] = [self.rnaseq_table]
+            files |= {key: [rna[key]] for key in ("gene_lengths", "gtf") if rna.get(key)}
+            files["gene_sets"] = list(self.gene_set_files.values())
+            files["markers"] = [rna["markers"]]
         files["images"] = [
             f for d in sorted(self.images) for i in sorted(self.images[d]) for f in self.image_files(d, i)
         ]
@@ -218,6 +219,8 @@ def _planned_images(config: Mapping[str, Any], image_donors: list[str]) -> list[
 def _rnaseq_targets(
     config: Mapping[str, Any], gene_sets: Mapping[str, str], flags: frozenset[str]
 ) -> list[str]:
+    if "rnaseq" not in flags:
+        return []
     r = "results/rnaseq/"
     targets = [f"{r}expression/rpkm.tsv"]
     targets += [
@@ -282,12 +285,12 @@ def _flags(
     config: Mapping[str, Any], rna: pd.DataFrame, paired: list[str], images: Mapping, demo: Any
 ) -> frozenset:
     imaging = config["imaging"]
-    flags = {"rnaseq"}
+    flags = {"rnaseq"} if not rna.empty else set()
     if (rna["condition"] == "differentiated").any():
         flags.add("differentiated")
     if paired:
         flags.add("paired")
-    if len(paired) >= 2 and config["rnaseq"]["values"] == "counts":
+    if len(paired) >= 2 and not rna.empty and config["rnaseq"]["values"] == "counts":
         flags.add("deseq2")
     if images:
         flags.add("images")
@@ -327,23 +330,40 @@ def build(
         samples = read_sample_sheet(config["samples"], load_schema(schemas / "samples.schema.yaml"))
     demo = demo_outdir(config)
 
-    rna_cfg = config["rnaseq"]
-    if bool(rna_cfg.get("table")) == bool(rna_cfg.get("geo")):
-        _fail("config: give exactly one of rnaseq.table (a local file) or rnaseq.geo (accession and file)")
-    table = rna_cfg.get("table") or f"resources/geo/{rna_cfg['geo']['accession']}/{rna_cfg['geo']['file']}"
-    rna = samples[samples["rnaseq_column"] != ""]
+    rna_cfg = config.get("rnaseq")
+    rna = samples[samples["rnaseq_column"] != ""] if rna_cfg else samples.iloc[:0]
     stem = list(rna.loc[rna["condition"] == "stem", "sample"])
     # Donors with both a stem and a differentiated sample; DESeq2's ~ donor + condition needs two or more.
     paired = sorted(
         set(rna.loc[rna["condition"] == "stem", "donor"])
         & set(rna.loc[rna["condition"] == "differentiated", "donor"])
     )
-    if len(stem) < 2:
-        _fail(f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column")
-    enrichr = rna_cfg["enrichment"].get("enrichr_library")
-    gene_sets = dict(rna_cfg["gene_sets"])
-    if enrichr:
-        gene_sets["enrichr"] = f"resources/enrichr/{enrichr}.gmt"
+    table, gene_sets, enrichr, scales, scale = "", {}, None, [], None
+    # The branch runs when the config has an `rnaseq` section and the sheet names RNA-seq columns; without
+    # either, the imaging branch (or a scoring run) runs on its own.
+    if not rna.empty:
+        if bool(rna_cfg.get("table")) == bool(rna_cfg.get("geo")):
+            _fail(
+                "config: give exactly one of rnaseq.table (a local file) or rnaseq.geo (accession and file)"
+            )
+        geo = rna_cfg.get("geo") or {}
+        table = rna_cfg.get("table") or f"resources/geo/{geo['accession']}/{geo['file']}"
+        if len(stem) < 2:
+            _fail(
+                f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column"
+            )
+        enrichr = rna_cfg["enrichment"].get("enrichr_library")
+        gene_sets = dict(rna_cfg["gene_sets"])
+        if enrichr:
+            gene_sets["enrichr"] = f"resources/enrichr/{enrichr}.gmt"
+        scales = rna_cfg["correlation"]["scales"]
+        scale = config["report"]["correlation_scale"] or scales[0]
+        if scale not in scales:
+            _fail(
+                f"config: report.correlation_scale {scale!r} is not one of rnaseq.correlation.scales "
+                f"({', '.join(scales)})"
+            )
+        config["report"]["correlation_scale"] = scale  # resolved, as the report's captions state it
 
     image_donors = sorted(samples.loc[samples["images"] != "", "donor"])
     planned = _planned_images(config, image_donors)
@@ -358,14 +378,11 @@ def build(
     if config["cnn"]["enabled"]:
         _check_cnn(config["cnn"], bool(images), config["imaging"]["channels"].get("label"), cache_dir)
 
-    scales = config["rnaseq"]["correlation"]["scales"]
-    scale = config["report"]["correlation_scale"] or scales[0]
-    if scale not in scales:
+    if not images and rna.empty:
         _fail(
-            f"config: report.correlation_scale {scale!r} is not one of rnaseq.correlation.scales "
-            f"({', '.join(scales)})"
+            f"{config['samples']}: no sample has images or an rnaseq_column (with an rnaseq section): "
+            "nothing to analyse"
         )
-
     flags = _flags(config, rna, paired, images, demo)
     targets = [
         "results/provenance/inputs.tsv",
@@ -377,12 +394,9 @@ def build(
     if "report" in flags:
         targets += ["results/report/donor_report.html", "results/report/donor_summary.tsv"]
     if demo is not None:
-        targets += [
-            str(demo / "truth/donors.tsv"),
-            str(demo / "rnaseq/demo_counts.tsv.gz"),
-            str(demo / "rnaseq/gene_lengths.tsv"),
-            *planned,
-        ]
+        targets += [str(demo / "truth/donors.tsv"), *planned]
+        if "rnaseq" in flags:
+            targets += [str(demo / "rnaseq/demo_counts.tsv.gz"), str(demo / "rnaseq/gene_lengths.tsv")]
     first = sorted(images)[0] if images else None
     values = {
         "scale": scales,

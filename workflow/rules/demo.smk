@@ -28,29 +28,31 @@ if PLAN.demo is not None:
         script:
             "../scripts/demo_images.py"
 
-    rule demo_rnaseq:
-        input:
-            gene_sets=C["rnaseq"]["gene_sets"]["bp"],
-            markers=C["rnaseq"]["markers"],
-        output:
-            table=str(DEMO / "rnaseq/demo_counts.tsv.gz"),
-            lengths=str(DEMO / "rnaseq/gene_lengths.tsv"),
-            genes=str(DEMO / "truth/planted_genes.tsv"),
-            terms=str(DEMO / "truth/planted_terms.json"),
-        log:
-            "results/logs/demo/rnaseq.log",
-        conda:
-            "../../envs/demo.yaml"
-        resources:
-            mem_mb=by_attempt(2000),
-            runtime=by_attempt(30),
-        params:
-            seed=C["demo"]["seed"],
-            n_genes=C["demo"]["n_genes"],
-            fractions=C["demo"].get("multipotent_fraction", {}),
-            samples=PLAN.samples[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records"),
-        script:
-            "../scripts/demo_rnaseq.py"
+    if "rnaseq" in PLAN.flags:
+
+        rule demo_rnaseq:
+            input:
+                gene_sets=C["rnaseq"]["gene_sets"]["bp"],
+                markers=C["rnaseq"]["markers"],
+            output:
+                table=str(DEMO / "rnaseq/demo_counts.tsv.gz"),
+                lengths=str(DEMO / "rnaseq/gene_lengths.tsv"),
+                genes=str(DEMO / "truth/planted_genes.tsv"),
+                terms=str(DEMO / "truth/planted_terms.json"),
+            log:
+                "results/logs/demo/rnaseq.log",
+            conda:
+                "../../envs/demo.yaml"
+            resources:
+                mem_mb=by_attempt(2000),
+                runtime=by_attempt(30),
+            params:
+                seed=C["demo"]["seed"],
+                n_genes=C["demo"]["n_genes"],
+                fractions=C["demo"].get("multipotent_fraction", {}),
+                samples=PLAN.samples[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records"),
+            script:
+                "../scripts/demo_rnaseq.py"
 
     rule demo_truth:
         input:

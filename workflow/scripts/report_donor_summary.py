@@ -43,7 +43,8 @@ if "ssea3" in inp.keys():
     parts.append(read(inp.ssea3).set_index("donor")["ssea3_positive_fraction"])
 if "cnn_donors" in inp.keys():
     parts.append(cnn_fraction(read(inp.cnn_donors), cfg["cnn_fraction"]))
-parts += [pc1_by_donor(read(inp.pca_scores), stems), mean_correlation(read(inp.correlation), stems)]
+if "pca_scores" in inp.keys():  # the RNA-seq branch ran
+    parts += [pc1_by_donor(read(inp.pca_scores), stems), mean_correlation(read(inp.correlation), stems)]
 if "heatmap" in inp.keys():
     parts.append(
         differentiation_score(
