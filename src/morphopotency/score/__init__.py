@@ -1,0 +1,1 @@
+"""Scoring new donors: prevalence estimates from a trained model, without retraining."""

@@ -1,0 +1,129 @@
+"""Donor fractions as class-prevalence estimates: hand-worked cases, QuaPy (the reference library) on the
+same inputs, and the bias classify-and-count has and the adjusted estimators remove."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from morphopotency.score.prevalence import Reference, bootstrap_interval, cells_needed, estimate
+
+
+def reference_with(tpr: float, fpr: float, n: int = 1000, threshold: float = 0.5) -> Reference:
+    """n positives of which tpr are called, n negatives of which fpr are called (probabilities 0.9 / 0.1)."""
+    pos = np.r_[np.full(round(tpr * n), 0.9), np.full(n - round(tpr * n), 0.1)]
+    neg = np.r_[np.full(round(fpr * n), 0.9), np.full(n - round(fpr * n), 0.1)]
+    return Reference(np.r_[np.ones(n, int), np.zeros(n, int)], np.r_[pos, neg], threshold, 0.5)
+
+
+def test_adjusted_count_by_hand():
+    ref = reference_with(0.8, 0.2)
+    assert ref.rates() == (0.8, 0.2)
+    half = np.r_[np.full(50, 0.9), np.full(50, 0.1)]  # CC 0.5
+    assert estimate("cc", ref, half) == 0.5 and estimate("acc", ref, half) == pytest.approx(0.5)
+    rich = np.r_[np.full(74, 0.9), np.full(26, 0.1)]  # CC 0.74 -> (0.74 - 0.2) / 0.6 = 0.9
+    assert estimate("acc", ref, rich) == pytest.approx(0.9)
+    poor = np.r_[np.full(10, 0.9), np.full(90, 0.1)]  # CC 0.1 < fpr: clipped to 0
+    assert estimate("acc", ref, poor) == 0.0
+    # soft rates: positives average 0.8 * 0.9 + 0.2 * 0.1 = 0.74, negatives 0.26; PCC 0.5 -> 0.5
+    assert ref.soft_rates() == pytest.approx((0.74, 0.26))
+    assert estimate("pacc", ref, half) == pytest.approx(0.5)
+    assert np.isnan(estimate("acc", reference_with(0.3, 0.3), half))  # chance: not invertible
+    assert np.isnan(estimate("em", ref, np.array([])))
+    with pytest.raises(ValueError, match="unknown prevalence method 'xx'"):
+        estimate("xx", ref, half)
+
+
+def test_em_keeps_the_training_prior_when_the_sample_matches_it_and_moves_otherwise():
+    rng = np.random.default_rng(1)
+    prob = rng.uniform(0, 1, 4000)
+    assert estimate("em", Reference(np.r_[0, 1], np.r_[0.2, 0.8], 0.5, float(prob.mean())), prob) == (
+        pytest.approx(prob.mean(), abs=1e-3)
+    )
+
+
+def test_reference_needs_both_classes():
+    with pytest.raises(ValueError, match="both classes"):
+        Reference(np.ones(5, int), np.full(5, 0.7), 0.5, 0.5)
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """A classifier with overlapping score distributions, calibrated at a training prevalence of 0.45."""
+    rng = np.random.default_rng(7)
+
+    def cells(n: int, prevalence: float):
+        labels = (rng.uniform(size=n) < prevalence).astype(int)
+        score = rng.normal(np.where(labels == 1, 1.0, -1.0), 1.0)
+        prior = 0.45
+        odds = np.exp(2 * score) * prior / (1 - prior)  # exact posterior under prior 0.45
+        return labels, odds / (1 + odds)
+
+    ref_labels, ref_prob = cells(4000, 0.45)
+    return Reference(ref_labels, ref_prob, 0.5, 0.45), cells
+
+
+@pytest.mark.parametrize("truth", [0.15, 0.45, 0.8])
+def test_adjusted_estimators_remove_the_pull_towards_the_training_prevalence(simulated, truth):
+    reference, cells = simulated
+    _, prob = cells(20000, truth)
+    cc = estimate("cc", reference, prob)
+    for method in ("acc", "pacc", "em"):
+        assert estimate(method, reference, prob) == pytest.approx(truth, abs=0.02), method
+    if truth != 0.45:
+        assert abs(cc - truth) > 0.05  # classify and count is pulled towards 0.45
+
+
+def test_same_numbers_as_quapy(simulated):
+    qp = pytest.importorskip("quapy")
+    from quapy.functional import solve_adjustment_binary
+    from quapy.method.aggregative import ACC, EMQ, PACC
+    from sklearn.linear_model import LogisticRegression
+
+    reference, cells = simulated
+    _, prob = cells(3000, 0.7)
+    labels, ref_prob = np.asarray(reference.labels), np.asarray(reference.prob)
+    tpr, fpr = reference.rates()
+    cc = np.mean(prob >= 0.5)
+    assert estimate("acc", reference, prob) == pytest.approx(float(solve_adjustment_binary(cc, tpr, fpr)))
+    ptpr, pfpr = reference.soft_rates()
+    assert estimate("pacc", reference, prob) == pytest.approx(
+        float(solve_adjustment_binary(prob.mean(), ptpr, pfpr))
+    )
+    # QuaPy's own aggregative quantifiers, fed the same held-out predictions.
+    classifier = LogisticRegression().fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
+    acc = ACC(classifier, fit_classifier=False, val_split=None)
+    acc.aggregation_fit((ref_prob >= 0.5).astype(int), labels)
+    assert estimate("acc", reference, prob) == pytest.approx(
+        acc.aggregate((prob >= 0.5).astype(int))[1], abs=1e-6
+    )
+    pacc = PACC(classifier, fit_classifier=False, val_split=None)
+    pacc.aggregation_fit(np.c_[1 - ref_prob, ref_prob], labels)
+    assert estimate("pacc", reference, prob) == pytest.approx(
+        pacc.aggregate(np.c_[1 - prob, prob])[1], abs=1e-6
+    )
+    prior = np.array([1 - reference.train_prior, reference.train_prior])
+    quapy_em, _ = EMQ.EM(prior, np.c_[1 - prob, prob], epsilon=1e-10)
+    assert estimate("em", reference, prob) == pytest.approx(quapy_em[1], abs=1e-5)
+    assert qp.__version__
+
+
+def test_intervals_cover_the_truth_and_carry_the_reference_uncertainty(simulated):
+    reference, cells = simulated
+    _, prob = cells(400, 0.7)
+    for method in ("acc", "pacc", "em"):  # cc and pcc are pulled towards the training prevalence
+        low, high = bootstrap_interval(method, reference, prob, n_boot=300, seed=1)
+        assert low < 0.7 < high, (method, low, high)
+    # The same donor against a reference of 60 cells: the error rates are uncertain, the interval wider.
+    small = Reference(reference.labels[:60], reference.prob[:60], 0.5, 0.45)
+    wide = bootstrap_interval("acc", small, prob, n_boot=300, seed=1)
+    narrow = bootstrap_interval("acc", reference, prob, n_boot=300, seed=1)
+    assert wide[1] - wide[0] > 1.3 * (narrow[1] - narrow[0])
+
+
+def test_cells_needed_for_a_half_width_by_hand():
+    ref = reference_with(0.8, 0.2)
+    # q = 0.2 + 0.5 * 0.6 = 0.5; n = 0.25 * (1.96 / (0.05 * 0.6))^2 = 1067.1 -> 1068
+    assert cells_needed(ref, 0.05) == 1068
+    assert cells_needed(ref, 0.10) == 267
+    assert cells_needed(reference_with(0.3, 0.3), 0.05) == -1
