@@ -127,3 +127,17 @@ def test_cells_needed_for_a_half_width_by_hand():
     assert cells_needed(ref, 0.05) == 1068
     assert cells_needed(ref, 0.10) == 267
     assert cells_needed(reference_with(0.3, 0.3), 0.05) == -1
+
+
+def test_per_cell_cut_offs_of_cross_validated_predictions():
+    """Each cell called at its own model's cut-off, in the reference and in the donor alike."""
+    labels = np.r_[np.ones(4, int), np.zeros(4, int)]
+    prob = np.array([0.7, 0.7, 0.55, 0.4, 0.55, 0.3, 0.2, 0.1])
+    cut = np.array([0.5, 0.5, 0.6, 0.5, 0.5, 0.6, 0.6, 0.5])
+    ref = Reference(labels, prob, cut, 0.5)
+    assert ref.rates() == (0.5, 0.25)  # 0.55 falls below 0.6 for a positive, reaches 0.5 for a negative
+    donor, donor_cut = np.array([0.55, 0.55, 0.9, 0.1]), np.array([0.5, 0.6, 0.5, 0.5])
+    assert estimate("cc", ref, donor, donor_cut) == 0.5
+    assert estimate("acc", ref, donor, donor_cut) == pytest.approx((0.5 - 0.25) / 0.25)
+    low, high = bootstrap_interval("acc", ref, donor, donor_cut, n_boot=50, seed=0)
+    assert 0 <= low <= high <= 1

@@ -286,3 +286,22 @@ def test_the_report_says_what_a_rerun_repeats():
         "now",
     )
     assert "cnn.device is cuda:1" in section.text
+
+
+def test_adjusted_fractions_never_use_the_donors_own_labels():
+    from morphopotency.cnn.donors import adjusted_fractions
+
+    rng = np.random.default_rng(3)
+    labels = (rng.uniform(size=600) < 0.5).astype(int)
+    prob = np.clip(rng.normal(np.where(labels == 1, 0.65, 0.35), 0.15), 0, 1)
+    cv = pd.DataFrame(
+        {"donor": np.repeat(["a", "b", "c"], 200), "label": labels, "prob": prob, "threshold": 0.5}
+    )
+    first = adjusted_fractions(cv, n_boot=50).set_index("donor")
+    relabelled = cv.assign(label=np.where(cv["donor"] == "a", 1 - cv["label"], cv["label"]))
+    second = adjusted_fractions(relabelled, n_boot=50).set_index("donor")
+    assert first.loc["a", "cv_pacc_fraction"] == second.loc["a", "cv_pacc_fraction"]  # a's labels unused
+    assert first.loc["b", "cv_pacc_fraction"] != second.loc["b", "cv_pacc_fraction"]  # but b's reference
+    assert (first["cv_acc_low"] <= first["cv_acc_fraction"]).all() and (first["cells_for_pm005"] > 0).all()
+    adjusted = cnn_fraction(first.reset_index(), "adjusted")
+    assert adjusted["cnn_multipotent_fraction"].tolist() == first["cv_pacc_fraction"].tolist()

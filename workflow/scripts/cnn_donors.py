@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from morphopotency.cnn.donors import donor_fractions
+from morphopotency.cnn.donors import adjusted_fractions, donor_fractions
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.cnn import donor_bars
@@ -43,6 +43,9 @@ table = table.merge(
     on="donor",
     how="left",
 )
+# Prevalence estimates that undo the pull of classify-and-count towards the training prevalence, each
+# donor's error rates measured on the other donors' held-out cells (morphopotency.score.prevalence).
+table = table.merge(adjusted_fractions(cv, n_boot=p.bootstrap, seed=p.seed), on="donor", how="left")
 write_tsv(table, snakemake.output.table)
 save_figure(donor_bars(table), snakemake.output.figure)
 log.info("donor fractions:\n%s", table.to_string())

@@ -37,3 +37,32 @@ def donor_fractions(
             }
         )
     return pd.DataFrame(rows)
+
+
+def adjusted_fractions(
+    cv: pd.DataFrame, methods: tuple[str, ...] = ("acc", "pacc", "em"), n_boot: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Per donor, each prevalence estimator on its cross-validated predictions (columns donor, label,
+    prob, threshold), the classifier's error rates measured on the other donors' cells only: a donor's
+    own SSEA3 labels never enter its estimate, as for a new donor. Columns cv_<method>_fraction, _low,
+    _high, and the cells a new donor would need for +/- 0.05 at that fraction (adjusted count)."""
+    from morphopotency.score.prevalence import Reference, bootstrap_interval, cells_needed, estimate
+
+    rows = []
+    for donor, part in cv.groupby("donor", sort=True):
+        other = cv[cv["donor"] != donor]
+        labels = other["label"].to_numpy().astype(int)
+        reference = Reference(labels, other["prob"].to_numpy(), other["threshold"].to_numpy(), labels.mean())
+        prob, cut = part["prob"].to_numpy(), part["threshold"].to_numpy()
+        row: dict[str, object] = {"donor": donor}
+        for method in methods:
+            low, high = bootstrap_interval(method, reference, prob, cut, n_boot=n_boot, seed=seed)
+            row |= {
+                f"cv_{method}_fraction": estimate(method, reference, prob, cut),
+                f"cv_{method}_low": low,
+                f"cv_{method}_high": high,
+            }
+        fraction = row.get("cv_pacc_fraction", estimate("pacc", reference, prob, cut))
+        row["cells_for_pm005"] = cells_needed(reference, 0.05, float(np.nan_to_num(fraction, nan=0.5)))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -119,12 +119,14 @@ def donor_summary(parts: list[pd.DataFrame | pd.Series]) -> pd.DataFrame:
 CNN_COLUMNS = {
     "cross_validated": ("cv_predicted_fraction", "cv_ci_low", "cv_ci_high"),
     "final": ("predicted_multipotent_fraction", "ci_low", "ci_high"),
+    "adjusted": ("cv_pacc_fraction", "cv_pacc_low", "cv_pacc_high"),
 }
 
 
 def cnn_fraction(donors: pd.DataFrame, which: str) -> pd.DataFrame:
     """The CNN's per-donor multipotent fraction and 95 % interval: ``cross_validated`` (each cell scored by
-    a model that never trained on it) or ``final`` (the paper's Fig. 4F: the final model on every cell)."""
+    a model that never trained on it), ``final`` (the paper's Fig. 4F: the final model on every cell) or
+    ``adjusted`` (the cross-validated probabilities as a prevalence estimate, PACC)."""
     if which not in CNN_COLUMNS:
         raise ValueError(f"report.cnn_fraction must be one of {', '.join(CNN_COLUMNS)}, not {which!r}")
     value, low, high = CNN_COLUMNS[which]

@@ -33,7 +33,7 @@ class Reference:
 
     labels: np.ndarray  # 0/1
     prob: np.ndarray  # P(multipotent), from a model that never trained on the cell
-    threshold: float  # the decision cut-off of the calls
+    threshold: float | np.ndarray  # the calls' cut-off: one, or one per cell (each cell's own model's)
     train_prior: float  # the positive share the posteriors are calibrated to (the training prevalence)
 
     def __post_init__(self) -> None:
@@ -45,7 +45,7 @@ class Reference:
 
     def rates(self) -> tuple[float, float]:
         """(tpr, fpr) of the calls at ``threshold``."""
-        calls = np.asarray(self.prob) >= self.threshold
+        calls = np.asarray(self.prob) >= np.asarray(self.threshold)
         labels = np.asarray(self.labels).astype(bool)
         return float(calls[labels].mean()), float(calls[~labels].mean())
 
@@ -77,15 +77,19 @@ def em_prior(prob: np.ndarray, train_prior: float, tol: float = 1e-6, max_iter: 
     return prior
 
 
-def estimate(method: str, reference: Reference, prob: np.ndarray) -> float:
-    """The positive prevalence among cells with probabilities ``prob`` by ``method`` (one of METHODS)."""
+def estimate(
+    method: str, reference: Reference, prob: np.ndarray, threshold: float | np.ndarray | None = None
+) -> float:
+    """The positive prevalence among cells with probabilities ``prob`` by ``method`` (one of METHODS);
+    ``threshold`` is the cells' cut-off (one, or one per cell), by default the reference's (one)."""
     prob = np.asarray(prob, float)
     if prob.size == 0:
         return float("nan")
+    cut = np.asarray(reference.threshold if threshold is None else threshold)
     if method == "cc":
-        return float(np.mean(prob >= reference.threshold))
+        return float(np.mean(prob >= cut))
     if method == "acc":
-        return _adjust(float(np.mean(prob >= reference.threshold)), *reference.rates())
+        return _adjust(float(np.mean(prob >= cut)), *reference.rates())
     if method == "pcc":
         return float(np.mean(prob))
     if method == "pacc":
@@ -99,12 +103,17 @@ def bootstrap_interval(
     method: str,
     reference: Reference,
     prob: np.ndarray,
+    threshold: float | np.ndarray | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[float, float]:
     """Percentile interval over bootstrap resamples of the reference cells and of the donor's cells."""
     prob = np.asarray(prob, float)
+    cut = np.broadcast_to(
+        np.asarray(reference.threshold if threshold is None else threshold, float), prob.shape
+    )
+    ref_cut = np.broadcast_to(np.asarray(reference.threshold, float), np.shape(reference.prob))
     if prob.size == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
@@ -114,8 +123,9 @@ def bootstrap_interval(
         rows = rng.integers(0, len(labels), len(labels))
         if labels[rows].min() == labels[rows].max():  # a resample with one class measures no rates
             continue
-        ref = Reference(labels[rows], ref_prob[rows], reference.threshold, reference.train_prior)
-        values.append(estimate(method, ref, prob[rng.integers(0, len(prob), len(prob))]))
+        ref = Reference(labels[rows], ref_prob[rows], ref_cut[rows], reference.train_prior)
+        cells = rng.integers(0, len(prob), len(prob))
+        values.append(estimate(method, ref, prob[cells], cut[cells]))
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     if values.size == 0:
