@@ -18,6 +18,7 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/rnaseq.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/cnn.smk"
+include: "workflow/rules/bundle.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/report.smk"
 

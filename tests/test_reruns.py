@@ -200,3 +200,28 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(clean
     assert sorted(cells.obsm) == sorted(reference.obsm) and len(cells.obs) > 0
     for key in reference.obsm:
         np.testing.assert_array_equal(cells.obsm[key], reference.obsm[key])
+
+
+def test_the_training_run_exports_a_verified_model_bundle(clean):
+    """results/model: the final CNN, the shape model, settings, reference cells and provenance, loadable
+    from a copy in another folder; a changed byte there is refused by name."""
+    import shutil
+
+    from morphopotency.score.bundle import BundleError, load
+
+    copy = clean.parent / "elsewhere" / "bundle"
+    shutil.copytree(clean / "results/model", copy)
+    bundle = load(copy)
+    final = json.loads((clean / "results/cnn/final/model.json").read_text())
+    assert bundle.settings["cnn"]["threshold"] == final["threshold"]
+    assert bundle.settings["imaging"]["channels"]["shape"] == "CD105"
+    cells = bundle.table("reference/cells.tsv")
+    assert len(cells) == len(pd.read_csv(clean / "results/cnn/data/cells.tsv", sep="\t"))
+    assert cells["prob"].between(0, 1).all() and set(cells["label"]) == {0, 1}
+    assert bundle.provenance["config"]["cnn"]["epochs"] == 4
+    assert (copy / "shape_modes/model.npz").read_bytes() == (
+        clean / "results/imaging/shape_modes/model.npz"
+    ).read_bytes()
+    (copy / "settings.json").write_text((copy / "settings.json").read_text().replace("CD105", "CD106"))
+    with pytest.raises(BundleError, match="settings.json: changed since export"):
+        load(copy)

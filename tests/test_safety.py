@@ -123,7 +123,7 @@ def unguarded_writes(path: Path, source: str) -> list[str]:
             node = parents[node]
             if isinstance(node, ast.With) and any(
                 isinstance(item.context_expr, ast.Call)
-                and ast.unparse(item.context_expr.func).endswith("atomic_path")
+                and ast.unparse(item.context_expr.func).endswith(("atomic_path", "atomic_folder"))
                 for item in node.items
             ):
                 return True

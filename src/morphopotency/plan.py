@@ -391,6 +391,8 @@ def build(
     ]
     if "cnn" in flags:
         targets += [f"results/cnn/{t}" for t in CNN_TARGETS]
+        if images:  # a model learnt from the imaging branch's cells can score new donors' images
+            targets.append("results/model")
     if "report" in flags:
         targets += ["results/report/donor_report.html", "results/report/donor_summary.tsv"]
     if demo is not None:

@@ -5,7 +5,6 @@
 if "rnaseq" in PLAN.flags:
     RNA = C["rnaseq"]
 
-
     # Downloads run on the head node: compute nodes often have no network.
     if RNA.get("geo"):
 
@@ -31,7 +30,6 @@ if "rnaseq" in PLAN.flags:
             script:
                 "../scripts/rnaseq_fetch.py"
 
-
     if PLAN.enrichr:
 
         localrules:
@@ -53,10 +51,13 @@ if "rnaseq" in PLAN.flags:
             script:
                 "../scripts/rnaseq_fetch.py"
 
-
     rule rnaseq_expression:
         input:
-            **({"gene_lengths": RNA["gene_lengths"]} if RNA.get("gene_lengths") and not RNA.get("gtf") else {}),
+            **(
+                {"gene_lengths": RNA["gene_lengths"]}
+                if RNA.get("gene_lengths") and not RNA.get("gtf")
+                else {}
+            ),
             **({"gtf": RNA["gtf"]} if RNA.get("gtf") else {}),
             table=PLAN.rnaseq_table,
         output:
@@ -78,7 +79,6 @@ if "rnaseq" in PLAN.flags:
         script:
             "../scripts/rnaseq_expression.py"
 
-
     rule rnaseq_correlation:
         input:
             rpkm="results/rnaseq/expression/rpkm.tsv",
@@ -99,7 +99,6 @@ if "rnaseq" in PLAN.flags:
         script:
             "../scripts/rnaseq_correlation.py"
 
-
     rule rnaseq_stemness_dotplot:
         input:
             rpkm="results/rnaseq/expression/rpkm.tsv",
@@ -118,7 +117,6 @@ if "rnaseq" in PLAN.flags:
             samples=list(PLAN.stem_samples),
         script:
             "../scripts/rnaseq_dotplot.py"
-
 
     rule rnaseq_pca:
         input:
@@ -144,7 +142,6 @@ if "rnaseq" in PLAN.flags:
         script:
             "../scripts/rnaseq_pca.py"
 
-
     rule plotloadings:
         input:
             loadings="results/rnaseq/pca/loadings.tsv",
@@ -163,7 +160,6 @@ if "rnaseq" in PLAN.flags:
             range_retain=RNA["pca"]["range_retain"],
         script:
             "../scripts/rnaseq_loadings.py"
-
 
     rule rnaseq_enrichment:
         input:
@@ -190,7 +186,6 @@ if "rnaseq" in PLAN.flags:
         script:
             "../scripts/rnaseq_enrichment.py"
 
-
     rule rnaseq_differentiation_overview:
         input:
             rpkm="results/rnaseq/expression/rpkm.tsv",
@@ -213,7 +208,6 @@ if "rnaseq" in PLAN.flags:
         script:
             "../scripts/rnaseq_differentiation_overview.py"
 
-
     rule rnaseq_deseq2:
         input:
             counts="results/rnaseq/expression/counts.tsv",
@@ -233,7 +227,6 @@ if "rnaseq" in PLAN.flags:
             min_count=RNA["differentiation"]["min_count"],
         script:
             "../scripts/rnaseq_deseq2.py"
-
 
     rule rnaseq_function_heatmap:
         input:

@@ -1,0 +1,179 @@
+"""The portable model bundle: everything a scoring run needs to treat a new donor's images exactly as the
+reference donors' were, in one self-describing folder that can be copied anywhere.
+
+Layout (no pickles: safetensors, npz read without pickle, JSON and TSV):
+
+    cnn/model.safetensors, cnn/model.json       the final CNN and its spec, cut-off and training settings
+    shape_modes/model.npz, shape_modes/model.json  the shape-mode model (assigned, never refitted)
+    settings.json          every preprocessing setting a new image must go through to be comparable
+    reference/donors.tsv   the reference cohort's per-donor results
+    reference/cells.tsv    per-cell shape features and CV probabilities of the reference cells (for drift
+                           checks and the prevalence estimators' error rates)
+    metrics/*.tsv          the training run's metrics
+    provenance.json        bundle format, code version and commit, config hash, package versions, input
+                           checksums
+    MANIFEST.sha256        SHA-256 of every other file (``sha256sum -c`` reads it)
+
+``load`` checks the manifest and the versions and refuses a tampered or incompatible bundle, naming the
+file at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from morphopotency.io.atomic import atomic_folder
+from morphopotency.provenance import sha256
+
+FORMAT = 1
+MANIFEST = "MANIFEST.sha256"
+# Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
+UNLISTED = {MANIFEST, ".snakemake_timestamp"}
+# Packages whose major.minor must match for the stored model to load and compute the same numbers.
+PINNED = ("morphopotency", "torch", "timm", "scikit-learn", "numpy")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be used, naming the file at fault."""
+
+
+def _minor(v: str) -> str:
+    return ".".join(v.split("+")[0].split(".")[:2])
+
+
+# The imaging settings a new donor's images must be processed with to be comparable with the reference's.
+IMAGING_KEYS = (
+    "channels",
+    "bit_depth",
+    "z_projection",
+    "pixel_size_um",
+    "segmentation",
+    "cropper",
+    "crop_size",
+    "crop_window",
+)
+
+
+def preprocessing_settings(config: Mapping[str, Any], cnn_meta: Mapping[str, Any]) -> dict[str, Any]:
+    """From the training run's validated config and the final model's JSON: segmentation, cells, crops,
+    shape-mode outline points, the CNN's input and its decision cut-off."""
+    imaging = config["imaging"]
+    return {
+        "imaging": {key: imaging.get(key) for key in IMAGING_KEYS},
+        "shape_modes": {"n_points": imaging["shape_modes"]["n_points"]},
+        "cnn": {
+            "spec": cnn_meta["spec"],
+            "threshold": cnn_meta["threshold"],
+            "positive_class": cnn_meta.get("positive_class"),
+        },
+    }
+
+
+def reference_cells(cells: pd.DataFrame, cv: pd.DataFrame, backbone: str) -> pd.DataFrame:
+    """Each reference cell's shape features and SSEA3 label with the selected backbone's cross-validated
+    probability and cut-off (a model that never trained on the cell): the error rates and the drift
+    reference of a scoring run."""
+    chosen = cv.loc[cv["model"] == backbone, ["cell", "fold", "prob", "threshold"]].set_index("cell")
+    return cells.join(chosen, how="left").rename_axis("cell").reset_index()
+
+
+def manifest_text(folder: Path) -> str:
+    """``sha256sum`` lines for every file of ``folder`` but the manifest itself."""
+    lines = [
+        f"{sha256(p)}  {p.relative_to(folder).as_posix()}"
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name not in UNLISTED
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def export(
+    dest: str | Path,
+    files: Mapping[str, str | Path],
+    settings: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    provenance: Mapping[str, Any],
+) -> None:
+    """Write the bundle to ``dest`` as a whole (built beside it and renamed: no half bundle is left).
+
+    ``files``: bundle path -> source file to copy; ``tables``: bundle path -> table to write as TSV.
+    """
+    versions = {name: version(name) for name in PINNED}
+    record = {"format": FORMAT, "versions": versions, **provenance}
+    with atomic_folder(dest) as tmp:
+        for name, source in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp / name)
+        for name, table in tables.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(tmp / name, sep="\t", index=False, float_format="%.10g")
+        (tmp / "settings.json").write_text(json.dumps(settings, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / "provenance.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / MANIFEST).write_text(manifest_text(tmp))
+
+
+@dataclass(frozen=True)
+class Bundle:
+    folder: Path
+    settings: dict[str, Any]
+    provenance: dict[str, Any]
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def table(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.folder / name, sep="\t", dtype={"donor": str, "image": str})
+
+
+def verify(folder: str | Path) -> None:
+    """Raise BundleError naming a file that is missing, added or changed since export."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        raise BundleError(f"{manifest}: not found; {folder} is not a morphopotency model bundle")
+    listed = {}
+    for number, line in enumerate(manifest.read_text().splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        if len(digest) != 64 or not name:
+            raise BundleError(f"{manifest}: line {number} is not '<sha256>  <file>'")
+        listed[name] = digest
+    present = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name not in UNLISTED
+    }
+    for name in sorted(set(listed) - present):
+        raise BundleError(f"{folder / name}: listed in {MANIFEST} but missing")
+    for name in sorted(present - set(listed)):
+        raise BundleError(f"{folder / name}: not in {MANIFEST} (added after export)")
+    for name, digest in listed.items():
+        if sha256(folder / name) != digest:
+            raise BundleError(f"{folder / name}: changed since export (SHA-256 differs from {MANIFEST})")
+
+
+def load(folder: str | Path, versions: Mapping[str, str] | None = None) -> Bundle:
+    """The verified bundle; refuses one of another format or made with other major.minor versions of the
+    packages that decide its numbers (``versions``: the installed ones, by default)."""
+    folder = Path(folder)
+    verify(folder)
+    record = json.loads((folder / "provenance.json").read_text())
+    if record.get("format") != FORMAT:
+        raise BundleError(
+            f"{folder / 'provenance.json'}: bundle format {record.get('format')}, this code reads {FORMAT}"
+        )
+    installed = dict(versions) if versions is not None else {name: version(name) for name in PINNED}
+    for name in PINNED:
+        made, have = record["versions"].get(name, "?"), installed.get(name, "?")
+        if _minor(made) != _minor(have):
+            raise BundleError(
+                f"{folder / 'provenance.json'}: made with {name} {made}, installed {have}: "
+                "score with the versions it was made with (constraints.txt), or export a new bundle"
+            )
+    settings = json.loads((folder / "settings.json").read_text())
+    return Bundle(folder, settings, record)

@@ -1,0 +1,32 @@
+# The portable model bundle of a training run: the final CNN, the shape-mode model, every preprocessing
+# setting, the reference cohort's results and cells, metrics and provenance, with a SHA-256 manifest.
+
+
+rule model_bundle:
+    input:
+        cnn=f"{CNN_DIR}/final/model.safetensors",
+        cnn_json=f"{CNN_DIR}/final/model.json",
+        selected=f"{CNN_DIR}/selected_backbone.json",
+        shape_model="results/imaging/shape_modes/model.npz",
+        shape_model_json="results/imaging/shape_modes/model.json",
+        cells=CNN_DATA["cells"],
+        cv_predictions=f"{CNN_DIR}/cv_predictions.tsv",
+        donors=f"{CNN_DIR}/donor_multipotency.tsv",
+        test_metrics=f"{CNN_DIR}/final/test_metrics.tsv",
+        comparison=f"{CNN_DIR}/comparison.tsv",
+        manifest=PROVENANCE_INPUTS,
+    output:
+        bundle=directory("results/model"),
+    log:
+        "results/logs/model/bundle.log",
+    conda:
+        "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(1000),
+        runtime=by_attempt(10),
+    params:
+        # The bundle records the whole training config (and its hash) as provenance.
+        config=C,
+        basedir=WORKFLOW_DIR,
+    script:
+        "../scripts/model_bundle.py"

@@ -1,0 +1,36 @@
+"""The portable model bundle of a training run (rule model_bundle): results/model/, copyable anywhere."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from morphopotency.provenance import config_hash, git_commit
+from morphopotency.score.bundle import export, preprocessing_settings, reference_cells
+from morphopotency.scriptlog import job_logger
+
+log = job_logger(snakemake.log[0], "model_bundle")
+inp, p = snakemake.input, snakemake.params
+meta = json.loads(Path(inp.cnn_json).read_text())
+backbone = json.loads(Path(inp.selected).read_text())["backbone"]
+cells = pd.read_csv(inp.cells, sep="\t", dtype={"donor": str, "image": str})
+cv = pd.read_csv(inp.cv_predictions, sep="\t", dtype={"donor": str, "image": str})
+files = {
+    "cnn/model.safetensors": inp.cnn,
+    "cnn/model.json": inp.cnn_json,
+    "shape_modes/model.npz": inp.shape_model,
+    "shape_modes/model.json": inp.shape_model_json,
+    "reference/donors.tsv": inp.donors,
+    "metrics/test_metrics.tsv": inp.test_metrics,
+    "metrics/comparison.tsv": inp.comparison,
+    "provenance/inputs.tsv": inp.manifest,
+}
+provenance = {"config_sha256": config_hash(p.config), "commit": git_commit(p.basedir), "config": p.config}
+export(
+    snakemake.output.bundle,
+    files,
+    preprocessing_settings(p.config, meta),
+    {"reference/cells.tsv": reference_cells(cells, cv, backbone)},
+    provenance,
+)
+log.info("bundle of %s (cut-off %.4g) with %d reference cells", backbone, meta["threshold"], len(cells))
