@@ -19,6 +19,7 @@ include: "workflow/rules/rnaseq.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/cnn.smk"
 include: "workflow/rules/bundle.smk"
+include: "workflow/rules/score.smk"
 include: "workflow/rules/provenance.smk"
 include: "workflow/rules/report.smk"
 

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.workflow_helpers import snakemake, tiny_config, write_project
+from tests.workflow_helpers import cnn_config, snakemake, write_project
 
 pytestmark = pytest.mark.workflow
 
@@ -54,33 +54,10 @@ def checksums(root, suffix: str) -> dict[str, str]:
     }
 
 
-def cnn_config() -> dict:
-    """The tiny demo with every stage on, the CNN included: two folds of four epochs on 32-px crops."""
-    config = tiny_config(
-        cnn={
-            "enabled": True,
-            "backbones": ["resnet18"],
-            "pretrained": "none",
-            "image_size": 32,
-            "epochs": 4,
-            "patience": 4,
-            "folds": 2,
-            "group_by": "none",
-            "batch_size": 4,
-            "lr_search": {"trials": 2, "repeats": 1, "startup_trials": 1, "epochs": 1},
-        }
-    )
-    config["imaging"]["ssea3_threshold"] = "otsu"  # the tiny fields are all below the default 90
-    return config
-
-
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    """The tiny demo with every stage on, run once uninterrupted."""
-    root = write_project(tmp_path_factory.mktemp("clean"), cnn_config())
-    first = snakemake(root)
-    assert first.returncode == 0, first.stderr[-3000:]
-    return root
+def clean(cnn_run):
+    """The tiny demo with every stage on, run once uninterrupted (shared with the scoring tests)."""
+    return cnn_run
 
 
 def scheduled(root, config: dict) -> set[str]:

@@ -28,6 +28,26 @@ SAMPLES_HEADER, *TINY_SAMPLES = (TEST_CONFIG / "samples.tsv").read_text().splitl
 SAMPLES_HEADER += "\n"
 
 
+def cnn_config() -> dict:
+    """The tiny demo with every stage on, the CNN included: two folds of four epochs on 32-px crops."""
+    config = tiny_config(
+        cnn={
+            "enabled": True,
+            "backbones": ["resnet18"],
+            "pretrained": "none",
+            "image_size": 32,
+            "epochs": 4,
+            "patience": 4,
+            "folds": 2,
+            "group_by": "none",
+            "batch_size": 4,
+            "lr_search": {"trials": 2, "repeats": 1, "startup_trials": 1, "epochs": 1},
+        }
+    )
+    config["imaging"]["ssea3_threshold"] = "otsu"  # the tiny fields are all below the default 90
+    return config
+
+
 def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -> Path:
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

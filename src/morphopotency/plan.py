@@ -199,6 +199,26 @@ def _check_cnn(
         _fail("config: cnn.lr_search.low must be below cnn.lr_search.high")
 
 
+def _scoring_mode(config: dict[str, Any]) -> bool:
+    """With ``score.bundle``: the bundle's preprocessing replaces the config's (the file layout, channel
+    names and masks stay the lab's), and nothing is trained."""
+    folder = config["score"]["bundle"]
+    if not folder:
+        return False
+    from morphopotency.score.bundle import IMAGING_KEYS, BundleError, load
+
+    try:
+        bundle = load(folder)
+    except BundleError as error:
+        raise ConfigError(f"config: score.bundle: {error}") from None
+    kept = {key: config["imaging"][key] for key in ("channels",) if key in config["imaging"]}
+    config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | kept
+    config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
+    config["cnn"]["enabled"] = False
+    config["report"]["enabled"] = False  # the training run's donor report; the score report replaces it
+    return True
+
+
 def _planned_images(config: Mapping[str, Any], image_donors: list[str]) -> list[str]:
     from morphopotency.simulate import planned_image_files
 
@@ -326,6 +346,7 @@ def build(
     config = with_defaults(config, schema)
     resolve_bundled(config, basedir)
     check_input_files(config, schema, source="config (with defaults)")
+    scoring = _scoring_mode(config)
     if samples is None:
         samples = read_sample_sheet(config["samples"], load_schema(schemas / "samples.schema.yaml"))
     demo = demo_outdir(config)
@@ -384,11 +405,24 @@ def build(
             "nothing to analyse"
         )
     flags = _flags(config, rna, paired, images, demo)
+    if scoring:
+        if not images:
+            _fail(f"{config['samples']}: score.bundle is set but no sample has images to score")
+        # Scoring reads only the shape channel (DAPI when present seeds the segmentation); SSEA3 is not
+        # needed, and no shape modes are fitted: the bundle's are assigned.
+        flags = (flags - {"label", "report", "cnn", "simulation"}) | {"score"}
     targets = [
         "results/provenance/inputs.tsv",
         *_rnaseq_targets(config, gene_sets, flags),
         *_imaging_targets(images, flags, config["imaging"]["cropper"]),
     ]
+    if scoring:
+        shape_fit = (
+            "results/imaging/shape_modes/assignments.tsv",
+            "results/imaging/shape_modes/distribution.png",
+        )
+        targets = [t for t in targets if t not in shape_fit]
+        targets += ["results/score/donor_scores.tsv", "results/report/score_report.html"]
     if "cnn" in flags:
         targets += [f"results/cnn/{t}" for t in CNN_TARGETS]
         if images:  # a model learnt from the imaging branch's cells can score new donors' images

@@ -1,0 +1,97 @@
+"""Scoring new donors from a model bundle, end to end: a bundle exported by one run scores donors in a
+second run from another folder, with no training job in its DAG; scoring the reference donors' own images
+gives the final model's per-cell probabilities and the fitted shape modes; a tampered bundle is refused
+by name before any job."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from tests.workflow_helpers import snakemake, write_project
+
+pytestmark = pytest.mark.workflow
+
+TRAINING = {"cnn_dataset", "cnn_fold", "cnn_lr_search", "cnn_final", "imaging_shape_modes", "imaging_ssea3"}
+
+
+def scoring_project(root, bundle, **score):
+    """A lab's scoring folder: the reference run's images (SSEA3 not read), the bundle copied elsewhere."""
+    config = {
+        "samples": "config/samples.tsv",
+        "score": {"bundle": str(bundle), "bootstrap": 200, **score},
+        "imaging": {"channels": {"shape": "CD105", "label": None, "nuclei": "DAPI"}},
+    }
+    images = root.parent / "clean_images"
+    samples = [f"{d}\t{d}\tstem\t\t{images}/{d}" for d in ("S1", "S8", "S9")]
+    return write_project(root, config, samples)
+
+
+@pytest.fixture(scope="module")
+def scored(cnn_run, tmp_path_factory):
+    base = tmp_path_factory.mktemp("score")
+    bundle = base / "bundles" / "reference-2026"
+    shutil.copytree(cnn_run / "results/model", bundle)
+    shutil.copytree(cnn_run / "results/demo/images", base / "clean_images")
+    root = scoring_project(base / "lab", bundle)
+    dry = snakemake(root, "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    run = snakemake(root)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    return cnn_run, root, bundle, dry.stdout + dry.stderr
+
+
+def test_scoring_trains_nothing(scored):
+    _, _, _, dry = scored
+    rules = set(re.findall(r"^(?:local)?rule (\w+):$", dry, flags=re.M))
+    assert {"score_cells", "score_donors", "score_report"} <= rules and not rules & TRAINING, sorted(rules)
+
+
+def test_reference_images_give_the_final_models_probabilities_and_shape_modes(scored):
+    reference, root, _, _ = scored
+    keys = ["donor", "image", "cell_id"]
+    cells = pd.concat(
+        pd.read_csv(p, sep="\t", dtype={"donor": str, "image": str})
+        for p in sorted((root / "results/score/cells").glob("*.tsv"))
+    )
+    final = pd.read_csv(
+        reference / "results/cnn/final/cell_predictions.tsv", sep="\t", dtype={"donor": str, "image": str}
+    )
+    both = final.merge(cells, on=keys, suffixes=("_final", "_scored"), validate="one_to_one")
+    assert len(both) == len(final) == len(cells)  # the same segmentation: the same cells
+    # float32 inference in other batches: equal to a few units in the 7th digit
+    assert (both["prob_final"] - both["prob_scored"]).abs().max() < 1e-6
+    fitted = pd.read_csv(
+        reference / "results/imaging/shape_modes/assignments.tsv",
+        sep="\t",
+        dtype={"donor": str, "image": str},
+    )
+    modes = fitted.merge(cells, on=keys, suffixes=("_fit", "_assigned"))
+    assert (modes["shape_mode_fit"] == modes["shape_mode_assigned"]).all()
+
+
+def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
+    _, root, _, _ = scored
+    scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
+    assert list(scores["donor"]) == ["S1", "S8", "S9"] and (scores["estimator"] == "pacc").all()
+    assert scores["fraction"].between(0, 1).all() and (scores["ci_low"] <= scores["ci_high"]).all()
+    assert scores["flags"].str.contains("too few cells").all()  # a handful of cells a donor, min 50
+    assert scores["verdict"].str.match(r"(accept|reject|inconclusive)").all()
+    html = (root / "results/report/score_report.html").read_text()
+    assert 'id="verdicts"' in html and "S8" in html and "MANIFEST.sha256" in html
+
+
+def test_a_tampered_bundle_stops_the_scoring_run_before_any_job(scored, tmp_path):
+    _, _, bundle, _ = scored
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    (copy / "cnn/model.json").write_text((copy / "cnn/model.json").read_text().replace("0.", "0.1", 1))
+    root = scoring_project(tmp_path / "lab", copy)
+    (tmp_path / "clean_images").symlink_to(bundle.parent.parent / "clean_images")
+    result = snakemake(root, "--dry-run")
+    out = result.stdout + result.stderr
+    assert result.returncode != 0 and "Select jobs to execute" not in out
+    assert "score.bundle:" in out and "cnn/model.json: changed since export" in out, out[-2000:]

@@ -1,0 +1,73 @@
+# Scoring new donors with a model bundle (config score.bundle): the imaging branch's cells of each donor
+# through the bundle's CNN and shape model, then per-donor prevalence estimates, flags and verdicts, and
+# the QC report. Nothing is trained.
+
+if "score" in PLAN.flags:
+    BUNDLE = C["score"]["bundle"]
+    BUNDLE_FILES = [
+        f"{BUNDLE}/{name}"
+        for name in ("MANIFEST.sha256", "cnn/model.safetensors", "cnn/model.json", "shape_modes/model.npz")
+    ]
+
+    rule score_cells:
+        input:
+            cells="results/imaging/cells/{donor}.h5ad",
+            crops="results/imaging/crops/{donor}.npy",
+            bundle=BUNDLE_FILES,
+        output:
+            table="results/score/cells/{donor}.tsv",
+        log:
+            "results/logs/score/cells_{donor}.log",
+        conda:
+            "../../envs/cnn.yaml"
+        threads: CNN["threads"]
+        resources:
+            mem_mb=by_attempt(4000),
+            runtime=by_attempt(30),
+        params:
+            bundle=BUNDLE,
+            device=C["score"]["device"],
+        script:
+            "../scripts/score_cells.py"
+
+    rule score_donors:
+        input:
+            cells=expand("results/score/cells/{donor}.tsv", donor=sorted(PLAN.images)),
+            bundle=BUNDLE_FILES,
+        output:
+            scores="results/score/donor_scores.tsv",
+            modes="results/score/shape_modes.tsv",
+            figure="results/score/donor_scores.png",
+        log:
+            "results/logs/score/donors.log",
+        conda:
+            "../../envs/cnn.yaml"
+        resources:
+            mem_mb=by_attempt(2000),
+            runtime=by_attempt(30),
+        params:
+            bundle=BUNDLE,
+            score=C["score"],
+        script:
+            "../scripts/score_donors.py"
+
+    rule score_report:
+        input:
+            scores="results/score/donor_scores.tsv",
+            modes="results/score/shape_modes.tsv",
+            figure="results/score/donor_scores.png",
+            bundle=BUNDLE_FILES,
+        output:
+            html="results/report/score_report.html",
+        log:
+            "results/logs/score/report.log",
+        conda:
+            "../../envs/report.yaml"
+        resources:
+            mem_mb=by_attempt(1000),
+            runtime=by_attempt(10),
+        params:
+            bundle=BUNDLE,
+            score=C["score"],
+        script:
+            "../scripts/score_report.py"

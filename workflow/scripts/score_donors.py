@@ -1,0 +1,25 @@
+"""Per-donor fractions, intervals, flags and verdicts of a scoring run (rule score_donors)."""
+
+import pandas as pd
+
+from morphopotency.io.tables import write_tsv
+from morphopotency.plots import save_figure
+from morphopotency.plots.score import donor_scores_figure
+from morphopotency.score.bundle import load
+from morphopotency.score.donors import donor_scores, shape_mode_profile
+from morphopotency.scriptlog import job_logger
+
+log = job_logger(snakemake.log[0], "score_donors")
+bundle = load(snakemake.params.bundle)
+cells = pd.concat(
+    [pd.read_csv(f, sep="\t", dtype={"donor": str, "image": str}) for f in snakemake.input.cells],
+    ignore_index=True,
+)
+scores = donor_scores(cells, bundle, snakemake.params.score)
+reference = bundle.table("reference/donors.tsv")
+write_tsv(scores, snakemake.output.scores)
+write_tsv(shape_mode_profile(cells, bundle), snakemake.output.modes)
+save_figure(
+    donor_scores_figure(scores, reference, snakemake.params.score["accept_at_least"]), snakemake.output.figure
+)
+log.info("donor scores:\n%s", scores.to_string())
