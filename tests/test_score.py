@@ -95,3 +95,25 @@ def test_a_tampered_bundle_stops_the_scoring_run_before_any_job(scored, tmp_path
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "Select jobs to execute" not in out
     assert "score.bundle:" in out and "cnn/model.json: changed since export" in out, out[-2000:]
+
+
+def test_the_shipped_score_config_runs_in_a_folder_of_its_own(cnn_run):
+    """config/score.yaml as shipped, in scoring/ beside a finished training run (README recipe); the
+    training run's results are left as they were."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    folder = cnn_run / "scoring"
+    (folder / "config").mkdir(parents=True)
+    shutil.copy(REPO / "config/score.yaml", folder / "config")
+    shipped = (REPO / "config/score_samples.tsv").read_text().splitlines()
+    # The tiny training run imaged three of the demo's five donors.
+    kept = [shipped[0], *(r for r in shipped[1:] if r.split("\t")[1] in {"S1", "S8", "S9"})]
+    (folder / "config/score_samples.tsv").write_text("\n".join(kept) + "\n")
+    assert yaml.safe_load((folder / "config/score.yaml").read_text())["score"]["bundle"] == "../results/model"
+    before = (cnn_run / "results/imaging/cells/S8.h5ad").stat().st_mtime_ns
+    run = snakemake(folder, "--configfile", str(folder / "config/score.yaml"))
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert (folder / "results/report/score_report.html").is_file()
+    assert (cnn_run / "results/imaging/cells/S8.h5ad").stat().st_mtime_ns == before
