@@ -117,3 +117,17 @@ def test_the_shipped_score_config_runs_in_a_folder_of_its_own(cnn_run):
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert (folder / "results/report/score_report.html").is_file()
     assert (cnn_run / "results/imaging/cells/S8.h5ad").stat().st_mtime_ns == before
+
+
+def test_score_report_opens_offline_in_a_browser(scored, tmp_path):
+    from tests.browser import CHROMIUM, DRIVER, inspect_page
+
+    assert CHROMIUM and DRIVER, (
+        "chromium and chromium-driver are missing: `make test` installs them with apt-get"
+    )
+    _, root, _, _ = scored
+    page = root / "results/report/score_report.html"
+    result = inspect_page(page, tmp_path / "score.png")
+    assert result["sections"] == ["verdicts", "shape-modes", "provenance"]
+    assert result["images"] and all(i["complete"] and i["width"] > 0 for i in result["images"])
+    assert [u for u in result["requests"] if u != result["url"] and not u.startswith("data:")] == []
