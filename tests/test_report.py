@@ -305,3 +305,25 @@ def test_adjusted_fractions_never_use_the_donors_own_labels():
     assert (first["cv_acc_low"] <= first["cv_acc_fraction"]).all() and (first["cells_for_pm005"] > 0).all()
     adjusted = cnn_fraction(first.reset_index(), "adjusted")
     assert adjusted["cnn_multipotent_fraction"].tolist() == first["cv_pacc_fraction"].tolist()
+
+
+def test_fraction_validation_by_hand():
+    from morphopotency.cnn.donors import fraction_validation
+
+    table = pd.DataFrame(
+        {
+            "ssea3_positive_fraction": [0.2, 0.5, 0.8],
+            "cv_predicted_fraction": [0.3, 0.5, 0.6],
+            "cv_ci_low": [0.25, 0.4, 0.5],
+            "cv_ci_high": [0.35, 0.6, 0.7],
+            "cv_pacc_fraction": [0.2, 0.55, 0.8],
+            "cv_pacc_low": [0.1, 0.45, 0.7],
+            "cv_pacc_high": [0.3, 0.65, 0.9],
+        }
+    )
+    result = fraction_validation(table).set_index("estimator")
+    cc, pacc = result.loc["cc (cross-validated)"], result.loc["pacc (cross-validated)"]
+    assert cc["mean_abs_error"] == pytest.approx(0.1) and cc["max_abs_error"] == pytest.approx(0.2)
+    assert cc["mean_signed_error"] == pytest.approx(-1 / 30) and cc["intervals_covering"] == 1
+    assert pacc["mean_abs_error"] == pytest.approx(0.05 / 3) and pacc["intervals_covering"] == 3
+    assert pacc["spearman_rho"] == pytest.approx(1.0) and "acc (cross-validated)" not in result.index

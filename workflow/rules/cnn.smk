@@ -211,6 +211,7 @@ rule cnn_donors:
         selected=f"{CNN_DIR}/selected_backbone.json",
     output:
         table=reported(f"{CNN_DIR}/donor_multipotency.tsv"),
+        validation=reported(f"{CNN_DIR}/donor_validation.tsv"),
         figure=reported(f"{CNN_DIR}/donor_multipotency.png"),
     log:
         "results/logs/cnn/donors.log",

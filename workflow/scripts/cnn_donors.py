@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from morphopotency.cnn.donors import adjusted_fractions, donor_fractions
+from morphopotency.cnn.donors import adjusted_fractions, donor_fractions, fraction_validation
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.cnn import donor_bars
@@ -47,5 +47,7 @@ table = table.merge(
 # donor's error rates measured on the other donors' held-out cells (morphopotency.score.prevalence).
 table = table.merge(adjusted_fractions(cv, n_boot=p.bootstrap, seed=p.seed), on="donor", how="left")
 write_tsv(table, snakemake.output.table)
+# How close each fraction comes to the SSEA3 fraction of donors whose cells the models never trained on.
+write_tsv(fraction_validation(table), snakemake.output.validation)
 save_figure(donor_bars(table), snakemake.output.figure)
 log.info("donor fractions:\n%s", table.to_string())

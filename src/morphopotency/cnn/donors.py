@@ -66,3 +66,42 @@ def adjusted_fractions(
         row["cells_for_pm005"] = cells_needed(reference, 0.05, float(np.nan_to_num(fraction, nan=0.5)))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# (column prefix, estimate, low, high) of each fraction the donor table holds.
+FRACTIONS = {
+    "cc (final model, Fig. 4F)": ("predicted_multipotent_fraction", "ci_low", "ci_high"),
+    "cc (cross-validated)": ("cv_predicted_fraction", "cv_ci_low", "cv_ci_high"),
+    "acc (cross-validated)": ("cv_acc_fraction", "cv_acc_low", "cv_acc_high"),
+    "pacc (cross-validated)": ("cv_pacc_fraction", "cv_pacc_low", "cv_pacc_high"),
+    "em (cross-validated)": ("cv_em_fraction", "cv_em_low", "cv_em_high"),
+}
+
+
+def fraction_validation(table: pd.DataFrame) -> pd.DataFrame:
+    """Each donor fraction against the donor's SSEA3-positive fraction: mean absolute, maximum and mean
+    signed error, Spearman's rho, and how many donors' 95 % intervals cover the SSEA3 fraction."""
+    from scipy.stats import spearmanr
+
+    truth = table["ssea3_positive_fraction"].to_numpy(float)
+    rows = []
+    for name, (value, low, high) in FRACTIONS.items():
+        if value not in table:
+            continue
+        est = table[value].to_numpy(float)
+        ok = np.isfinite(est) & np.isfinite(truth)
+        error = est[ok] - truth[ok]
+        covered = (table[low].to_numpy(float) <= truth) & (truth <= table[high].to_numpy(float))
+        rho = spearmanr(est[ok], truth[ok]).statistic if ok.sum() > 2 else np.nan
+        rows.append(
+            {
+                "estimator": name,
+                "donors": int(ok.sum()),
+                "mean_abs_error": float(np.abs(error).mean()) if ok.any() else np.nan,
+                "max_abs_error": float(np.abs(error).max()) if ok.any() else np.nan,
+                "mean_signed_error": float(error.mean()) if ok.any() else np.nan,
+                "spearman_rho": float(rho),
+                "intervals_covering": int(covered[ok].sum()),
+            }
+        )
+    return pd.DataFrame(rows)

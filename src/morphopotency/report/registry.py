@@ -126,6 +126,7 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{C}final/examples.png", "cnn_final", CNN, "final model", "confusion", ("cnn",)),
     Item(f"{C}donor_multipotency.tsv", "cnn_donors", CNN, "donors", "multipotency", ("cnn",), 50),
     Item(f"{C}donor_multipotency.png", "cnn_donors", CNN, "donors", "multipotency", ("cnn",)),
+    Item(f"{C}donor_validation.tsv", "cnn_validation", CNN, "donors", "multipotency", ("cnn",)),
     Item(
         f"{R}differentiation/pca_scores.tsv",
         "differentiation_pca",
