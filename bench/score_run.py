@@ -69,17 +69,8 @@ def main() -> None:
             "imaging": {"channels": {"shape": "CD105", "label": None, "nuclei": "DAPI"}},
         }
         (folder / "config/config.yaml").write_text(yaml.safe_dump(config))
-        cmd = [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(folder),
-            "--cores",
-            "2",
-        ]
+        snakefile = str(REPO / "Snakefile")
+        cmd = [sys.executable, "-m", "snakemake", "-s", snakefile, "-d", str(folder), "--cores", "2"]
         start = time.perf_counter()
         run = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - start
