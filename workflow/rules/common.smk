@@ -26,7 +26,7 @@ if (Path(WORKFLOW_DIR) / "pyproject.toml").is_file():
     os.environ.setdefault("MORPHOPOTENCY_SOURCE", WORKFLOW_DIR)
 
 C = PLAN.config
-# Report captions read snakemake.config: they see the defaults too, as after validate(set_default=True).
+# Report captions read snakemake.config: they see the defaults too, as with set_default in Snakemake.
 config.update(C)
 CNN = C["cnn"]
 CNN_DIR = "results/cnn"
