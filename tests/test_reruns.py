@@ -195,6 +195,7 @@ def test_the_training_run_exports_a_verified_model_bundle(clean):
     cells = bundle.table("reference/cells.tsv")
     assert len(cells) == len(pd.read_csv(clean / "results/cnn/data/cells.tsv", sep="\t"))
     assert cells["prob"].between(0, 1).all() and set(cells["label"]) == {0, 1}
+    assert set(cells["final_role"]) == {"train", "val", "test"} and cells["final_prob"].between(0, 1).all()
     assert bundle.provenance["config"]["cnn"]["epochs"] == 4
     assert (copy / "shape_modes/model.npz").read_bytes() == (
         clean / "results/imaging/shape_modes/model.npz"

@@ -11,6 +11,7 @@ rule model_bundle:
         shape_model_json="results/imaging/shape_modes/model.json",
         cells=CNN_DATA["cells"],
         cv_predictions=f"{CNN_DIR}/cv_predictions.tsv",
+        final_predictions=f"{CNN_DIR}/final/cell_predictions.tsv",
         donors=f"{CNN_DIR}/donor_multipotency.tsv",
         test_metrics=f"{CNN_DIR}/final/test_metrics.tsv",
         comparison=f"{CNN_DIR}/comparison.tsv",

@@ -15,6 +15,7 @@ meta = json.loads(Path(inp.cnn_json).read_text())
 backbone = json.loads(Path(inp.selected).read_text())["backbone"]
 cells = pd.read_csv(inp.cells, sep="\t", dtype={"donor": str, "image": str})
 cv = pd.read_csv(inp.cv_predictions, sep="\t", dtype={"donor": str, "image": str})
+final = pd.read_csv(inp.final_predictions, sep="\t", dtype={"donor": str, "image": str})
 files = {
     "cnn/model.safetensors": inp.cnn,
     "cnn/model.json": inp.cnn_json,
@@ -30,7 +31,7 @@ export(
     snakemake.output.bundle,
     files,
     preprocessing_settings(p.config, meta),
-    {"reference/cells.tsv": reference_cells(cells, cv, backbone)},
+    {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)},
     provenance,
 )
 log.info("bundle of %s (cut-off %.4g) with %d reference cells", backbone, meta["threshold"], len(cells))

@@ -7,8 +7,8 @@ Layout (no pickles: safetensors, npz read without pickle, JSON and TSV):
     shape_modes/model.npz, shape_modes/model.json  the shape-mode model (assigned, never refitted)
     settings.json          every preprocessing setting a new image must go through to be comparable
     reference/donors.tsv   the reference cohort's per-donor results
-    reference/cells.tsv    per-cell shape features and CV probabilities of the reference cells (for drift
-                           checks and the prevalence estimators' error rates)
+    reference/cells.tsv    per-cell shape features, CV probabilities and the final model's probabilities
+                           and roles (its val and test cells give the estimators' error rates)
     metrics/*.tsv          the training run's metrics
     provenance.json        bundle format, code version and commit, config hash, package versions, input
                            checksums
@@ -77,12 +77,17 @@ def preprocessing_settings(config: Mapping[str, Any], cnn_meta: Mapping[str, Any
     }
 
 
-def reference_cells(cells: pd.DataFrame, cv: pd.DataFrame, backbone: str) -> pd.DataFrame:
-    """Each reference cell's shape features and SSEA3 label with the selected backbone's cross-validated
-    probability and cut-off (a model that never trained on the cell): the error rates and the drift
-    reference of a scoring run."""
+def reference_cells(
+    cells: pd.DataFrame, cv: pd.DataFrame, backbone: str, final: pd.DataFrame
+) -> pd.DataFrame:
+    """Each reference cell's shape features and SSEA3 label, the selected backbone's cross-validated
+    probability and cut-off, and the final model's probability and the cell's role in its training
+    (train, val or test): the final model's error rates are measured on its val and test cells."""
     chosen = cv.loc[cv["model"] == backbone, ["cell", "fold", "prob", "threshold"]].set_index("cell")
-    return cells.join(chosen, how="left").rename_axis("cell").reset_index()
+    own = final.set_index("cell")[["role", "prob"]].rename(
+        columns={"role": "final_role", "prob": "final_prob"}
+    )
+    return cells.join(chosen, how="left").join(own, how="left").rename_axis("cell").reset_index()
 
 
 def manifest_text(folder: Path) -> str:
