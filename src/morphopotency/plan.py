@@ -334,11 +334,11 @@ def build(
     samples: pd.DataFrame | None = None,
     cache_dir: str | Path | None = None,
 ) -> Plan:
-    """The plan for ``config`` (as loaded from YAML; not modified). ``basedir`` is the workflow's folder,
-    where shipped resources and the schemas live; ``samples`` a sheet already read (else
-    ``config['samples']``);
-    ``cache_dir`` keeps the backbone names timm accepted (see cnn.backbones).
-    Raises ConfigError naming the key, file or line at fault."""
+    """The plan for ``config`` (as loaded from YAML; not modified).
+
+    ``basedir`` is the workflow's folder, where shipped resources and the schemas live; ``samples`` a sheet
+    already read (else ``config['samples']``); ``cache_dir`` keeps the backbone names timm accepted (see
+    cnn.backbones). Raises ConfigError naming the key, file or line at fault."""
     schemas = Path(schemas) if schemas else Path(basedir) / "workflow" / "schemas"
     schema = load_schema(schemas / "config.schema.yaml")
     config = copy.deepcopy(dict(config))
