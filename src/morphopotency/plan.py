@@ -64,7 +64,6 @@ class Plan:
     gene_set_files: dict[str, str]
     enrichr: str | None
     image_donors: tuple[str, ...]
-    planned_images: tuple[str, ...]
     images: dict[str, dict[str, ImageSpec]]
     report_scale: str | None
     flags: frozenset[str]
@@ -211,8 +210,9 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
         bundle = load(folder)
     except BundleError as error:
         raise ConfigError(f"config: score.bundle: {error}") from None
-    kept = {key: config["imaging"][key] for key in ("channels",) if key in config["imaging"]}
-    config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | kept
+    channels = config["imaging"]["channels"]  # the lab's names for the channels stay its own
+    config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS}
+    config["imaging"]["channels"] = channels
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
     config["cnn"]["enabled"] = False
     config["report"]["enabled"] = False  # the training run's donor report; the score report replaces it
@@ -409,8 +409,8 @@ def build(
         if not images:
             _fail(f"{config['samples']}: score.bundle is set but no sample has images to score")
         # Scoring reads only the shape channel (DAPI when present seeds the segmentation); SSEA3 is not
-        # needed, and no shape modes are fitted: the bundle's are assigned.
-        flags = (flags - {"label", "report", "cnn", "simulation"}) | {"score"}
+        # needed, and no shape modes are fitted: the bundle's are assigned (CNN and report are off).
+        flags = (flags - {"label", "simulation"}) | {"score"}
     targets = [
         "results/provenance/inputs.tsv",
         *_rnaseq_targets(config, gene_sets, flags),
@@ -451,7 +451,6 @@ def build(
         gene_set_files=gene_sets,
         enrichr=enrichr,
         image_donors=tuple(image_donors),
-        planned_images=tuple(planned),
         images=images,
         report_scale=scale,
         flags=flags,

@@ -15,7 +15,7 @@ from morphopotency.cnn.metrics import (
     outcome_labels,
 )
 from morphopotency.cnn.model import save_model
-from morphopotency.cnn.settings import train_params, weights_file
+from morphopotency.cnn.settings import train_params
 from morphopotency.cnn.train import predict_proba
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
@@ -71,7 +71,7 @@ save_model(
         "best_epoch": fit.best_epoch,
         "threshold": threshold,
         "threshold_setting": cnn["threshold"],
-        "pretrained": str(weights_file(cnn, backbone)),
+        "pretrained": str(job.weights),
         "positive_class": "multipotent (SSEA3 above threshold)"
         if cnn["data"]["source"] == "imaging"
         else cnn["data"]["positive_class"],

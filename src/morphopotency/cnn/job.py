@@ -15,7 +15,8 @@ import torch
 
 from morphopotency.cnn import data
 from morphopotency.cnn.model import ModelSpec
-from morphopotency.cnn.settings import model_spec, weights_file
+from morphopotency.cnn.settings import model_spec
+from morphopotency.cnn.sources import weights_file
 from morphopotency.cnn.splits import fold_indices
 from morphopotency.cnn.tensors import resolve_device, to_device
 from morphopotency.cnn.train import FitResult, TrainParams, train_classifier

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from morphopotency.cnn.model import ModelSpec, default_image_size
-from morphopotency.cnn.sources import pretrained_source, weights_file  # noqa: F401  (re-exported)
 from morphopotency.cnn.train import TrainParams
 
 
