@@ -48,11 +48,12 @@ def main() -> None:
     )
     parser.add_argument("--bundle", type=Path, default=REPO / "results/model")
     parser.add_argument("--images", type=Path, default=REPO / "results/demo/images")
+    parser.add_argument("--donors", type=int, default=5, help="donors scored (the target's 5)")
     args = parser.parse_args()
     if not (args.bundle / "MANIFEST.sha256").is_file() or not args.images.is_dir():
         sys.exit(f"needs a bundle ({args.bundle}) and images ({args.images}): run `make demo` first")
-    donors = sorted(p.name for p in args.images.iterdir() if p.is_dir())
-    files = sorted(args.images.glob("*/*.tif"))
+    donors = sorted(p.name for p in args.images.iterdir() if p.is_dir())[: args.donors]
+    files = sorted(f for d in donors for f in (args.images / d).glob("*.tif"))
     start = time.perf_counter()
     for path in files:
         tifffile.imread(path)

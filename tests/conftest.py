@@ -70,11 +70,12 @@ def demo_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def cnn_run(tmp_path_factory):
-    """The tiny demo with every stage on, the CNN and its model bundle included, run once: the reruns
-    tests compare with it, the scoring tests score with its bundle."""
-    from tests.workflow_helpers import cnn_config, snakemake, write_project
+    """The tiny demo with every stage on, the CNN, its leave-one-donor-out validation, its model bundle
+    and the scoring of a new donor (N1, sample sheet role score) included, run once: the reruns tests
+    compare with it, the scoring tests score with its bundle."""
+    from tests.workflow_helpers import cnn_config, snakemake, write_cnn_project
 
-    root = write_project(tmp_path_factory.mktemp("clean"), cnn_config())
+    root = write_cnn_project(tmp_path_factory.mktemp("clean"), cnn_config())
     result = snakemake(root)
     assert result.returncode == 0, result.stderr[-3000:]
     return root

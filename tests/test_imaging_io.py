@@ -37,6 +37,15 @@ def test_missing_channel_names_file_and_channels(ome):
         read_image(ome, Channels(nuclei=5))
 
 
+def test_an_optional_channel_is_read_when_imaged(ome, tmp_path):
+    assert read_image(ome, Channels(optional=("label",))).label.mean() == 200
+    two = tmp_path / "no_ssea3.ome.tif"
+    write_ome_tiff(two, np.stack([np.full((32, 40), 5, np.uint16)] * 2), ("CD105", "DAPI"), 0.5, "t")
+    assert read_image(two, Channels(optional=("label",))).label is None
+    with pytest.raises(ImageError, match="no channel named 'SSEA3' for 'label'"):
+        read_image(two, Channels())
+
+
 def test_two_channel_image_has_too_few_channels(tmp_path):
     path = tmp_path / "two.tif"
     tifffile.imwrite(

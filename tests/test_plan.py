@@ -281,3 +281,37 @@ def test_each_branch_runs_on_its_own():
     assert "images" not in rna_only.flags and "results/rnaseq/expression/rpkm.tsv" in rna_only.targets
     with pytest.raises(ConfigError, match="no sample has images or an rnaseq_column"):
         plan(config, SHEET.assign(images=""))
+
+
+def test_a_mixed_sheet_trains_on_reference_donors_and_scores_the_others():
+    cnn = {"enabled": True, "backbones": ["resnet18"], "pretrained": "none"}
+    config = tiny(cnn=cnn)
+    config["demo"]["multipotent_fraction"]["N1"] = 0.2
+    new = pd.DataFrame(
+        [
+            {
+                "sample": "N1",
+                "donor": "N1",
+                "condition": "stem",
+                "rnaseq_column": "",
+                "images": "results/demo/images/N1",
+            }
+        ]
+    ).set_index("sample", drop=False)
+    sheet = pd.concat([SHEET.assign(role="reference"), new.assign(role="score")])
+    p = plan(config, sheet)
+    assert p.reference_donors == ("S1", "S8", "S9") and p.score_donors == ("N1",)
+    assert {"score", "cnn", "lodo"} <= p.flags and p.bundle == "results/model"
+    assert {"results/score/donor_scores.tsv", "results/report/score_report.html", "results/model"} <= set(
+        p.targets
+    )
+    assert "results/cnn/lodo/validation.tsv" in p.targets
+    assert p.channels("N1")["optional"] == ["label"] and "optional" not in p.channels("S1")
+    assert "lodo" not in plan(tiny(cnn={**cnn, "lodo": False})).flags
+    assert set(p.cnn_params("lodo")) == set(TRAINING_KEYS) | {"group_by", "val_fraction"}
+    no_cnn = tiny()
+    no_cnn["demo"]["multipotent_fraction"]["N1"] = 0.2
+    with pytest.raises(ConfigError, match=r"donor\(s\) N1 have role score, which needs a model"):
+        plan(no_cnn, sheet)
+    with pytest.raises(ConfigError, match="every imaged donor has role score"):
+        plan(config, sheet.assign(role="score"))

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO
-from tests.workflow_helpers import cnn_config, snakemake, write_project
+from tests.workflow_helpers import cnn_config, snakemake, write_cnn_project
 
 pytestmark = pytest.mark.workflow
 
@@ -62,16 +62,16 @@ def clean(cnn_run):
 
 def scheduled(root, config: dict) -> set[str]:
     """The rules a dry run of the finished run schedules once the config is changed to ``config``."""
-    write_project(root, config)
+    write_cnn_project(root, config)
     try:
         run = snakemake(root, "--dry-run")
     finally:
-        write_project(root, cnn_config())
+        write_cnn_project(root, cnn_config())
     assert run.returncode == 0, run.stderr[-3000:]
     return set(re.findall(r"^(?:local)?rule (\w+):$", run.stdout + run.stderr, flags=re.M)) - {"all"}
 
 
-TRAINING = {"cnn_fold", "cnn_lr_search", "cnn_final"}
+TRAINING = {"cnn_fold", "cnn_lr_search", "cnn_final", "cnn_lodo"}
 
 
 def changed(section: str, key: str, value) -> dict:
@@ -117,7 +117,7 @@ def test_killed_jobs_rerun_and_resume_to_the_bytes_of_an_uninterrupted_run(clean
     the fold's log must show it resumed rather than started over."""
     config = cnn_config()
 
-    root = write_project(tmp_path / "killed", config)
+    root = write_cnn_project(tmp_path / "killed", config)
     # Each wave kills only outputs its run must write, whatever order the scheduler picks.
     # Wave 1: the node is lost while the RPKM table is written. Snakemake dies with the job, so no one
     # removes anything: only the write-then-rename keeps a half table from looking complete.

@@ -16,8 +16,23 @@ def write(tmp_path: Path, rows: list[str]) -> Path:
 
 def test_default_sheet_reads(repo, samples_schema):
     sheet = read_sample_sheet(repo / "config/samples.tsv", samples_schema)
-    assert list(sheet["sample"]) == ["S1", "S5", "S7", "S8", "S9", "D1", "D5", "D7", "D8", "D9"]
+    assert list(sheet["sample"]) == [
+        "S1",
+        "S5",
+        "S7",
+        "S8",
+        "S9",
+        "D1",
+        "D5",
+        "D7",
+        "D8",
+        "D9",
+        "N1",
+        "N2",
+        "N3",
+    ]
     assert set(sheet["condition"]) == {"stem", "differentiated"}
+    assert list(sheet.loc[sheet["role"] == "score", "donor"]) == ["N1", "N2", "N3"]
     assert (sheet.loc["D8", "donor"], sheet.loc["D8", "images"]) == ("S8", "")
 
 
@@ -74,3 +89,17 @@ def test_images_on_two_samples_of_one_donor(tmp_path, samples_schema):
     path = write(tmp_path, ["S1\tS1\tstem\tS1\ta", "D1\tS1\tdifferentiated\tD1\tb"])
     with pytest.raises(ConfigError, match="donor 'S1' has images on several lines \\(2, 3\\)"):
         read_sample_sheet(path, samples_schema)
+
+
+def test_role_defaults_to_reference_and_is_one_per_donor(tmp_path, samples_schema):
+    sheet = read_sample_sheet(write(tmp_path, ["S1\tS1\tstem\tS1\t"]), samples_schema)
+    assert list(sheet["role"]) == ["reference"]
+    path = tmp_path / "roles.tsv"
+    path.write_text(
+        HEADER.rstrip("\n")
+        + "\trole\nS1\tS1\tstem\tS1\t\t\nD1\tS1\tdifferentiated\tD1\t\tscore\nN1\tN1\tstem\t\t\tqc\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        read_sample_sheet(path, samples_schema)
+    assert "donor 'S1' is both reference and score (lines 2, 3)" in str(err.value)
+    assert "line 4 (sample 'N1')" in str(err.value) and "'qc' is not one of" in str(err.value)

@@ -80,6 +80,12 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     assert scores["fraction"].between(0, 1).all() and (scores["ci_low"] <= scores["ci_high"]).all()
     assert scores["flags"].str.contains("too few cells").all()  # a handful of cells a donor, min 50
     assert scores["verdict"].str.match(r"(accept|reject|inconclusive)").all()
+    assert scores[["shape_drift_p", "embedding_drift_p"]].apply(lambda c: c.between(0, 1)).all().all()
+    # The reference donors' own images, at the reference's pixel size; one tiny field a donor makes its
+    # sharpness noisy (the demo test checks the focus flag on four fields a donor).
+    assert scores["focus_ratio"].between(0.5, 2).all() and (scores["pixel_size_ratio"] == 1).all()
+    precision = pd.read_csv(root / "results/score/precision.tsv", sep="\t")
+    assert list(precision.columns) == ["fraction", "cells_for_pm005", "cells_for_pm010"]
     html = (root / "results/report/score_report.html").read_text()
     assert 'id="verdicts"' in html and "S8" in html and "MANIFEST.sha256" in html
 
@@ -128,6 +134,33 @@ def test_score_report_opens_offline_in_a_browser(scored, tmp_path):
     _, root, _, _ = scored
     page = root / "results/report/score_report.html"
     result = inspect_page(page, tmp_path / "score.png")
-    assert result["sections"] == ["verdicts", "shape-modes", "provenance"]
+    assert result["sections"] == ["verdicts", "validation", "quality", "shape-modes", "provenance"]
     assert result["images"] and all(i["complete"] and i["width"] > 0 for i in result["images"])
     assert [u for u in result["requests"] if u != result["url"] and not u.startswith("data:")] == []
+
+
+def test_a_mixed_run_scores_its_new_donor_with_its_own_bundle_never_training_on_it(cnn_run):
+    """The tiny run's sheet marks N1 as a donor to score: imaged without SSEA3 (and out of focus), its
+    cells segmented like the others', kept out of training, shape-mode fitting and the error rates, and
+    scored by the run's own bundle; the simulation's truth validates the score."""
+    import anndata as ad
+    import tifffile
+
+    with tifffile.TiffFile(cnn_run / "results/demo/images/N1/N1_field01.ome.tif") as tif:
+        assert "SSEA3" not in tif.ome_metadata
+    assert "ssea3_8bit" not in ad.read_h5ad(cnn_run / "results/imaging/cells/N1.h5ad").obs
+    trained = pd.read_csv(cnn_run / "results/cnn/data/cells.tsv", sep="\t", dtype={"donor": str})
+    assert set(trained["donor"]) == {"S1", "S8", "S9"}
+    fitted = pd.read_csv(cnn_run / "results/imaging/shape_modes/assignments.tsv", sep="\t")
+    assert "N1" not in set(fitted["donor"])
+    scores = pd.read_csv(cnn_run / "results/score/donor_scores.tsv", sep="\t")
+    assert list(scores["donor"]) == ["N1"] and scores.loc[0, "focus_ratio"] < 1
+    known = pd.read_csv(cnn_run / "results/score/validation.tsv", sep="\t")
+    assert list(known["donor"]) == ["N1"] and known.loc[0, "known_from"] == "simulated"
+    truth = pd.read_csv(cnn_run / "results/demo/truth/donors.tsv", sep="\t").set_index("donor")
+    assert known.loc[0, "known_fraction"] == truth.loc["N1", "realised_fraction"]
+    lodo = pd.read_csv(cnn_run / "results/cnn/lodo/fractions.tsv", sep="\t")
+    assert set(lodo["donor"]) == {"S1", "S8", "S9"}
+    assert (cnn_run / "results/model/metrics/lodo_validation.tsv").is_file()
+    html = (cnn_run / "results/report/score_report.html").read_text()
+    assert "leave-one-donor-out validation" in html and "N1" in html

@@ -123,3 +123,20 @@ def test_other_seed_gives_other_images():
     a = simulate_donor(1, "S1", 1, 128, 4, 0.5)[0][1].image
     b = simulate_donor(2, "S1", 1, 128, 4, 0.5)[0][1].image
     assert not np.array_equal(a, b)
+
+
+def test_a_donor_to_score_is_imaged_without_ssea3_and_can_be_out_of_focus(tmp_path):
+    from morphopotency.imaging.quality import focus
+
+    common = (5, "N3", 1, 160, 6, 0.5)
+    sharp = write_donor(*common, tmp_path / "a", tmp_path / "am", tmp_path / "a.tsv", ("CD105", "DAPI"))
+    blurred = write_donor(
+        *common, tmp_path / "b", tmp_path / "bm", tmp_path / "b.tsv", ("CD105", "DAPI"), blur=3.0
+    )
+    with tifffile.TiffFile(tmp_path / "a" / "N3_field01.ome.tif") as tif:
+        assert tif.series[0].shape == (2, 160, 160) and "SSEA3" not in tif.ome_metadata
+    pd.testing.assert_frame_equal(sharp, blurred)  # the same cells, seen through worse optics
+    a, b = (tifffile.imread(tmp_path / f / "N3_field01.ome.tif")[0] for f in ("a", "b"))
+    assert focus(b) < 0.85 * focus(a)
+    with pytest.raises(ValueError, match="GFP"):
+        write_donor(*common, tmp_path / "c", tmp_path / "cm", tmp_path / "c.tsv", ("GFP",))

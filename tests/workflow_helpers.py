@@ -45,13 +45,25 @@ def cnn_config() -> dict:
         }
     )
     config["imaging"]["ssea3_threshold"] = "otsu"  # the tiny fields are all below the default 90
+    # N1, a new donor lot: imaged without SSEA3 and scored by the model the three reference donors train.
+    config["demo"]["multipotent_fraction"]["N1"] = 0.5
+    config["demo"]["blur"] = {"N1": 2.0}
     return config
 
 
-def write_project(root: Path, config: dict, samples: list[str] = TINY_SAMPLES) -> Path:
+# The tiny sheet with a role column: the three donors train, N1 is scored.
+CNN_SAMPLES_HEADER = SAMPLES_HEADER.rstrip("\n") + "\trole\n"
+CNN_SAMPLES = [f"{row}\treference" for row in TINY_SAMPLES] + [
+    "N1\tN1\tstem\t\tresults/demo/images/N1\tscore"
+]
+
+
+def write_project(
+    root: Path, config: dict, samples: list[str] = TINY_SAMPLES, header: str = SAMPLES_HEADER
+) -> Path:
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (root / "config" / "samples.tsv").write_text(SAMPLES_HEADER + "".join(r + "\n" for r in samples))
+    (root / "config" / "samples.tsv").write_text(header + "".join(r + "\n" for r in samples))
     return root
 
 
@@ -80,3 +92,8 @@ def snakemake(
         env=None if env is None else {**os.environ, **env},
         start_new_session=session,
     )
+
+
+def write_cnn_project(root: Path, config: dict) -> Path:
+    """A project of the tiny CNN cohort: three reference donors and N1 to score."""
+    return write_project(root, config, CNN_SAMPLES, CNN_SAMPLES_HEADER)

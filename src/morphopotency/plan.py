@@ -65,6 +65,11 @@ class Plan:
     enrichr: str | None
     image_donors: tuple[str, ...]
     images: dict[str, dict[str, ImageSpec]]
+    # Imaged donors whose SSEA3-labelled cells train the model and fit the shape modes, and those only
+    # scored (sample sheet role `score`, or every imaged donor of a scoring run with score.bundle).
+    reference_donors: tuple[str, ...]
+    score_donors: tuple[str, ...]
+    bundle: str | None  # the model bundle the score rules read: score.bundle, or this run's results/model
     report_scale: str | None
     flags: frozenset[str]
     targets: tuple[str, ...]
@@ -74,6 +79,14 @@ class Plan:
         spec = self.images[donor][image]
         return list(spec.values()) if isinstance(spec, dict) else [spec]
 
+    def channels(self, donor: str) -> dict[str, Any]:
+        """The channel roles read from one donor's images: a donor to score needs no SSEA3 channel; when
+        imaged, it only validates the score (it never labels a training cell)."""
+        channels = dict(self.config["imaging"]["channels"])
+        if donor in self.score_donors:
+            channels["optional"] = ["label"]
+        return channels
+
     def label_image(self, donor: str, image: str) -> str:
         """The user's own mask when ``imaging.masks`` names one for this image, else our segmentation."""
         pattern = self.config["imaging"].get("masks")
@@ -82,7 +95,7 @@ class Plan:
         return f"results/imaging/segmentation/{donor}/{image}.tif"
 
     def cnn_params(self, rule: str) -> dict[str, Any]:
-        """The `cnn` keys one training rule uses (fold, lr_search or final), and no other."""
+        """The `cnn` keys one training rule uses (fold, lr_search, final or lodo), and no other."""
         cnn = self.config["cnn"]
         params = {key: cnn[key] for key in TRAINING_KEYS}
         if rule in ("lr_search", "final"):
@@ -91,6 +104,8 @@ class Plan:
             params["lr_search"] = cnn["lr_search"]
         if rule == "final":
             params |= {"group_by": cnn["group_by"], "data": cnn["data"]}
+        if rule == "lodo":
+            params |= {"group_by": cnn["group_by"], "val_fraction": cnn["val_fraction"]}
         return params
 
     def sample_records(self, paired_only: bool = False) -> list[dict[str, str]]:
@@ -322,6 +337,8 @@ def _flags(
             flags.add("simulation")
     if config["cnn"]["enabled"]:
         flags.add("cnn")
+        if config["cnn"]["lodo"] and config["cnn"]["data"]["source"] == "imaging":
+            flags.add("lodo")
     if config["report"]["enabled"]:
         flags.add("report")
     return frozenset(flags)
@@ -349,6 +366,8 @@ def build(
     scoring = _scoring_mode(config)
     if samples is None:
         samples = read_sample_sheet(config["samples"], load_schema(schemas / "samples.schema.yaml"))
+    if "role" not in samples:  # a sheet read elsewhere, without the optional column
+        samples = samples.assign(role="reference")
     demo = demo_outdir(config)
 
     rna_cfg = config.get("rnaseq")
@@ -405,12 +424,27 @@ def build(
             "nothing to analyse"
         )
     flags = _flags(config, rna, paired, images, demo)
+    roles = samples.loc[samples["images"] != ""].set_index("donor")["role"]
+    to_score = sorted(images) if scoring else sorted(d for d in images if roles.get(d) == "score")
+    reference = [d for d in sorted(images) if d not in to_score]
+    bundle = config["score"]["bundle"] if scoring else ("results/model" if to_score else None)
     if scoring:
         if not images:
             _fail(f"{config['samples']}: score.bundle is set but no sample has images to score")
         # Scoring reads only the shape channel (DAPI when present seeds the segmentation); SSEA3 is not
         # needed, and no shape modes are fitted: the bundle's are assigned (CNN and report are off).
         flags = (flags - {"label", "simulation"}) | {"score"}
+    elif to_score:
+        # A mixed run: the reference donors train the model bundle that then scores the others.
+        if "cnn" not in flags or "label" not in flags or config["cnn"]["data"]["source"] != "imaging":
+            _fail(
+                f"{config['samples']}: donor(s) {', '.join(to_score)} have role score, which needs a model: "
+                "train one here (cnn.enabled, an SSEA3 channel, cnn.data.source: imaging) or set "
+                "score.bundle to a trained run's results/model"
+            )
+        if not reference:
+            _fail(f"{config['samples']}: every imaged donor has role score; no reference donor to train on")
+        flags = flags | {"score"}
     targets = [
         "results/provenance/inputs.tsv",
         *_rnaseq_targets(config, gene_sets, flags),
@@ -422,18 +456,23 @@ def build(
             "results/imaging/shape_modes/distribution.png",
         )
         targets = [t for t in targets if t not in shape_fit]
+    if "score" in flags:
         targets += ["results/score/donor_scores.tsv", "results/report/score_report.html"]
     if "cnn" in flags:
         targets += [f"results/cnn/{t}" for t in CNN_TARGETS]
         if images:  # a model learnt from the imaging branch's cells can score new donors' images
             targets.append("results/model")
+    if "lodo" in flags:
+        targets += [
+            f"results/cnn/lodo/{name}" for name in ("fractions.tsv", "validation.tsv", "validation.png")
+        ]
     if "report" in flags:
         targets += ["results/report/donor_report.html", "results/report/donor_summary.tsv"]
     if demo is not None:
         targets += [str(demo / "truth/donors.tsv"), *planned]
         if "rnaseq" in flags:
             targets += [str(demo / "rnaseq/demo_counts.tsv.gz"), str(demo / "rnaseq/gene_lengths.tsv")]
-    first = sorted(images)[0] if images else None
+    first = (reference or to_score or [None])[0]
     values = {
         "scale": scales,
         "collection": list(gene_sets),
@@ -452,6 +491,9 @@ def build(
         enrichr=enrichr,
         image_donors=tuple(image_donors),
         images=images,
+        reference_donors=tuple(reference),
+        score_donors=tuple(to_score),
+        bundle=bundle,
         report_scale=scale,
         flags=flags,
         targets=tuple(targets),

@@ -32,6 +32,9 @@ def read_sample_sheet(path: str | Path, schema: Mapping[str, Any]) -> pd.DataFra
         raise ConfigError(
             f"{path}: missing column(s) {', '.join(missing)}; the header must hold {', '.join(required)}"
         )
+    if "role" not in sheet.columns:  # optional: every donor is a reference donor
+        sheet["role"] = ""
+    sheet["role"] = sheet["role"].replace("", "reference")
     errors: list[str] = []
     for index, record in enumerate(sheet.to_dict(orient="records")):
         line = index + 2  # header is line 1
@@ -48,6 +51,10 @@ def read_sample_sheet(path: str | Path, schema: Mapping[str, Any]) -> pd.DataFra
             errors.append(
                 f"donor '{donor}' has images on several lines ({lines}); give images on one sample only"
             )
+    for donor, rows in sheet.groupby("donor"):
+        if rows["role"].nunique() > 1:
+            lines = ", ".join(str(i + 2) for i in rows.index)
+            errors.append(f"donor '{donor}' is both reference and score (lines {lines}); give one role")
     if sheet.empty:
         errors.append("no samples")
     if errors:

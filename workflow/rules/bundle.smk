@@ -10,11 +10,14 @@ rule model_bundle:
         shape_model="results/imaging/shape_modes/model.npz",
         shape_model_json="results/imaging/shape_modes/model.json",
         cells=CNN_DATA["cells"],
+        crops=CNN_DATA["crops"],
+        labels="results/imaging/ssea3_labels.tsv",
         cv_predictions=f"{CNN_DIR}/cv_predictions.tsv",
         final_predictions=f"{CNN_DIR}/final/cell_predictions.tsv",
         donors=f"{CNN_DIR}/donor_multipotency.tsv",
         test_metrics=f"{CNN_DIR}/final/test_metrics.tsv",
         comparison=f"{CNN_DIR}/comparison.tsv",
+        lodo=[f"{CNN_DIR}/lodo/validation.tsv"] if "lodo" in PLAN.flags else [],
         manifest=PROVENANCE_INPUTS,
     output:
         bundle=directory("results/model"),
@@ -22,8 +25,9 @@ rule model_bundle:
         "results/logs/model/bundle.log",
     conda:
         "../../envs/cnn.yaml"
+    threads: CNN["threads"]
     resources:
-        mem_mb=by_attempt(1000),
+        mem_mb=by_attempt(4000),
         runtime=by_attempt(10),
     params:
         # The bundle records the whole training config (and its hash) as provenance.

@@ -225,3 +225,49 @@ rule cnn_donors:
         seed=CNN["seed"],
     script:
         "../scripts/cnn_donors.py"
+
+
+# Leave-one-donor-out (config cnn.lodo): the final model's recipe trained once per reference donor
+# without it, each scoring the left-out donor with its own error rates, as a new donor is scored.
+rule cnn_lodo:
+    input:
+        **CNN_DATA,
+        selected=f"{CNN_DIR}/selected_backbone.json",
+        best=f"{CNN_DIR}/lr_search/best.json",
+        weights=cnn_weight_inputs,
+    output:
+        predictions=f"{CNN_DIR}/lodo/{{donor}}/predictions.tsv",
+    log:
+        "results/logs/cnn/lodo_{donor}.log",
+    conda:
+        "../../envs/cnn.yaml"
+    threads: CNN["threads"]
+    resources:
+        mem_mb=by_attempt(8000),
+        runtime=by_attempt(240),
+    params:
+        cnn=PLAN.cnn_params("lodo"),
+        checkpoint=lambda w: f"{CNN_DIR}/checkpoints/lodo_{w.donor}.pt",
+    script:
+        "../scripts/cnn_lodo.py"
+
+
+rule cnn_lodo_summary:
+    input:
+        expand(f"{CNN_DIR}/lodo/{{donor}}/predictions.tsv", donor=PLAN.reference_donors),
+    output:
+        fractions=reported(f"{CNN_DIR}/lodo/fractions.tsv"),
+        validation=reported(f"{CNN_DIR}/lodo/validation.tsv"),
+        figure=reported(f"{CNN_DIR}/lodo/validation.png"),
+    log:
+        "results/logs/cnn/lodo_summary.log",
+    conda:
+        "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(1000),
+        runtime=by_attempt(10),
+    params:
+        bootstrap=CNN["bootstrap"],
+        seed=CNN["seed"],
+    script:
+        "../scripts/cnn_lodo_summary.py"

@@ -84,7 +84,7 @@ def cnn_fold_weights(wildcards):
 def cnn_dataset_inputs(wildcards):
     if CNN["data"]["source"] == "folder":
         return {}
-    donors = sorted(PLAN.images)
+    donors = PLAN.reference_donors
     return {
         "cells": [f"results/imaging/cells/{d}.h5ad" for d in donors],
         "crops": [f"results/imaging/crops/{d}.npy" for d in donors],

@@ -25,6 +25,11 @@ if PLAN.demo is not None:
             size=C["demo"]["image_size"],
             cells=C["demo"]["cells_per_field"],
             fraction=lambda w: C["demo"]["multipotent_fraction"][w.donor],
+            # A donor to score is imaged as a lab would: without SSEA3.
+            channels=lambda w: [
+                c for c in ("CD105", "SSEA3", "DAPI") if c != "SSEA3" or w.donor not in PLAN.score_donors
+            ],
+            blur=lambda w: C["demo"]["blur"].get(w.donor, 1.0),
         script:
             "../scripts/demo_images.py"
 

@@ -2,7 +2,6 @@
 # (grouped for clusters), one cell-table job per donor, then SSEA3 labels and shape modes over all donors.
 
 IMG = C["imaging"]
-CHANNELS = IMG["channels"]
 
 
 rule imaging_segment:
@@ -22,7 +21,7 @@ rule imaging_segment:
         runtime=by_attempt(30),
     params:
         image=lambda w: image_spec(w.donor, w.image),
-        channels=CHANNELS,
+        channels=lambda w: PLAN.channels(w.donor),
         segmentation=IMG["segmentation"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
@@ -44,7 +43,7 @@ rule imaging_cells:
         mem_mb=by_attempt(4000),
         runtime=by_attempt(60),
     params:
-        channels=CHANNELS,
+        channels=lambda w: PLAN.channels(w.donor),
         crop_size=IMG["crop_size"],
         n_points=IMG["shape_modes"]["n_points"],
         bit_depth=IMG["bit_depth"],
@@ -58,7 +57,7 @@ rule imaging_cells:
 
 rule imaging_ssea3:
     input:
-        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(PLAN.images)),
+        cells=expand("results/imaging/cells/{donor}.h5ad", donor=PLAN.reference_donors),
     output:
         labels="results/imaging/ssea3_labels.tsv",
         fraction=reported("results/imaging/ssea3_fraction.tsv"),
@@ -72,14 +71,14 @@ rule imaging_ssea3:
         runtime=by_attempt(30),
     params:
         threshold=IMG["ssea3_threshold"],
-        donors=sorted(PLAN.images),
+        donors=list(PLAN.reference_donors),
     script:
         "../scripts/imaging_ssea3.py"
 
 
 rule imaging_shape_modes:
     input:
-        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(PLAN.images)),
+        cells=expand("results/imaging/cells/{donor}.h5ad", donor=PLAN.reference_donors),
     output:
         model="results/imaging/shape_modes/model.npz",
         model_json="results/imaging/shape_modes/model.json",
@@ -118,7 +117,7 @@ rule imaging_selective_search_crops:
         mem_mb=by_attempt(4000),
         runtime=by_attempt(60),
     params:
-        channels=CHANNELS,
+        channels=lambda w: PLAN.channels(w.donor),
         crop_size=IMG["crop_size"],
         image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(PLAN.images[w.donor])},
         min_area=IMG["segmentation"]["min_area"],

@@ -3,11 +3,22 @@
 # the QC report. Nothing is trained.
 
 if "score" in PLAN.flags:
-    BUNDLE = C["score"]["bundle"]
-    BUNDLE_FILES = [
-        f"{BUNDLE}/{name}"
-        for name in ("MANIFEST.sha256", "cnn/model.safetensors", "cnn/model.json", "shape_modes/model.npz")
-    ]
+    BUNDLE = PLAN.bundle
+    # A bundle of another run: its files (a changed model re-scores); this run's own: the folder rule
+    # model_bundle writes.
+    BUNDLE_FILES = (
+        [
+            f"{BUNDLE}/{name}"
+            for name in (
+                "MANIFEST.sha256",
+                "cnn/model.safetensors",
+                "cnn/model.json",
+                "shape_modes/model.npz",
+            )
+        ]
+        if C["score"]["bundle"]
+        else [BUNDLE]
+    )
 
     rule score_cells:
         input:
@@ -32,10 +43,14 @@ if "score" in PLAN.flags:
 
     rule score_donors:
         input:
-            cells=expand("results/score/cells/{donor}.tsv", donor=sorted(PLAN.images)),
+            cells=expand("results/score/cells/{donor}.tsv", donor=PLAN.score_donors),
             bundle=BUNDLE_FILES,
+            # The demo's true fractions, to check the scores against (a lab's run has none).
+            truth=[f"{PLAN.demo}/truth/donors.tsv"] if PLAN.demo else [],
         output:
             scores="results/score/donor_scores.tsv",
+            validation="results/score/validation.tsv",
+            precision="results/score/precision.tsv",
             modes="results/score/shape_modes.tsv",
             figure="results/score/donor_scores.png",
         log:
@@ -54,6 +69,8 @@ if "score" in PLAN.flags:
     rule score_report:
         input:
             scores="results/score/donor_scores.tsv",
+            validation="results/score/validation.tsv",
+            precision="results/score/precision.tsv",
             modes="results/score/shape_modes.tsv",
             figure="results/score/donor_scores.png",
             bundle=BUNDLE_FILES,

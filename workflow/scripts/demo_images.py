@@ -16,11 +16,15 @@ truth = write_donor(
     image_dir=Path(snakemake.output.images[0]).parent,
     mask_dir=Path(snakemake.output.masks[0]).parent,
     truth_path=snakemake.output.truth,
+    channels=tuple(snakemake.params.channels),
+    blur=snakemake.params.blur,
 )
 log.info(
-    "donor %s: %d cells in %d fields, multipotent fraction %.3f",
+    "donor %s: %d cells in %d fields, multipotent fraction %.3f, channels %s, blur %.1f px",
     snakemake.wildcards.donor,
     len(truth),
     snakemake.params.fields,
     truth["multipotent"].mean(),
+    ", ".join(snakemake.params.channels),
+    snakemake.params.blur,
 )

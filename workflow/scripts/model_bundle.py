@@ -1,12 +1,15 @@
 """The portable model bundle of a training run (rule model_bundle): results/model/, copyable anywhere."""
 
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
+import torch
 
+from morphopotency.imaging.cells import ssea3_threshold
 from morphopotency.provenance import config_hash, git_commit
-from morphopotency.score.bundle import export, preprocessing_settings, reference_cells
+from morphopotency.score.bundle import export, preprocessing_settings, reference_cells, reference_embedding
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "model_bundle")
@@ -16,6 +19,8 @@ backbone = json.loads(Path(inp.selected).read_text())["backbone"]
 cells = pd.read_csv(inp.cells, sep="\t", dtype={"donor": str, "image": str})
 cv = pd.read_csv(inp.cv_predictions, sep="\t", dtype={"donor": str, "image": str})
 final = pd.read_csv(inp.final_predictions, sep="\t", dtype={"donor": str, "image": str})
+labels = pd.read_csv(inp.labels, sep="\t")
+ssea3_cut = ssea3_threshold(labels["ssea3_8bit"].to_numpy(), p.config["imaging"]["ssea3_threshold"])
 files = {
     "cnn/model.safetensors": inp.cnn,
     "cnn/model.json": inp.cnn_json,
@@ -26,12 +31,20 @@ files = {
     "metrics/comparison.tsv": inp.comparison,
     "provenance/inputs.tsv": inp.manifest,
 }
+for path in inp.lodo:  # the leave-one-donor-out validation, which a QC report shows beside its scores
+    files["metrics/lodo_validation.tsv"] = path
+torch.set_num_threads(snakemake.threads)
+scratch = tempfile.TemporaryDirectory()
+embedding = Path(scratch.name) / "embedding.npz"
+reference_embedding(inp.cnn, inp.crops, final).save(embedding)
+files["reference/embedding.npz"] = embedding
 provenance = {"config_sha256": config_hash(p.config), "commit": git_commit(p.basedir), "config": p.config}
 export(
     snakemake.output.bundle,
     files,
-    preprocessing_settings(p.config, meta),
+    preprocessing_settings(p.config, meta, ssea3_cut),
     {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)},
     provenance,
 )
+scratch.cleanup()
 log.info("bundle of %s (cut-off %.4g) with %d reference cells", backbone, meta["threshold"], len(cells))

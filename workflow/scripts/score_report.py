@@ -18,6 +18,8 @@ page = score_report(
     load(snakemake.params.bundle),
     snakemake.params.score,
     datetime.now().isoformat(sep=" ", timespec="seconds"),
+    known=read(snakemake.input.validation),
+    precision=read(snakemake.input.precision),
 )
 with atomic_path(snakemake.output.html) as tmp:
     tmp.write_text(page, encoding="utf-8")

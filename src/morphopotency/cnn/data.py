@@ -18,6 +18,8 @@ from morphopotency.io.atomic import atomic_path
 from morphopotency.io.tables import write_tsv
 
 SHAPE_FEATURES = ("area", "perimeter", "circularity", "aspect_ratio", "solidity", "eccentricity")
+# Image and segmentation quality, kept with the cells so a model bundle carries the reference's values.
+QC_FEATURES = ("pixel_size_um", "image_focus", "image_saturated", "touches_border")
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
 
@@ -66,7 +68,7 @@ def from_imaging(
             f"image {first[1]}, cell {first[2]})"
         )
     merged["label"] = merged["multipotent"].astype(bool).astype(int)
-    columns = keys + ["label"] + [f for f in SHAPE_FEATURES if f in merged]
+    columns = keys + ["label"] + [f for f in (*SHAPE_FEATURES, *QC_FEATURES) if f in merged]
     return CellData(np.concatenate(crops) if crops else np.zeros((0, 1, 1), np.uint8), merged[columns])
 
 

@@ -17,7 +17,7 @@ from morphopotency.cnn import data
 from morphopotency.cnn.model import ModelSpec
 from morphopotency.cnn.settings import model_spec
 from morphopotency.cnn.sources import weights_file
-from morphopotency.cnn.splits import fold_indices
+from morphopotency.cnn.splits import fold_indices, leave_donor_out
 from morphopotency.cnn.tensors import resolve_device, to_device
 from morphopotency.cnn.train import FitResult, TrainParams, train_classifier
 
@@ -55,14 +55,22 @@ def prepare(
     crops: str | Path,
     cells: str | Path,
     splits: str | Path,
-    fold: int,
+    fold: int | None,
     threads: int,
+    held_out_donor: str | None = None,
 ) -> TrainingJob:
-    """Load the data set once onto the job's device (uint8, as the design asks) with fold ``fold``'s rows."""
+    """Load the data set once onto the job's device (uint8, as the design asks) with fold ``fold``'s rows,
+    or, given ``held_out_donor``, the rows of that donor's leave-one-donor-out split (``cnn`` then holds
+    group_by and val_fraction)."""
     torch.set_num_threads(threads)
     device = resolve_device(cnn["device"])
     loaded = data.load(crops, cells)
-    index = fold_indices(pd.read_csv(splits, sep="\t"), fold)
+    if held_out_donor is None:
+        index = fold_indices(pd.read_csv(splits, sep="\t"), fold)
+    else:
+        index = leave_donor_out(
+            loaded.cells, held_out_donor, cnn["group_by"], cnn["val_fraction"], cnn["seed"]
+        )
     return TrainingJob(
         cells=loaded,
         crops=to_device(loaded.crops, device),

@@ -72,6 +72,32 @@ def make_splits(
     )
 
 
+def leave_donor_out(
+    cells: pd.DataFrame, donor: str, group_by: str, val_fraction: float = 0.1, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Rows of one leave-one-donor-out split: test, every cell of ``donor``; validation, about
+    ``val_fraction`` of all cells, from the other donors, grouped as ``group_by`` says (so its error rates
+    are measured on images, or donors, the model did not train on); train, the rest."""
+    held_out = (cells["donor"].astype(str) == str(donor)).to_numpy()
+    if not held_out.any():
+        raise ValueError(f"donor {donor!r} has no cells in the CNN data set")
+    rest = np.flatnonzero(~held_out)
+    labels = cells["label"].to_numpy()[rest]
+    groups = split_groups(cells.iloc[rest], group_by)
+    n_groups = len(np.unique(groups))
+    smaller = np.unique(labels, return_counts=True)[1].min() if len(np.unique(labels)) == 2 else 0
+    if n_groups < 2 or smaller < 2:
+        raise ValueError(
+            f"leaving out donor {donor}: the other donors' cells hold {n_groups} {group_by} group(s) and "
+            f"{smaller} cell(s) of the smaller class, too few to set validation cells apart"
+        )
+    share = len(rest) / len(cells)
+    splits = max(2, min(round(share / val_fraction), n_groups, smaller))
+    inner = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed)
+    train, val = next(inner.split(np.zeros(len(rest)), labels, groups))
+    return {"train": rest[train], "val": rest[val], "test": np.flatnonzero(held_out)}
+
+
 def fold_indices(splits: pd.DataFrame, fold: int) -> dict[str, np.ndarray]:
     part = splits[splits["fold"] == fold]
     if part.empty:

@@ -85,6 +85,24 @@ def _dihedral(x: torch.Tensor) -> list[torch.Tensor]:
     return [torch.rot90(v, k, dims=(-2, -1)) for v in (x, x.flip(-1)) for k in range(4)]
 
 
+def _mean_over_views(model, crops, index, spec, batch_size, tta, readout) -> np.ndarray:
+    model.eval()
+    device = crops.device
+    out = []
+    with torch.inference_mode(), _autocast(device):
+        for start in range(0, len(index), batch_size):
+            rows = torch.as_tensor(index[start : start + batch_size], device=device)
+            x = prepare(crops[rows], spec.image_size, spec.in_chans)
+            views = _dihedral(x) if tta else [x]
+            values = []
+            for view in views:
+                if device.type == "cuda":
+                    view = view.contiguous(memory_format=torch.channels_last)
+                values.append(readout(view).float())
+            out.append(torch.stack(values).mean(dim=0).cpu())
+    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+
+
 def predict_proba(
     model: CellClassifier,
     crops: torch.Tensor,
@@ -98,21 +116,23 @@ def predict_proba(
     With ``tta`` the probability is the mean over the cell's 8 rotations and flips: a cell's label does not
     depend on its orientation, and training saw all eight, so averaging removes orientation noise.
     """
-    model.eval()
-    device = crops.device
-    out = []
-    with torch.inference_mode(), _autocast(device):
-        for start in range(0, len(index), batch_size):
-            rows = torch.as_tensor(index[start : start + batch_size], device=device)
-            x = prepare(crops[rows], spec.image_size, spec.in_chans)
-            views = _dihedral(x) if tta else [x]
-            probs = []
-            for view in views:
-                if device.type == "cuda":
-                    view = view.contiguous(memory_format=torch.channels_last)
-                probs.append(torch.softmax(model(view).float(), dim=1)[:, 1])
-            out.append(torch.stack(probs).mean(dim=0).cpu())
-    return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+    return _mean_over_views(
+        model, crops, index, spec, batch_size, tta, lambda x: torch.softmax(model(x).float(), dim=1)[:, 1]
+    )
+
+
+def embed(
+    model: CellClassifier, crops: torch.Tensor, index: np.ndarray, spec: ModelSpec, batch_size: int = 64
+) -> np.ndarray:
+    """(cells, features): the pooled backbone features the head classifies, averaged over the 8 views: what
+    the model sees of a cell, compared between a new donor and the reference cohort to detect drift."""
+
+    def pooled(x: torch.Tensor) -> torch.Tensor:
+        return model.head.pool(model.backbone.forward_features(x)).flatten(1)
+
+    if len(index) == 0:
+        return np.zeros((0, 0))
+    return _mean_over_views(model, crops, index, spec, batch_size, True, pooled)
 
 
 def _val_loss(

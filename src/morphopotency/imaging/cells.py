@@ -17,6 +17,7 @@ SHAPE_PROPERTIES = (
     "eccentricity",
     "axis_major_length",
     "axis_minor_length",
+    "bbox",
 )
 
 
@@ -48,6 +49,15 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
         out["aspect_ratio"] = np.where(
             table["axis_minor_length"] > 0, table["axis_major_length"] / table["axis_minor_length"], np.nan
         )
+    # Our segmentation drops cells cut by the border; a lab's own masks may not, and a cut cell's shape is
+    # not its shape: a scoring run counts them.
+    rows, cols = labels.shape
+    out["touches_border"] = (
+        (table["bbox-0"] == 0)
+        | (table["bbox-1"] == 0)
+        | (table["bbox-2"] == rows)
+        | (table["bbox-3"] == cols)
+    ).to_numpy()
     out["solidity"] = table["solidity"].to_numpy()
     out["eccentricity"] = table["eccentricity"].to_numpy()
     # The stack always has a channel axis, so scikit-image names every channel's column, even a lone one.

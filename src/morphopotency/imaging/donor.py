@@ -11,6 +11,7 @@ import pandas as pd
 
 from morphopotency.imaging.cells import crop_cells, measure_cells, outer_contours, to_8bit
 from morphopotency.imaging.io import Channels, read_image, read_mask
+from morphopotency.imaging.quality import image_quality
 from morphopotency.imaging.shapes import resample
 
 
@@ -43,6 +44,8 @@ def donor_cells(
             table["ssea3_8bit"] = to_8bit(table["label_mean"], image.max_value)
         # The metadata's pixel size wins; the configured one fills in when the file has none.
         table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan
+        for key, value in image_quality(image.shape, image.max_value).items():
+            table[key] = value
         tables.append(table)
         outlines.extend(c for c in contours if c is not None)
         crops.append(

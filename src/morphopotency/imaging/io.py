@@ -21,11 +21,13 @@ class ImageError(ValueError):
 
 @dataclass(frozen=True)
 class Channels:
-    """Channel name or index for each role; ``None`` when the role is absent."""
+    """Channel name or index for each role; ``None`` when the role is absent. Roles in ``optional`` are
+    read when the image has them (a scored donor's SSEA3, imaged or not)."""
 
     shape: str | int = "CD105"
     label: str | int | None = "SSEA3"
     nuclei: str | int | None = "DAPI"
+    optional: tuple[str, ...] = ()
 
 
 @dataclass
@@ -186,7 +188,12 @@ def _to_image(
         if wanted is None:
             planes[role] = None
             continue
-        planes[role] = data[_pick(wanted, names, path, role)].astype(np.float32)
+        try:
+            planes[role] = data[_pick(wanted, names, path, role)].astype(np.float32)
+        except ImageError:
+            if role not in channels.optional:
+                raise
+            planes[role] = None
     return Image(
         path=path,
         shape=planes["shape"],

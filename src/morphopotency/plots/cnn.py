@@ -144,3 +144,22 @@ def donor_bars(donors: pd.DataFrame) -> plt.Figure:
     ax.set(ylim=(0, 1), ylabel="multipotent fraction")
     ax.legend(fontsize=7)
     return fig
+
+
+def lodo_figure(fractions: pd.DataFrame) -> plt.Figure:
+    """Each estimator's leave-one-donor-out fraction (95 % interval) against the donor's SSEA3 fraction."""
+    methods = list(dict.fromkeys(fractions["estimator"]))
+    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.9), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], methods):
+        part = fractions[fractions["estimator"] == method]
+        truth, est = part["ssea3_positive_fraction"].to_numpy(), part["fraction"].to_numpy()
+        err = np.vstack([est - part["ci_low"], part["ci_high"] - est]).clip(min=0)
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+        ax.errorbar(truth, est, yerr=err, fmt="o", color="tab:purple", capsize=3, ms=4)
+        for x, y, name in zip(truth, est, part["donor"]):
+            ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+        mae = np.nanmean(np.abs(est - truth))
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="SSEA3-positive fraction", title=f"{method} (MAE {mae:.3f})")
+    axes[0][0].set_ylabel("estimate, donor left out")
+    fig.tight_layout()
+    return fig

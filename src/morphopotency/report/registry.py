@@ -127,6 +127,9 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{C}donor_multipotency.tsv", "cnn_donors", CNN, "donors", "multipotency", ("cnn",), 50),
     Item(f"{C}donor_multipotency.png", "cnn_donors", CNN, "donors", "multipotency", ("cnn",)),
     Item(f"{C}donor_validation.tsv", "cnn_validation", CNN, "donors", "multipotency", ("cnn",)),
+    Item(f"{C}lodo/validation.tsv", "cnn_lodo", CNN, "donors", "multipotency", ("cnn", "lodo")),
+    Item(f"{C}lodo/validation.png", "cnn_lodo", CNN, "donors", "multipotency", ("cnn", "lodo")),
+    Item(f"{C}lodo/fractions.tsv", "cnn_lodo", CNN, "donors", when=("cnn", "lodo")),
     Item(
         f"{R}differentiation/pca_scores.tsv",
         "differentiation_pca",

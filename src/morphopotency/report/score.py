@@ -10,6 +10,7 @@ import pandas as pd
 
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
 from morphopotency.score.bundle import Bundle
+from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
 ESTIMATORS = {
     "cc": "classify and count (the paper's count of calls; pulled towards the training prevalence)",
@@ -20,6 +21,36 @@ ESTIMATORS = {
 }
 
 
+def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Section:
+    text = paragraph(
+        "Where a scored donor's true fraction is known (its SSEA3, imaged but never used to score it, or "
+        "the demo's simulated cells), the estimate is checked against it."
+    )
+    if len(known):
+        clean = known[~known["flagged"].astype(bool)]
+        text += paragraph(
+            f"{len(known)} donor(s): mean absolute error {known['error'].abs().mean():.3f} "
+            f"(classify and count: {known['cc_error'].abs().mean():.3f}), mean signed error "
+            f"{known['error'].mean():+.3f}; intervals covering {int(known['covered'].sum())} of "
+            f"{len(known)}; unflagged donors' mean absolute error "
+            + (f"{clean['error'].abs().mean():.3f}." if len(clean) else "n/a.")
+        )
+    else:
+        text += paragraph("No scored donor has a known fraction in this run.")
+    if lodo is not None and len(lodo):
+        text += paragraph(
+            "Before trusting a score: the training run's leave-one-donor-out validation, each reference "
+            "donor's fraction estimated by a model trained without any of its cells, exactly as a new "
+            "donor is scored (bundle metrics/lodo_validation.tsv)."
+        )
+    section = Section(id="validation", title="Validation", text=text)
+    if len(known):
+        section.tables.append(table(known, "results/score/validation.tsv", max_rows=200))
+    if lodo is not None and len(lodo):
+        section.tables.append(table(lodo, "leave-one-donor-out validation of the training run", max_rows=50))
+    return section
+
+
 def score_report(
     scores: pd.DataFrame,
     modes: pd.DataFrame,
@@ -27,6 +58,8 @@ def score_report(
     bundle: Bundle,
     settings: Mapping[str, Any],
     generated: str,
+    known: pd.DataFrame | None = None,
+    precision: pd.DataFrame | None = None,
 ) -> str:
     verdicts = "".join(
         f"<li><b>{html.escape(r.donor)}</b>: {html.escape(r.verdict)}"
@@ -41,10 +74,12 @@ def score_report(
         text=f"<ul>{verdicts}</ul>"
         + paragraph(
             f"Fraction: {ESTIMATORS[method]} from the bundle's CNN, its error rates measured on the "
-            f"reference cohort's cross-validated cells; 95 % intervals over {settings['bootstrap']} "
-            "bootstrap resamples of those reference cells and of the donor's cells. A donor is accepted "
-            f"when its whole interval reaches {settings['accept_at_least']:g}, rejected when it lies wholly "
-            "below, else inconclusive. cells_for_pm005: the cells a donor needs for about +/-0.05."
+            "reference cells the final model did not train on; 95 % intervals over "
+            f"{settings['bootstrap']} bootstrap resamples of those reference cells and of the donor's "
+            f"cells. A donor is accepted when its whole interval reaches {settings['accept_at_least']:g}, "
+            "rejected when it lies wholly below, else inconclusive. cells_for_pm005: the cells a donor "
+            "needs for about +/-0.05. A flagged donor is scored all the same: read its score with the "
+            "flag's reason in mind."
         ),
     )
     summary.figures.append(
@@ -57,6 +92,31 @@ def score_report(
         )
     )
     summary.tables.append(table(scores, "results/score/donor_scores.tsv", max_rows=200))
+    qc = settings["qc"]
+    checks = Section(
+        id="quality",
+        title="Quality and drift checks",
+        text=paragraph(
+            f"Flags: fewer than {settings['min_cells']} cells; median edge sharpness below "
+            f"{qc['min_focus_ratio']:g} x the reference images' (focus_ratio); an image with more than "
+            f"{qc['max_saturated']:.1%} of pixels at the detector's ceiling (saturated_max); a pixel size "
+            f"more than {qc['max_pixel_size_change']:.0%} off the reference's; shares of objects cut by the "
+            f"border, tiny (< {TINY_AREA:g} x the reference's median area) or merged (> {MERGED_AREA:g} x) "
+            f"more than {qc['max_excess']:.0%} above the reference's; and drift: an energy-distance "
+            "permutation test of the donor's cells against reference cells drawn at the donor's own "
+            "estimated fraction, on shape features (shape_drift_p) and on the CNN's embedding of the cells "
+            f"(embedding_drift_p), flagged below p = {settings['drift_alpha']:g}. Drawing the reference at "
+            "the donor's fraction keeps a donor from being flagged merely for being more or less "
+            "multipotent than the reference cohort."
+        ),
+    )
+    if precision is not None and len(precision):
+        checks.text += paragraph(
+            "Precision guidance: the cells a new donor needs for a 95 % interval of +/-0.05 or +/-0.10 "
+            "at several true fractions, from the final model's error rates on the reference cells it did "
+            "not train on (cell sampling alone; the error rates' own uncertainty adds a little)."
+        )
+        checks.tables.append(table(precision, "results/score/precision.tsv"))
     shapes = Section(
         id="shape-modes",
         title="Shape-mode profile",
@@ -66,6 +126,8 @@ def score_report(
         ),
     )
     shapes.tables.append(table(modes, "results/score/shape_modes.tsv", max_rows=200))
+    lodo_file = bundle.path("metrics/lodo_validation.tsv")
+    lodo = pd.read_csv(lodo_file, sep="\t") if lodo_file.is_file() else None
     record = bundle.provenance
     provenance = Section(
         id="provenance",
@@ -91,5 +153,11 @@ def score_report(
         "morphopotency QC report",
         f"{len(scores)} donors scored with a trained model, "
         "from cell shape alone (after Kim et al., Sci. Rep. 2023).",
-        [summary, shapes, provenance],
+        [
+            summary,
+            _validation_section(known if known is not None else pd.DataFrame(), lodo),
+            checks,
+            shapes,
+            provenance,
+        ],
     )

@@ -7,8 +7,11 @@ Layout (no pickles: safetensors, npz read without pickle, JSON and TSV):
     shape_modes/model.npz, shape_modes/model.json  the shape-mode model (assigned, never refitted)
     settings.json          every preprocessing setting a new image must go through to be comparable
     reference/donors.tsv   the reference cohort's per-donor results
-    reference/cells.tsv    per-cell shape features, CV probabilities and the final model's probabilities
-                           and roles (its val and test cells give the estimators' error rates)
+    reference/cells.tsv    per-cell shape and image-quality features, CV probabilities and the final
+                           model's probabilities and roles (its val and test cells give the estimators'
+                           error rates)
+    reference/embedding.npz  the final model's embeddings of those val and test cells, PCA-reduced, and
+                           the PCA that projects a new donor's cells onto them (drift check)
     metrics/*.tsv          the training run's metrics
     provenance.json        bundle format, code version and commit, config hash, package versions, input
                            checksums
@@ -33,7 +36,7 @@ import pandas as pd
 from morphopotency.io.atomic import atomic_folder
 from morphopotency.provenance import sha256
 
-FORMAT = 1
+FORMAT = 2  # 2: reference/embedding.npz
 MANIFEST = "MANIFEST.sha256"
 # Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
 UNLISTED = {MANIFEST, ".snakemake_timestamp"}
@@ -62,12 +65,15 @@ IMAGING_KEYS = (
 )
 
 
-def preprocessing_settings(config: Mapping[str, Any], cnn_meta: Mapping[str, Any]) -> dict[str, Any]:
+def preprocessing_settings(
+    config: Mapping[str, Any], cnn_meta: Mapping[str, Any], ssea3_cut: float | None = None
+) -> dict[str, Any]:
     """From the training run's validated config and the final model's JSON: segmentation, cells, crops,
-    shape-mode outline points, the CNN's input and its decision cut-off."""
+    shape-mode outline points, the CNN's input and its decision cut-off; ``ssea3_cut``, the 8-bit SSEA3
+    intensity that labelled the reference cells (a scored donor's SSEA3, when imaged, is read against it)."""
     imaging = config["imaging"]
     return {
-        "imaging": {key: imaging.get(key) for key in IMAGING_KEYS},
+        "imaging": {key: imaging.get(key) for key in IMAGING_KEYS} | {"ssea3_cut_8bit": ssea3_cut},
         "shape_modes": {"n_points": imaging["shape_modes"]["n_points"]},
         "cnn": {
             "spec": cnn_meta["spec"],
@@ -88,6 +94,22 @@ def reference_cells(
         columns={"role": "final_role", "prob": "final_prob"}
     )
     return cells.join(chosen, how="left").join(own, how="left").rename_axis("cell").reset_index()
+
+
+def reference_embedding(model_file: str | Path, crops_file: str | Path, final: pd.DataFrame):
+    """The final model's embeddings of the reference cells it did not train on (its validation and test
+    cells, as for its error rates), PCA-reduced: an EmbeddingReference."""
+    import numpy as np
+    import torch
+
+    from morphopotency.cnn.model import load_model
+    from morphopotency.cnn.train import embed
+    from morphopotency.score.embedding import fit_reference
+
+    held_out = np.sort(final.loc[final["role"].isin(["val", "test"]), "cell"].to_numpy())
+    model, spec, _ = load_model(model_file)
+    crops = torch.from_numpy(np.load(crops_file, allow_pickle=False))
+    return fit_reference(embed(model, crops, held_out, spec), held_out)
 
 
 def manifest_text(folder: Path) -> str:

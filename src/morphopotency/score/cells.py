@@ -5,31 +5,43 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from morphopotency.cnn.data import SHAPE_FEATURES
+from morphopotency.cnn.data import QC_FEATURES, SHAPE_FEATURES
 from morphopotency.score.bundle import Bundle
 
 
 def score_cells(
     obs: pd.DataFrame, contours: np.ndarray, crops: np.ndarray, bundle: Bundle, device: str = "cpu"
 ) -> pd.DataFrame:
-    """One row per cell (as ``obs``, the imaging branch's per-cell table): its shape features, P(multipotent)
-    from the bundle's CNN (the same test-time augmentation as the training run) and the shape mode the
+    """One row per cell (as ``obs``, the imaging branch's per-cell table): its shape and image-quality
+    features, P(multipotent) from the bundle's CNN (the same test-time augmentation as the training run),
+    its CNN embedding projected on the bundle's reference PCA (emb_0, emb_1, ...) and the shape mode the
     bundle's shape model assigns."""
     from morphopotency.cnn.model import load_model
     from morphopotency.cnn.tensors import resolve_device, to_device
-    from morphopotency.cnn.train import predict_proba
+    from morphopotency.cnn.train import embed, predict_proba
     from morphopotency.imaging.shapes import ShapeModel
+    from morphopotency.score.embedding import EmbeddingReference
 
     if len(obs) != len(crops) or len(obs) != len(contours):
         raise ValueError(f"{len(obs)} cells but {len(crops)} crops and {len(contours)} outlines")
-    table = obs[["donor", "image", "cell_id", *[f for f in SHAPE_FEATURES if f in obs]]].reset_index(
-        drop=True
-    )
+    features = [f for f in (*SHAPE_FEATURES, *QC_FEATURES) if f in obs]
+    table = obs[["donor", "image", "cell_id", *features]].reset_index(drop=True)
+    reference = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
+    names = [f"emb_{i}" for i in range(len(reference.components))]
     if table.empty:
-        return table.assign(prob=pd.Series(dtype=float), shape_mode=pd.Series(dtype=int))
+        empty = {name: pd.Series(dtype=float) for name in ("prob", *names)}
+        return table.assign(**empty, shape_mode=pd.Series(dtype=int))
     model, spec, _ = load_model(bundle.path("cnn/model.safetensors"))
     on = resolve_device(device)
     model = model.to(on)
-    prob = predict_proba(model, to_device(crops, on), np.arange(len(crops)), spec)
+    crops = to_device(crops, on)
+    every = np.arange(len(crops))
+    prob = predict_proba(model, crops, every, spec)
+    coords = reference.project(embed(model, crops, every, spec))
     shapes = ShapeModel.load(bundle.path("shape_modes/model.npz"), bundle.path("shape_modes/model.json"))
-    return table.assign(prob=prob, shape_mode=shapes.assign(contours))
+    table = table.assign(prob=prob, **dict(zip(names, coords.T)), shape_mode=shapes.assign(contours))
+    cut = bundle.settings["imaging"].get("ssea3_cut_8bit")
+    if "ssea3_8bit" in obs and cut is not None:  # imaged: validates the score, against the reference's cut
+        values = obs["ssea3_8bit"].to_numpy(float)
+        table["ssea3_positive"] = np.where(np.isnan(values), np.nan, values > cut)
+    return table

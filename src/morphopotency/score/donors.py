@@ -9,10 +9,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from morphopotency.score.bundle import Bundle
+from morphopotency.score.drift import matched_drift
+from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.prevalence import Reference, bootstrap_interval, cells_needed, estimate
+from morphopotency.score.quality import quality
 
 # Shape features compared with the reference cohort's (log area: sizes are compared as ratios).
 DRIFT_FEATURES = ("area", "circularity", "aspect_ratio", "solidity")
@@ -31,36 +33,11 @@ def bundle_reference(bundle: Bundle) -> Reference:
     )
 
 
-def _features(cells: pd.DataFrame) -> np.ndarray:
+def shape_features(cells: pd.DataFrame) -> np.ndarray:
+    """The drift check's shape features; log area, so sizes compare as ratios."""
     values = cells[list(DRIFT_FEATURES)].to_numpy(float).copy()
     values[:, 0] = np.log(np.maximum(values[:, 0], 1.0))
     return values
-
-
-def shape_drift(cells: pd.DataFrame, reference: pd.DataFrame, n_resamples: int = 999, seed: int = 0) -> tuple:
-    """(statistic, permutation p-value): the sum over shape features of the 1-D energy distance between
-    the donor's cells and the reference cells, features standardised on the reference."""
-    ref = _features(reference)
-    centre, scale = ref.mean(axis=0), ref.std(axis=0) + 1e-12
-    a, b = (_features(cells) - centre) / scale, (ref - centre) / scale
-
-    pooled = np.vstack([a, b])
-
-    # scipy permutes 1-D samples: permute the cells' row numbers and look their features up.
-    def statistic(rows_x: np.ndarray, rows_y: np.ndarray) -> float:
-        x, y = pooled[rows_x.astype(int)], pooled[rows_y.astype(int)]
-        return float(sum(stats.energy_distance(x[:, j], y[:, j]) for j in range(x.shape[1])))
-
-    result = stats.permutation_test(
-        (np.arange(len(a)), np.arange(len(a), len(pooled))),
-        statistic,
-        permutation_type="independent",
-        vectorized=False,
-        n_resamples=n_resamples,
-        alternative="greater",
-        rng=np.random.default_rng(seed),
-    )
-    return float(result.statistic), float(result.pvalue)
 
 
 def verdict(low: float, high: float, accept: float) -> str:
@@ -75,27 +52,33 @@ def verdict(low: float, high: float, accept: float) -> str:
 
 
 def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per donor: cells, classify-and-count, the ``estimator`` fraction and interval, shape
-    drift, flags and verdict (``settings``: the config's ``score`` section)."""
+    """One row per donor: cells, classify-and-count, the ``estimator`` fraction and interval, the cells
+    needed for +/- 0.05, shape and CNN-embedding drift against reference cells drawn at the donor's
+    estimated fraction (score.drift), image and segmentation quality (score.quality), flags and verdict
+    (``settings``: the config's ``score`` section)."""
     reference = bundle_reference(bundle)
     ref_cells = bundle.table("reference/cells.tsv")
+    embedding = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
+    emb_labels = ref_cells.set_index("cell").loc[embedding.cells, "label"].to_numpy()
+    emb_columns = [f"emb_{i}" for i in range(len(embedding.components))]
     threshold = float(bundle.settings["cnn"]["threshold"])
-    method = settings["estimator"]
+    method, alpha, seed = settings["estimator"], settings["drift_alpha"], settings["seed"]
     rows = []
     for donor, part in cells.groupby("donor", sort=True):
         prob = part["prob"].to_numpy(float)
         value = estimate(method, reference, prob, threshold)
-        low, high = bootstrap_interval(
-            method, reference, prob, threshold, settings["bootstrap"], settings["seed"]
+        low, high = bootstrap_interval(method, reference, prob, threshold, settings["bootstrap"], seed)
+        shape, shape_p = matched_drift(
+            shape_features(part), shape_features(ref_cells), ref_cells["label"], value, seed=seed
         )
-        drift, p_value = (
-            shape_drift(part, ref_cells, seed=settings["seed"]) if len(part) >= 2 else (np.nan, np.nan)
-        )
-        flags = []
+        emb, emb_p = matched_drift(part[emb_columns], embedding.coords, emb_labels, value, seed=seed)
+        signals, flags = quality(part, ref_cells, settings["qc"])
         if len(part) < settings["min_cells"]:
-            flags.append(f"too few cells ({len(part)} < {settings['min_cells']})")
-        if np.isfinite(p_value) and p_value < settings["drift_alpha"]:
-            flags.append(f"shapes unlike the reference cohort's (p = {p_value:.3g})")
+            flags.insert(0, f"too few cells ({len(part)} < {settings['min_cells']})")
+        if np.isfinite(shape_p) and shape_p < alpha:
+            flags.append(f"shapes unlike the reference cohort's at this fraction (p = {shape_p:.3g})")
+        if np.isfinite(emb_p) and emb_p < alpha:
+            flags.append(f"cells unlike the reference cohort's to the CNN (p = {emb_p:.3g})")
         rows.append(
             {
                 "donor": donor,
@@ -106,13 +89,63 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
                 "ci_low": low,
                 "ci_high": high,
                 "cells_for_pm005": cells_needed(reference, 0.05, float(np.nan_to_num(value, nan=0.5))),
-                "shape_drift": drift,
-                "shape_drift_p": p_value,
+                "ssea3_fraction": part["ssea3_positive"].mean() if "ssea3_positive" in part else np.nan,
+                "shape_drift": shape,
+                "shape_drift_p": shape_p,
+                "embedding_drift": emb,
+                "embedding_drift_p": emb_p,
+                **signals,
                 "flags": "; ".join(flags),
                 "verdict": verdict(low, high, settings["accept_at_least"]),
             }
         )
     return pd.DataFrame(rows)
+
+
+def validation(scores: pd.DataFrame, planted: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Each scored donor's fraction against a known one: its SSEA3-positive fraction where SSEA3 was
+    imaged (never used to score it), else the simulation's (the demo); error of the estimate and of
+    classify-and-count, and whether the 95 % interval covers it. Donors with neither are left out."""
+    planted = dict(planted or {})
+    rows = []
+    for r in scores.itertuples():
+        if np.isfinite(r.ssea3_fraction):
+            truth, source = float(r.ssea3_fraction), "SSEA3 imaged"
+        elif r.donor in planted:
+            truth, source = float(planted[r.donor]), "simulated"
+        else:
+            continue
+        rows.append(
+            {
+                "donor": r.donor,
+                "known_fraction": truth,
+                "known_from": source,
+                "fraction": r.fraction,
+                "error": r.fraction - truth,
+                "cc_error": r.cc_fraction - truth,
+                "covered": bool(r.ci_low <= truth <= r.ci_high),
+                "flagged": bool(r.flags),
+            }
+        )
+    columns = ["donor", "known_fraction", "known_from", "fraction", "error", "cc_error", "covered", "flagged"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def precision_guide(
+    reference: Reference, half_widths: tuple[float, ...] = (0.05, 0.1), fractions=(0.2, 0.4, 0.6, 0.8)
+) -> pd.DataFrame:
+    """Cells a new donor needs for a 95 % interval of each half-width, at several true fractions, from the
+    reference's error rates: the adjusted count's variance grows as the classifier separates the classes
+    worse, so this is the question a lab asks before imaging."""
+    return pd.DataFrame(
+        [
+            {
+                "fraction": f,
+                **{f"cells_for_pm{round(w * 100):03d}": cells_needed(reference, w, f) for w in half_widths},
+            }
+            for f in fractions
+        ]
+    )
 
 
 def shape_mode_profile(cells: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:

@@ -68,13 +68,27 @@ def write_donor(
     image_dir: str | Path,
     mask_dir: str | Path,
     truth_path: str | Path,
+    channels: tuple[str, ...] = CHANNELS,
+    blur: float = 1.0,
 ) -> pd.DataFrame:
-    """Simulate and write one donor's fields, planted masks and per-cell truth; returns the truth table."""
-    fields: list[tuple[str, Field]] = simulate_donor(seed, donor, n_fields, size, cells_per_field, fraction)
+    """Simulate and write one donor's fields, planted masks and per-cell truth; returns the truth table.
+
+    ``channels``: those imaged (a donor to score, say, without SSEA3); ``blur``: the optics' sigma, px."""
+    unknown = set(channels) - set(CHANNELS)
+    if unknown or not channels:
+        raise ValueError(f"channels {sorted(unknown)} are not among the simulated {CHANNELS}")
+    keep = [CHANNELS.index(c) for c in channels]
+    fields: list[tuple[str, Field]] = simulate_donor(
+        seed, donor, n_fields, size, cells_per_field, fraction, blur
+    )
     tables = []
     for name, field in fields:
         write_ome_tiff(
-            Path(image_dir) / f"{name}.ome.tif", field.image, CHANNELS, PIXEL_SIZE_UM, f"{seed}/{name}"
+            Path(image_dir) / f"{name}.ome.tif",
+            field.image[keep],
+            tuple(channels),
+            PIXEL_SIZE_UM,
+            f"{seed}/{name}",
         )
         write_ome_tiff(
             Path(mask_dir) / f"{name}.ome.tif", field.labels, (), PIXEL_SIZE_UM, f"{seed}/{name}/mask"

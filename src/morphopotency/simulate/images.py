@@ -71,8 +71,9 @@ def _place(
     return rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
 
 
-def render_field(rng: np.random.Generator, size: int, multipotent: list[bool]) -> Field:
-    """Render one field holding (up to) one cell per entry of ``multipotent``.
+def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], blur: float = 1.0) -> Field:
+    """Render one field holding (up to) one cell per entry of ``multipotent``; ``blur`` is the optics'
+    Gaussian sigma in pixels (a focus problem: larger).
 
     A cell that cannot be placed without overlapping others by more than a few percent is left out, so
     the realised cells are those in ``Field.cells``.
@@ -148,7 +149,7 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool]) -
     illumination = 1 - 0.2 * ((yy - vy) ** 2 + (xx - vx) ** 2) / 0.5
     channels = []
     for signal, background in ((cd105, 10.0), (ssea3, 6.0), (dapi, 4.0)):
-        blurred = ndi.gaussian_filter(np.clip(signal, 0, 255), 1.0) * illumination + background
+        blurred = ndi.gaussian_filter(np.clip(signal, 0, 255), blur) * illumination + background
         counts = blurred * 257.0
         noisy = counts + rng.normal(0, 1, shape) * np.sqrt(counts * 40.0 + 300.0**2)
         channels.append(np.clip(np.rint(noisy), 0, 65535).astype(np.uint16))
@@ -176,15 +177,21 @@ def donor_flags(rng: np.random.Generator, n_cells: int, fraction: float) -> np.n
 
 
 def simulate_donor(
-    seed: int, donor: str, n_fields: int, size: int, cells_per_field: int, fraction: float
+    seed: int,
+    donor: str,
+    n_fields: int,
+    size: int,
+    cells_per_field: int,
+    fraction: float,
+    blur: float = 1.0,
 ) -> list[tuple[str, Field]]:
-    """All fields of one donor, named ``{donor}_field{NN}``; deterministic in (seed, donor)."""
+    """All fields of one donor, named ``{donor}_field{NN}``; deterministic in (seed, donor, blur)."""
     rng = np.random.default_rng([seed, *donor.encode("utf-8")])
     flags = donor_flags(rng, n_fields * cells_per_field, fraction)
     fields = []
     for i in range(n_fields):
         chunk = list(flags[i * cells_per_field : (i + 1) * cells_per_field])
-        field = render_field(rng, size, chunk)
+        field = render_field(rng, size, chunk, blur)
         fields.append((field_name(donor, i), field))
     return fields
 

@@ -1,0 +1,67 @@
+"""Image and segmentation quality of a scored donor, against the reference cohort's own: a donor imaged or
+segmented unlike the reference is scored all the same, and flagged with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Objects far smaller or larger than the reference's median cell: debris or fragments, and neighbours
+# merged into one object.
+TINY_AREA, MERGED_AREA = 0.25, 3.0
+
+
+def _per_image(cells: pd.DataFrame, column: str) -> pd.Series:
+    if column not in cells:
+        return pd.Series(dtype=float)
+    return cells.groupby(["donor", "image"], sort=False)[column].first().astype(float)
+
+
+def segmentation_rates(cells: pd.DataFrame, median_area: float) -> dict[str, float]:
+    """Shares of objects cut by the image border, tiny, and merged."""
+    area = cells["area"].to_numpy(float)
+    border = cells["touches_border"].astype(bool).mean() if "touches_border" in cells else np.nan
+    return {
+        "border_share": float(border) if len(cells) else np.nan,
+        "tiny_share": float(np.mean(area < TINY_AREA * median_area)) if len(cells) else np.nan,
+        "merged_share": float(np.mean(area > MERGED_AREA * median_area)) if len(cells) else np.nan,
+    }
+
+
+def quality(cells: pd.DataFrame, reference: pd.DataFrame, qc: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """(signals, flags) of one donor's cells against the reference cells (``qc``: config score.qc)."""
+    median_area = float(reference["area"].median())
+    own, ref = segmentation_rates(cells, median_area), segmentation_rates(reference, median_area)
+    focus, ref_focus = _per_image(cells, "image_focus"), _per_image(reference, "image_focus")
+    focus_ratio = float(focus.median() / ref_focus.median()) if len(focus) and len(ref_focus) else np.nan
+    saturated = _per_image(cells, "image_saturated")
+    pixel, ref_pixel = _per_image(cells, "pixel_size_um"), _per_image(reference, "pixel_size_um")
+    pixel_ratio = (
+        float(pixel.median() / ref_pixel.median())
+        if pixel.notna().any() and ref_pixel.notna().any()
+        else np.nan
+    )
+    signals = {
+        "focus_ratio": focus_ratio,
+        "saturated_max": float(saturated.max()) if len(saturated) else np.nan,
+        "pixel_size_ratio": pixel_ratio,
+        **own,
+    }
+    flags = []
+    if np.isfinite(focus_ratio) and focus_ratio < qc["min_focus_ratio"]:
+        flags.append(f"images out of focus (edge sharpness {focus_ratio:.2f} x the reference's)")
+    if np.isfinite(signals["saturated_max"]) and signals["saturated_max"] > qc["max_saturated"]:
+        flags.append(f"saturated images (up to {signals['saturated_max']:.1%} of pixels at the ceiling)")
+    if np.isfinite(pixel_ratio) and abs(np.log(pixel_ratio)) > np.log1p(qc["max_pixel_size_change"]):
+        flags.append(
+            f"pixel size {pixel.median():.3g} um, the reference's {ref_pixel.median():.3g} um: shapes are "
+            "measured in pixels"
+        )
+    names = {"border_share": "cut by the image border", "tiny_share": "tiny", "merged_share": "merged"}
+    for key, name in names.items():
+        if np.isfinite(own[key]) and own[key] - np.nan_to_num(ref[key]) > qc["max_excess"]:
+            flags.append(f"{own[key]:.0%} of objects {name} (reference {np.nan_to_num(ref[key]):.0%})")
+    return signals, flags

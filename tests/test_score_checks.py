@@ -1,0 +1,143 @@
+"""The checks a scoring run makes of each donor: drift against reference cells drawn at the donor's own
+fraction, image focus and saturation, segmentation quality, the CNN-embedding reference, the validation
+against known fractions and the precision guide."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from morphopotency.imaging.quality import focus, image_quality, saturated
+from morphopotency.score.donors import precision_guide, validation
+from morphopotency.score.drift import energy_test, matched_drift, matched_rows
+from morphopotency.score.embedding import EmbeddingReference, fit_reference
+from morphopotency.score.prevalence import Reference, cells_needed
+from morphopotency.score.quality import quality
+from morphopotency.simulate.images import render_field
+
+QC = {"min_focus_ratio": 0.8, "max_saturated": 0.01, "max_pixel_size_change": 0.05, "max_excess": 0.1}
+
+
+def _cells(rng, n, fraction, shift=0.0):
+    """Two features whose class-conditional distributions differ (the classes' shapes), plus ``shift``."""
+    labels = (rng.uniform(size=n) < fraction).astype(int)
+    x = rng.normal(np.where(labels[:, None] == 1, 1.5, -1.5), 1.0, size=(n, 2)) + shift
+    return x, labels
+
+
+def test_matched_rows_draw_the_asked_fraction_without_replacement():
+    labels = np.r_[np.ones(100), np.zeros(300)].astype(int)
+    rows = matched_rows(labels, 0.7, 500, np.random.default_rng(0))
+    assert len(set(rows)) == len(rows) and abs(labels[rows].mean() - 0.7) < 0.01
+    assert len(rows) == 142  # the 100 positives cap it: 100 / 0.7
+    assert labels[matched_rows(labels, 0.0, 50, np.random.default_rng(0))].sum() == 0
+
+
+def test_a_donor_unlike_the_reference_only_in_fraction_is_not_drift():
+    rng = np.random.default_rng(1)
+    reference, ref_labels = _cells(rng, 1500, 0.4)
+    donor, _ = _cells(rng, 300, 0.85)
+    plain = energy_test(donor, reference, n_resamples=199)
+    matched = matched_drift(donor, reference, ref_labels, 0.85, n_resamples=199)
+    assert plain[1] < 0.01  # a plain two-sample test flags the donor for being more multipotent
+    assert matched[1] > 0.05
+    shifted, _ = _cells(rng, 300, 0.85, shift=0.8)
+    assert matched_drift(shifted, reference, ref_labels, 0.85, n_resamples=199)[1] < 0.01
+
+
+def test_energy_test_p_values_are_not_small_for_one_distribution():
+    rng = np.random.default_rng(2)
+    p = [energy_test(rng.normal(size=(60, 3)), rng.normal(size=(80, 3)), 99, s)[1] for s in range(20)]
+    assert 0.2 < np.mean(p) < 0.8 and np.mean(np.array(p) < 0.05) <= 0.15
+    assert np.isnan(energy_test(np.zeros((1, 2)), np.zeros((5, 2)))[0])
+
+
+def test_focus_falls_with_blur_and_ignores_gain():
+    rng = np.random.default_rng(3)
+    sharp = render_field(rng, 256, [True, False] * 6).image[0]
+    blurred = render_field(np.random.default_rng(3), 256, [True, False] * 6, blur=3.0).image[0]
+    assert focus(blurred) < 0.8 * focus(sharp)
+    assert focus(sharp // 2) == pytest.approx(focus(sharp), rel=1e-3)
+    assert saturated(np.array([[0, 65535], [65535, 10]]), 65535) == 0.5
+    assert set(image_quality(sharp, 65535)) == {"image_focus", "image_saturated"}
+
+
+def _qc_cells(donor, n_images=3, per_image=40, focus_value=0.2, pixel=0.8, saturated_share=0.0, areas=None):
+    rows = []
+    for i in range(n_images):
+        area = np.full(per_image, 400.0) if areas is None else areas
+        rows.append(
+            pd.DataFrame(
+                {
+                    "donor": donor,
+                    "image": f"{donor}_{i}",
+                    "area": area,
+                    "touches_border": False,
+                    "image_focus": focus_value,
+                    "image_saturated": saturated_share,
+                    "pixel_size_um": pixel,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_quality_flags_name_each_problem_against_the_reference():
+    reference = _qc_cells("R")
+    signals, flags = quality(_qc_cells("N"), reference, QC)
+    assert flags == [] and signals["focus_ratio"] == 1.0 and signals["pixel_size_ratio"] == 1.0
+    _, flags = quality(_qc_cells("N", focus_value=0.12), reference, QC)
+    assert flags == ["images out of focus (edge sharpness 0.60 x the reference's)"]
+    _, flags = quality(_qc_cells("N", pixel=0.6, saturated_share=0.05), reference, QC)
+    assert any(f.startswith("saturated images (up to 5.0%") for f in flags)
+    assert any(f.startswith("pixel size 0.6 um, the reference's 0.8 um") for f in flags)
+    odd = np.r_[np.full(20, 400.0), np.full(10, 50.0), np.full(10, 2000.0)]
+    _, flags = quality(_qc_cells("N", areas=odd), reference, QC)
+    assert flags == ["25% of objects tiny (reference 0%)", "25% of objects merged (reference 0%)"]
+
+
+def test_embedding_reference_projects_and_round_trips(tmp_path):
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(50, 20))
+    ref = fit_reference(features, np.arange(100, 150))
+    assert ref.coords.shape == (50, 8) and np.allclose(ref.project(features), ref.coords)
+    ref.save(tmp_path / "e.npz")
+    back = EmbeddingReference.load(tmp_path / "e.npz")
+    assert np.array_equal(back.cells, ref.cells) and np.allclose(back.project(features), ref.coords)
+    with pytest.raises(ValueError, match="the bundle's have 20 features"):
+        back.project(features[:, :5])
+    assert fit_reference(features[:4], np.arange(4)).coords.shape == (4, 3)
+
+
+def test_validation_prefers_imaged_ssea3_and_falls_back_to_the_simulation():
+    scores = pd.DataFrame(
+        {
+            "donor": ["A", "B", "C"],
+            "fraction": [0.30, 0.60, 0.5],
+            "cc_fraction": [0.35, 0.50, 0.5],
+            "ci_low": [0.2, 0.55, 0.4],
+            "ci_high": [0.4, 0.7, 0.6],
+            "ssea3_fraction": [0.25, np.nan, np.nan],
+            "flags": ["", "images out of focus", ""],
+        }
+    )
+    table = validation(scores, {"A": 0.9, "B": 0.5})
+    assert list(table["donor"]) == ["A", "B"]  # C: nothing known
+    assert list(table["known_from"]) == ["SSEA3 imaged", "simulated"]
+    assert table["error"].round(3).tolist() == [0.05, 0.1] and table["cc_error"].round(3).tolist() == [
+        0.1,
+        0.0,
+    ]
+    assert table["covered"].tolist() == [True, False] and table["flagged"].tolist() == [False, True]
+    assert validation(scores.iloc[2:]).empty
+
+
+def test_precision_guide_is_cells_needed_at_each_fraction():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 400)
+    reference = Reference(labels, np.clip(labels * 0.6 + rng.uniform(0, 0.4, 400), 0, 1), 0.5, 0.5)
+    guide = precision_guide(reference)
+    assert list(guide.columns) == ["fraction", "cells_for_pm005", "cells_for_pm010"]
+    assert guide.loc[1, "cells_for_pm005"] == cells_needed(reference, 0.05, 0.4)
+    assert (guide["cells_for_pm005"] > 3 * guide["cells_for_pm010"]).all()
