@@ -108,6 +108,7 @@ WRITERS = {
 ATOMIC_INSIDE = {
     ("workflow/scripts/cnn_dataset.py", "data.save"),
     ("workflow/scripts/imaging_shape_modes.py", "model.save"),
+    ("workflow/scripts/model_bundle.py", "reference_embedding(inp.cnn, inp.crops, final).save"),
 }
 
 

@@ -141,3 +141,21 @@ def test_precision_guide_is_cells_needed_at_each_fraction():
     assert list(guide.columns) == ["fraction", "cells_for_pm005", "cells_for_pm010"]
     assert guide.loc[1, "cells_for_pm005"] == cells_needed(reference, 0.05, 0.4)
     assert (guide["cells_for_pm005"] > 3 * guide["cells_for_pm010"]).all()
+
+
+def test_auto_takes_the_leave_one_donor_out_winner_among_covering_estimators():
+    from morphopotency.score.prevalence import choose_estimator
+
+    lodo = pd.DataFrame(
+        {
+            "estimator": ["cc", "acc", "pacc", "em"],
+            "donors": 5,
+            "mean_abs_error": [0.09, 0.12, 0.06, 0.05],
+            "intervals_covering": [4, 5, 5, 2],
+        }
+    )
+    assert choose_estimator("auto", lodo)[0] == "pacc"  # em is closer but its intervals cover 2 of 5
+    assert "0.060, 5 of 5 intervals covering" in choose_estimator("auto", lodo)[1]
+    assert choose_estimator("cc", lodo) == ("cc", "set in the config (score.estimator)")
+    assert choose_estimator("auto", None)[0] == "pacc"
+    assert choose_estimator("auto", lodo.assign(intervals_covering=0))[0] == "em"

@@ -9,7 +9,8 @@ import torch
 
 from morphopotency.imaging.cells import ssea3_threshold
 from morphopotency.provenance import config_hash, git_commit
-from morphopotency.score.bundle import export, preprocessing_settings, reference_cells, reference_embedding
+from morphopotency.score.bundle import export, preprocessing_settings, reference_cells
+from morphopotency.score.embedding import reference_embedding
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "model_bundle")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
 from morphopotency.score.bundle import Bundle
+from morphopotency.score.prevalence import choose_estimator
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
 ESTIMATORS = {
@@ -67,13 +68,14 @@ def score_report(
         + "</li>"
         for r in scores.itertuples()
     )
-    method = settings["estimator"]
+    lodo = bundle.optional_table("metrics/lodo_validation.tsv")
+    method, why = choose_estimator(settings["estimator"], lodo)
     summary = Section(
         id="verdicts",
         title="Verdicts",
         text=f"<ul>{verdicts}</ul>"
         + paragraph(
-            f"Fraction: {ESTIMATORS[method]} from the bundle's CNN, its error rates measured on the "
+            f"Fraction: {ESTIMATORS[method]} ({why}) from the bundle's CNN, its error rates measured on the "
             "reference cells the final model did not train on; 95 % intervals over "
             f"{settings['bootstrap']} bootstrap resamples of those reference cells and of the donor's "
             f"cells. A donor is accepted when its whole interval reaches {settings['accept_at_least']:g}, "
@@ -126,8 +128,6 @@ def score_report(
         ),
     )
     shapes.tables.append(table(modes, "results/score/shape_modes.tsv", max_rows=200))
-    lodo_file = bundle.path("metrics/lodo_validation.tsv")
-    lodo = pd.read_csv(lodo_file, sep="\t") if lodo_file.is_file() else None
     record = bundle.provenance
     provenance = Section(
         id="provenance",

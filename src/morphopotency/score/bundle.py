@@ -96,22 +96,6 @@ def reference_cells(
     return cells.join(chosen, how="left").join(own, how="left").rename_axis("cell").reset_index()
 
 
-def reference_embedding(model_file: str | Path, crops_file: str | Path, final: pd.DataFrame):
-    """The final model's embeddings of the reference cells it did not train on (its validation and test
-    cells, as for its error rates), PCA-reduced: an EmbeddingReference."""
-    import numpy as np
-    import torch
-
-    from morphopotency.cnn.model import load_model
-    from morphopotency.cnn.train import embed
-    from morphopotency.score.embedding import fit_reference
-
-    held_out = np.sort(final.loc[final["role"].isin(["val", "test"]), "cell"].to_numpy())
-    model, spec, _ = load_model(model_file)
-    crops = torch.from_numpy(np.load(crops_file, allow_pickle=False))
-    return fit_reference(embed(model, crops, held_out, spec), held_out)
-
-
 def manifest_text(folder: Path) -> str:
     """``sha256sum`` lines for every file of ``folder`` but the manifest itself."""
     lines = [
@@ -158,6 +142,10 @@ class Bundle:
 
     def table(self, name: str) -> pd.DataFrame:
         return pd.read_csv(self.folder / name, sep="\t", dtype={"donor": str, "image": str})
+
+    def optional_table(self, name: str) -> pd.DataFrame | None:
+        """A table only some bundles hold (the leave-one-donor-out validation), or None."""
+        return self.table(name) if (self.folder / name).is_file() else None
 
 
 def verify(folder: str | Path) -> None:

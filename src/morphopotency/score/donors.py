@@ -13,7 +13,13 @@ import pandas as pd
 from morphopotency.score.bundle import Bundle
 from morphopotency.score.drift import matched_drift
 from morphopotency.score.embedding import EmbeddingReference
-from morphopotency.score.prevalence import Reference, bootstrap_interval, cells_needed, estimate
+from morphopotency.score.prevalence import (
+    Reference,
+    bootstrap_interval,
+    cells_needed,
+    choose_estimator,
+    estimate,
+)
 from morphopotency.score.quality import quality
 
 # Shape features compared with the reference cohort's (log area: sizes are compared as ratios).
@@ -62,7 +68,8 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
     emb_labels = ref_cells.set_index("cell").loc[embedding.cells, "label"].to_numpy()
     emb_columns = [f"emb_{i}" for i in range(len(embedding.components))]
     threshold = float(bundle.settings["cnn"]["threshold"])
-    method, alpha, seed = settings["estimator"], settings["drift_alpha"], settings["seed"]
+    method, _ = choose_estimator(settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"))
+    alpha, seed = settings["drift_alpha"], settings["seed"]
     rows = []
     for donor, part in cells.groupby("donor", sort=True):
         prob = part["prob"].to_numpy(float)
@@ -75,9 +82,9 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
         signals, flags = quality(part, ref_cells, settings["qc"])
         if len(part) < settings["min_cells"]:
             flags.insert(0, f"too few cells ({len(part)} < {settings['min_cells']})")
-        if np.isfinite(shape_p) and shape_p < alpha:
+        if np.isfinite(shape_p) and shape_p <= alpha:
             flags.append(f"shapes unlike the reference cohort's at this fraction (p = {shape_p:.3g})")
-        if np.isfinite(emb_p) and emb_p < alpha:
+        if np.isfinite(emb_p) and emb_p <= alpha:
             flags.append(f"cells unlike the reference cohort's to the CNN (p = {emb_p:.3g})")
         rows.append(
             {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.decomposition import PCA
 
 N_COMPONENTS = 8
@@ -29,7 +30,16 @@ class EmbeddingReference:
         return (features - self.mean) @ self.components.T
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, mean=self.mean, components=self.components, cells=self.cells, coords=self.coords)
+        from morphopotency.io.atomic import atomic_path
+
+        arrays = {
+            "mean": self.mean,
+            "components": self.components,
+            "cells": self.cells,
+            "coords": self.coords,
+        }
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> EmbeddingReference:
@@ -47,3 +57,19 @@ def fit_reference(
     return EmbeddingReference(
         mean=pca.mean_, components=pca.components_, cells=np.asarray(cells), coords=pca.transform(features)
     )
+
+
+def reference_embedding(
+    model_file: str | Path, crops_file: str | Path, final: pd.DataFrame
+) -> EmbeddingReference:
+    """The final model's embeddings of the reference cells it did not train on (its validation and test
+    cells, as for its error rates), PCA-reduced: an EmbeddingReference."""
+    import torch
+
+    from morphopotency.cnn.model import load_model
+    from morphopotency.cnn.train import embed
+
+    held_out = np.sort(final.loc[final["role"].isin(["val", "test"]), "cell"].to_numpy())
+    model, spec, _ = load_model(model_file)
+    crops = torch.from_numpy(np.load(crops_file, allow_pickle=False))
+    return fit_reference(embed(model, crops, held_out, spec), held_out)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 METHODS = ("cc", "acc", "pcc", "pacc", "em")
 
@@ -152,3 +153,24 @@ def cells_needed(
     q = fpr + prevalence * gap
     z = float(norm.ppf(0.5 + level / 2))
     return int(np.ceil(q * (1 - q) * (z / (half_width * gap)) ** 2))
+
+
+def choose_estimator(setting: str, lodo: pd.DataFrame | None) -> tuple[str, str]:
+    """(estimator, why). ``auto`` takes the one the training run's leave-one-donor-out validation found
+    most accurate (lowest mean absolute error) among those whose 95 % intervals covered at least 80 % of
+    the held-out donors: which one wins depends on how well the CNN separates the classes and how many
+    cells a donor has, so the reference cohort decides, not a fixed rule."""
+    if setting != "auto":
+        return setting, "set in the config (score.estimator)"
+    if lodo is None or lodo.empty:
+        return (
+            "pacc",
+            "auto, and the bundle holds no leave-one-donor-out validation: PACC, unbiased by design",
+        )
+    ok = lodo[lodo["intervals_covering"] >= 0.8 * lodo["donors"]]
+    pool = ok if len(ok) else lodo
+    best = pool.sort_values(["mean_abs_error", "estimator"], kind="stable").iloc[0]
+    return str(best["estimator"]), (
+        f"auto: lowest leave-one-donor-out mean absolute error ({best['mean_abs_error']:.3f}, "
+        f"{int(best['intervals_covering'])} of {int(best['donors'])} intervals covering) of the training run"
+    )
