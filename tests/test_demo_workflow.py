@@ -263,3 +263,27 @@ def test_one_changed_donor_reruns_its_imaging_cnn_and_report_only(demo):
         "report_html",
     } <= set(jobs)
     assert not [rule for rule in jobs if rule.startswith("rnaseq") or rule == "plotloadings"], jobs
+
+
+def test_new_donor_lots_are_scored_and_only_the_out_of_focus_one_flagged(demo):
+    """`make demo` trains on S1-S9 and scores N1-N3 (role score, no SSEA3 imaged): each gets a fraction
+    with an interval; N3, imaged out of focus, is flagged for it, and the clean N1 and N2 are not flagged
+    although their fractions lie outside the reference range (drift is tested at the donor's own
+    fraction). The leave-one-donor-out validation covers every reference donor."""
+    root, _ = demo
+    scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
+    assert list(scores.index) == ["N1", "N2", "N3"] and (scores["cells"] > 50).all()
+    assert (scores["ci_low"] <= scores["fraction"]).all() and (scores["fraction"] <= scores["ci_high"]).all()
+    flags = scores["flags"].fillna("")
+    assert flags["N1"] == "" and flags["N2"] == "", flags.to_dict()
+    assert "out of focus" in flags["N3"] and scores.loc["N3", "focus_ratio"] < 0.8
+    assert scores.loc[["N1", "N2"], "focus_ratio"].between(0.9, 1.1).all()
+    lodo = pd.read_csv(root / "results/cnn/lodo/validation.tsv", sep="\t").set_index("estimator")
+    assert list(lodo.index) == ["cc", "pcc", "acc", "pacc", "em"] and (lodo["donors"] == 5).all()
+    # auto: the estimator the validation found most accurate among those covering 4 of 5 donors.
+    covering = lodo[lodo["intervals_covering"] >= 4]
+    assert scores["estimator"].eq(covering["mean_abs_error"].idxmin()).all()
+    known = pd.read_csv(root / "results/score/validation.tsv", sep="\t")
+    assert list(known["donor"]) == ["N1", "N2", "N3"] and (known["known_from"] == "simulated").all()
+    html = (root / "results/report/score_report.html").read_text()
+    assert "images out of focus" in html and "leave-one-donor-out" in html
