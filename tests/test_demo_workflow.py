@@ -19,7 +19,7 @@ from morphopotency.cnn.tensors import to_device
 from morphopotency.cnn.train import predict_proba
 from morphopotency.simulate.images import shape_class_ceiling
 from tests.conftest import REPO
-from tests.workflow_helpers import snakemake, write_project
+from tests.workflow_helpers import shipped_samples, snakemake, write_project
 
 pytestmark = pytest.mark.workflow
 
@@ -29,8 +29,8 @@ def demo(tmp_path_factory):
     # The shipped config as it is, run from a project folder of its own (README): its relative gene-set and
     # marker paths resolve to the workflow's shipped resources.
     shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
-    root = write_project(tmp_path_factory.mktemp("demo"), shipped, samples)
+    header, samples = shipped_samples()
+    root = write_project(tmp_path_factory.mktemp("demo"), shipped, samples, header)
     result = snakemake(root, timeout=1800)  # the default target, as `make demo`
     assert result.returncode == 0, result.stderr[-4000:]
     return root, shipped

@@ -7,8 +7,7 @@ import pytest
 import tifffile
 
 from morphopotency.imaging.shapes import ShapeModel
-from tests.conftest import REPO
-from tests.workflow_helpers import snakemake, tiny_config, write_project
+from tests.workflow_helpers import shipped_samples, snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
 FRACTIONS = {"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66}
@@ -26,8 +25,8 @@ def demo(tmp_path_factory):
         seed=20230411,
     )
     config["imaging"] = {"shape_modes": {"k": 20}}  # the paper's 20 modes: this cohort has ~480 cells
-    samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
-    root = write_project(tmp_path_factory.mktemp("imaging"), config, samples)
+    header, samples = shipped_samples(reference_only=True)
+    root = write_project(tmp_path_factory.mktemp("imaging"), config, samples, header)
     result = snakemake(
         root,
         "results/imaging/ssea3_fraction.tsv",

@@ -11,8 +11,8 @@ from morphopotency.io.gmt import read_gmt, term_id
 from morphopotency.io.tables import read_expression
 from morphopotency.rnaseq.expression import log2p1
 from morphopotency.rnaseq.pca import pcatools_pca
-from tests.conftest import GO_BP, REPO
-from tests.workflow_helpers import snakemake, tiny_config, write_project
+from tests.conftest import GO_BP
+from tests.workflow_helpers import shipped_samples, snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
 STEM = ["S1", "S5", "S7", "S8", "S9"]
@@ -26,8 +26,8 @@ def demo(tmp_path_factory):
         multipotent_fraction={"S1": 0.40, "S5": 0.45, "S7": 0.35, "S8": 0.72, "S9": 0.66},
         seed=20230411,
     )
-    samples = (REPO / "config" / "samples.tsv").read_text().splitlines()[1:]
-    root = write_project(tmp_path_factory.mktemp("rnaseq"), config, samples)
+    header, samples = shipped_samples(reference_only=True)
+    root = write_project(tmp_path_factory.mktemp("rnaseq"), config, samples, header)
     result = snakemake(root)
     assert result.returncode == 0, result.stderr[-4000:]
     return root / "results" / "rnaseq", root

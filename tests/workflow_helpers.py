@@ -97,3 +97,12 @@ def snakemake(
 def write_cnn_project(root: Path, config: dict) -> Path:
     """A project of the tiny CNN cohort: three reference donors and N1 to score."""
     return write_project(root, config, CNN_SAMPLES, CNN_SAMPLES_HEADER)
+
+
+def shipped_samples(reference_only: bool = False) -> tuple[str, list[str]]:
+    """The shipped sample sheet (header line, rows); ``reference_only`` leaves out the donors it scores
+    (N1-N3), for runs without the CNN."""
+    header, *rows = (REPO / "config" / "samples.tsv").read_text().splitlines()
+    if reference_only:
+        rows = [r for r in rows if r.split("\t")[-1] != "score"]
+    return header + "\n", rows
