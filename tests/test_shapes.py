@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from morphopotency.imaging.shapes import ShapeModel, fit_shape_modes, register, resample
+from tests.conftest import SHARED_DATA, needs_shared
 
 
 def ellipse(a, b, n=200, angle=0.0, shift=(0, 0)):
@@ -76,3 +77,21 @@ def test_modes_separate_shapes_are_stable_and_reload(outlines, tmp_path):
     assert (again.assign(x) == modes).all()
     with np.load(tmp_path / "model.npz", allow_pickle=False) as data:  # no pickles inside
         assert set(data.files) >= {"centroids", "pca_components", "reference"}
+
+
+@needs_shared
+def test_shape_modes_are_stable_on_real_msc_outlines():
+    """The 112 hand-annotated rat MSC outlines of the Cell Tracking Challenge (irregular, real): eight
+    modes at the default 3,000 consensus runs are the same partition whatever the seed (median ARI 1.0
+    measured; 0.71 at 1,000 runs, 0.72 at 200: the consensus needs its runs)."""
+    import tifffile
+
+    from morphopotency.imaging.cells import outer_contours
+
+    outlines = []
+    for mask in sorted((SHARED_DATA / "ctc_msc_01/masks").glob("*.tif")):
+        labels = tifffile.imread(mask)
+        contours = (resample(c, 50) for c in outer_contours(labels, np.unique(labels)[1:]))
+        outlines += [c for c in contours if c is not None]
+    model = fit_shape_modes(np.stack(outlines), k=8, stability_seeds=3)
+    assert len(outlines) == 112 and np.median(model.stability_ari) >= 0.9

@@ -22,11 +22,11 @@ import numpy as np
 from scipy.cluster import hierarchy
 from scipy.interpolate import CubicSpline
 from scipy.spatial.distance import pdist
-from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import PowerTransformer
 
+from morphopotency.imaging.kmeans import co_association, kmeans_runs
 from morphopotency.io.atomic import atomic_path
 
 
@@ -188,19 +188,16 @@ def nearest(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
 
 
 def _consensus(features: np.ndarray, k: int, seed: int, runs: int) -> np.ndarray:
-    """Consensus labels of ``runs`` K-means fits: cells clustered on how often they share a cluster.
+    """Consensus labels of ``runs`` K-means fits (batched, morphopotency.imaging.kmeans): cells clustered
+    on how often they share a cluster.
 
     Average linkage on 1 - co-association cuts the tree into K modes. (Runs with K to 2K clusters were
     tried: steadier on a 347-cell cohort, 0.84 vs 0.77 median ARI at 1,000 runs, but less so on the
     480-cell demo, 0.903 vs 0.935 at 3,000 runs.)
     """
     n = len(features)
-    co = np.zeros((n, n), dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    for _ in range(runs):
-        km = KMeans(k, n_init=1, random_state=int(rng.integers(2**31 - 1))).fit(features)
-        co += km.labels_[:, None] == km.labels_[None, :]
-    distance = 1 - co / runs
+    labels = kmeans_runs(features, k, runs, np.random.default_rng(seed))
+    distance = 1 - co_association(labels, k)
     np.fill_diagonal(distance, 0)
     tree = hierarchy.linkage(distance[np.triu_indices(n, 1)], method="average")
     return hierarchy.fcluster(tree, k, criterion="maxclust") - 1
