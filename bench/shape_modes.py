@@ -1,24 +1,63 @@
-"""Throughput of contour extraction + registration + shape-mode assignment at 1,000 / 10,000 / 100,000 cells.
+"""Every stage of the shape modes a user waits for, at 300 / 3,000 / 30,000 / 100,000 cells: contour
+extraction, registration, the fit with its stability fits (on at most ``max_fit_cells`` cells, the rest
+assigned), and assignment; peak memory and the growth exponent of each stage per tenfold more cells.
 
-Synthetic label images (ellipses and lobed outlines, 32 x 32 px each, 1,024 per 1024 x 1024 tile) stand in
-for segmented fields. Prints cells per second, peak traced memory, and the growth of time and memory per
-tenfold more cells (1.0 = linear). Memory is the process's peak resident set (tracemalloc would triple the
-run time of this allocation-heavy loop). Run: .venv/bin/python bench/shape_modes.py [--max 100000]
+Baselines in the same run, on the same 300 cells:
+- the consensus as it was fitted before, one scikit-learn KMeans per call, timed over ``--loop-runs`` runs
+  and scaled to the fit's runs (the per-run cost is flat);
+- the reference tool, ``vampire-analysis`` 0.0.1 (build + apply: sampling, registration, PCA, K-means,
+  assignment; its plots and pickles left out), installed by this benchmark into a throw-away venv, or
+  skipped with a message when it cannot be installed (``--no-vampire`` skips it).
+
+Synthetic label images (ellipses and lobed outlines, 32 x 32 px each, 1,024 per 1024 x 1024 tile) stand
+in for segmented fields. Memory is the process's peak resident set.
+Run: .venv/bin/python bench/shape_modes.py [--max 100000] [--runs 3000] [--seeds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from skimage.draw import polygon
 
 from morphopotency.imaging.cells import outer_contours
-from morphopotency.imaging.shapes import fit_shape_modes, resample
+from morphopotency.imaging.shapes import fit_shape_modes, register, resample
 
 TILE, CELL = 1024, 32
+SIZES = (300, 3_000, 30_000, 100_000)
+
+# Runs in the throw-away venv: vampire's own pipeline functions on the raw contours (x, y rows).
+VAMPIRE_SCRIPT = """
+import json, sys, time
+import numpy as np
+from vampire import analysis, processing
+data = np.load(sys.argv[1])
+contours = np.split(data["points"], data["offsets"][1:-1])
+contours = [c.T for c in contours]
+k = int(sys.argv[2])
+t0 = time.perf_counter()
+sampled = processing.sample_contours(contours, num_points=50)
+registered, mean_registered = processing.register_contours(sampled)
+aligned, mean_aligned = processing.align_contours(registered, mean_registered)
+directions, components = analysis.pca_contours(aligned)
+frame, centroids = analysis.cluster_contours(components, aligned, num_clusters=k, num_pc=20, random_state=0)
+t1 = time.perf_counter()
+sampled = processing.sample_contours(contours, num_points=50)
+registered, _ = processing.register_contours(sampled)
+aligned, _ = processing.align_contours(registered, mean_registered)
+components = analysis.pca_transform_contours(aligned, mean_aligned, directions)
+analysis.assign_clusters_id(components, aligned, centroids, num_pc=20)
+t2 = time.perf_counter()
+print(json.dumps({"build": t1 - t0, "apply": t2 - t1}))
+"""
 
 
 def tile(rng: np.random.Generator) -> np.ndarray:
@@ -39,42 +78,144 @@ def tile(rng: np.random.Generator) -> np.ndarray:
     return labels
 
 
-def extract(labels: np.ndarray) -> np.ndarray:
-    ids = np.unique(labels)[1:]
-    return np.stack([resample(c, 50) for c in outer_contours(labels, ids)])
+def raw_contours(tiles: list[np.ndarray], n: int) -> list[np.ndarray]:
+    out: list[np.ndarray] = []
+    while len(out) < n:
+        labels = tiles[(len(out) // (TILE // CELL) ** 2) % len(tiles)]
+        out += outer_contours(labels, np.unique(labels)[1:])
+    return out[:n]
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def loop_consensus_seconds(features: np.ndarray, k: int, runs: int) -> float:
+    """The former fit's inner loop: one scikit-learn KMeans per call, co-association by comparison."""
+    from sklearn.cluster import KMeans
+
+    n = len(features)
+    co = np.zeros((n, n), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for _ in range(runs):
+        km = KMeans(k, n_init=1, random_state=int(rng.integers(2**31 - 1))).fit(features)
+        co += km.labels_[:, None] == km.labels_[None, :]
+    return time.perf_counter() - start
+
+
+def vampire_seconds(contours: list[np.ndarray], k: int) -> dict | str:
+    """vampire-analysis build + apply in a throw-away venv, or why it was skipped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        venv = Path(tmp) / "venv"
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True, text=True)
+        python = venv / "bin" / "python"
+        install = subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "vampire-analysis==0.0.1",
+                "opencv-python-headless",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode or install.returncode:
+            return f"skipped: could not install vampire-analysis ({(made.stderr + install.stderr)[-300:]})"
+        xy = [np.asarray(c)[:, ::-1] for c in contours]  # (row, col) -> (x, y)
+        offsets = np.cumsum([0, *map(len, xy)])
+        np.savez(Path(tmp) / "contours.npz", points=np.concatenate(xy), offsets=offsets)
+        (Path(tmp) / "run.py").write_text(VAMPIRE_SCRIPT)
+        run = subprocess.run(
+            [str(python), str(Path(tmp) / "run.py"), str(Path(tmp) / "contours.npz"), str(k)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode:
+            return f"skipped: vampire-analysis failed ({run.stderr[-300:]})"
+        return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--max", type=int, default=100_000)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3000, help="consensus runs (the default config's)")
+    parser.add_argument("--seeds", type=int, default=5, help="fits compared for stability (the default's)")
+    parser.add_argument("--loop-runs", type=int, default=100)
+    parser.add_argument("--no-vampire", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    tiles = [tile(rng) for _ in range(3)]
-    model = fit_shape_modes(extract(tiles[0]), k=20, runs=200, stability_seeds=2)
+    tiles = [tile(rng) for _ in range(4)]
     rows = []
-    n = 1000
-    while n <= args.max:
-        per_tile = (TILE // CELL) ** 2
+    for n in [s for s in SIZES if s <= args.max]:
         t0 = time.perf_counter()
-        outlines, done = [], 0
-        while done < n:
-            batch = extract(tiles[(done // per_tile) % len(tiles)])[: n - done]
-            outlines.append(batch)
-            done += len(batch)
-        modes = model.assign(np.concatenate(outlines))
-        seconds = time.perf_counter() - t0
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        rows.append((n, seconds, peak))
+        contours = raw_contours(tiles, n)
+        outlines = np.stack([resample(c, 50) for c in contours])
+        t1 = time.perf_counter()
+        register(outlines)
+        t2 = time.perf_counter()
+        model = fit_shape_modes(outlines, k=args.k, runs=args.runs, stability_seeds=args.seeds)
+        t3 = time.perf_counter()
+        modes = model.assign(outlines)
+        t4 = time.perf_counter()
+        row = {
+            "cells": n,
+            "contours": t1 - t0,
+            "register": t2 - t1,
+            "fit": t3 - t2,
+            "assign": t4 - t3,
+            "peak_mb": peak_mb(),
+            "ari": float(np.median(model.stability_ari)),
+            "modes": len(set(modes)),
+        }
+        rows.append(row)
         print(
-            f"{n:>7} cells: {n / seconds:8.0f} cells/s   {seconds:7.2f} s   peak RSS {peak / 1e6:7.1f} "
-            f"MB   modes used {len(set(modes))}",
+            f"{n:>7} cells: contours {row['contours']:7.2f} s  register {row['register']:6.2f} s  "
+            f"fit+stability {row['fit']:7.2f} s (median ARI {row['ari']:.3f})  assign {row['assign']:6.2f} s  "
+            f"peak RSS {row['peak_mb']:7.0f} MB",
             flush=True,
         )
-        n *= 10
-    for (n0, t0, m0), (n1, t1, m1) in zip(rows, rows[1:]):
+        if n == SIZES[0]:
+            # Unit rows of 20 values, as the fit's features are; the loop's cost is its per-call overhead.
+            features = np.random.default_rng(1).normal(size=(n, 20))
+            features /= np.linalg.norm(features, axis=1, keepdims=True)
+            loop = (
+                loop_consensus_seconds(features, args.k, args.loop_runs)
+                * args.runs
+                * args.seeds
+                / args.loop_runs
+            )
+            ours = row["fit"] + row["assign"]
+            print(
+                f"  baseline, scikit-learn loop for the same {args.runs} x {args.seeds} runs: "
+                f"{loop:7.1f} s   ours x{loop / ours:.1f} faster"
+            )
+            if not args.no_vampire:
+                vampire = vampire_seconds(contours, args.k)
+                if isinstance(vampire, str):
+                    print(f"  vampire-analysis 0.0.1: {vampire}")
+                else:
+                    theirs = vampire["build"] + vampire["apply"]
+                    print(
+                        f"  vampire-analysis 0.0.1 build {vampire['build']:.2f} s + apply "
+                        f"{vampire['apply']:.2f} s (one 3-init K-means, no stability): ours (fit + stability + "
+                        "assign) takes "
+                        f"x{ours / theirs:.1f} its time"
+                    )
+    stages = ("contours", "register", "fit", "assign")
+    for a, b in zip(rows, rows[1:]):
+        growth = {s: np.log(b[s] / a[s]) / np.log(b["cells"] / a["cells"]) for s in stages if a[s] > 0}
         print(
-            f"x{n1 // n0} cells: time x{t1 / t0:.1f} (growth exponent "
-            f"{np.log(t1 / t0) / np.log(n1 / n0):.2f}), memory x{m1 / m0:.1f}"
+            f"x{b['cells'] // a['cells']} cells: growth exponent "
+            + ", ".join(f"{s} {g:.2f}" for s, g in growth.items())
+            + " (1.0 = linear; the fit is on at most max_fit_cells), memory "
+            + f"x{b['peak_mb'] / a['peak_mb']:.1f}"
         )
 
 
