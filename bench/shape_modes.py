@@ -177,7 +177,8 @@ def main() -> None:
         rows.append(row)
         print(
             f"{n:>7} cells: contours {row['contours']:7.2f} s  register {row['register']:6.2f} s  "
-            f"fit+stability {row['fit']:7.2f} s (median ARI {row['ari']:.3f})  assign {row['assign']:6.2f} s  "
+            f"fit+stability {row['fit']:7.2f} s (median ARI {row['ari']:.3f})  "
+            f"assign {row['assign']:6.2f} s  "
             f"peak RSS {row['peak_mb']:7.0f} MB",
             flush=True,
         )
@@ -204,8 +205,8 @@ def main() -> None:
                     theirs = vampire["build"] + vampire["apply"]
                     print(
                         f"  vampire-analysis 0.0.1 build {vampire['build']:.2f} s + apply "
-                        f"{vampire['apply']:.2f} s (one 3-init K-means, no stability): ours (fit + stability + "
-                        "assign) takes "
+                        f"{vampire['apply']:.2f} s (one 3-init K-means, no stability): "
+                        "ours (fit + stability + assign) takes "
                         f"x{ours / theirs:.1f} its time"
                     )
     stages = ("contours", "register", "fit", "assign")
