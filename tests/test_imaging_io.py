@@ -200,3 +200,62 @@ def test_shape_channel_alone_is_enough_to_measure_cells(ome):
     both = measure_cells(read_image(ome, Channels()), labels, "S1", "a")
     np.testing.assert_array_equal(cells["shape_mean"], both["shape_mean"])
     assert (both["label_mean"] > both["shape_mean"]).all()
+
+
+def test_pixel_size_units_are_converted_to_micrometres(tmp_path):
+    data = np.stack([np.full((32, 40), v, np.uint16) for v in (100, 200, 300)])
+    for name, size, unit in (("nm", 500.0, "nm"), ("um", 0.5, "µm"), ("default", 0.5, None)):
+        meta = {
+            "axes": "CYX",
+            "PhysicalSizeX": size,
+            "PhysicalSizeY": size,
+            "Channel": {"Name": ["CD105", "SSEA3", "DAPI"]},
+        }
+        if unit:
+            meta |= {"PhysicalSizeXUnit": unit, "PhysicalSizeYUnit": unit}
+        tifffile.imwrite(tmp_path / f"{name}.ome.tif", data, ome=True, metadata=meta)
+        assert read_image(tmp_path / f"{name}.ome.tif").pixel_size_um == pytest.approx(0.5), name
+    tifffile.imwrite(
+        tmp_path / "ij.tif",
+        data,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={"axes": "CYX", "unit": "micron"},
+    )
+    assert read_image(
+        tmp_path / "ij.tif", Channels(shape=0, label=1, nuclei=2)
+    ).pixel_size_um == pytest.approx(0.5)
+    tifffile.imwrite(tmp_path / "px.tif", data, imagej=True, metadata={"axes": "CYX", "unit": "pixel"})
+    assert read_image(tmp_path / "px.tif", Channels(shape=0, label=1, nuclei=2)).pixel_size_um is None
+
+
+def test_a_multi_scene_file_is_refused_with_its_scenes(tmp_path):
+    path = tmp_path / "plate.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        for scene in ("A1", "A2"):
+            tif.write(np.zeros((3, 16, 16), np.uint16), metadata={"axes": "CYX", "Name": scene})
+    with pytest.raises(ImageError, match=r"plate.ome.tif: holds 2 scenes \(A1, A2\)"):
+        read_image(path)
+
+
+def test_masks_from_cellpose_stardist_and_cellprofiler(tmp_path):
+    from skimage import io as skio
+
+    labels = np.zeros((20, 30), np.uint16)
+    labels[2:8, 2:8], labels[10:18, 5:25] = 1, 300  # a label above 255 needs 16 bits
+    skio.imsave(tmp_path / "f_cp_masks.png", labels, check_contrast=False)  # cellpose --save_png
+    tifffile.imwrite(tmp_path / "f_masks.tif", labels)  # cellpose --save_tif, StarDist, QuPath
+    for name in ("f_cp_masks.png", "f_masks.tif"):
+        assert np.array_equal(read_mask(tmp_path / name, (20, 30)), labels)
+    wrapped = np.zeros((20, 30), np.uint8)
+    wrapped[2:8, 2:8], wrapped[10:18, 5:25] = 44, 44  # label 300 stored in 8 bits as 44: two objects
+    skio.imsave(tmp_path / "wrapped.png", wrapped, check_contrast=False)
+    with pytest.raises(ImageError, match="8-bit labels, some of which cover several separate objects"):
+        read_mask(tmp_path / "wrapped.png", (20, 30))
+    with pytest.raises(ImageError, match="pickled objects and is not loaded"):
+        read_mask(tmp_path / "f_seg.npy", (20, 30))
+    skio.imsave(tmp_path / "rgb.png", np.zeros((20, 30, 3), np.uint8), check_contrast=False)
+    with pytest.raises(ImageError, match="one 2-D label image"):
+        read_mask(tmp_path / "rgb.png", (20, 30))
+    with pytest.raises(ImageError, match=r"mask shape \(20, 30\) differs from its image \(20, 31\)"):
+        read_mask(tmp_path / "f_cp_masks.png", (20, 31))

@@ -43,10 +43,43 @@ class Image:
     channel_names: list[str] = field(default_factory=list)
 
 
+# Length units as OME writes them (and ImageJ's "micron"), in micrometres per unit.
+UNIT_UM = {
+    "pm": 1e-6,
+    "Å": 1e-4,
+    "nm": 1e-3,
+    "µm": 1.0,
+    "μm": 1.0,
+    "um": 1.0,
+    "micron": 1.0,
+    "microns": 1.0,
+    "mm": 1e3,
+    "cm": 1e4,
+    "m": 1e6,
+}
+
+
+def _ome_images(tif: tifffile.TiffFile) -> list[dict]:
+    """The OME-XML's Image elements (parsed by tifffile's public xml2dict, not by pattern matching)."""
+    images = tifffile.xml2dict(tif.ome_metadata).get("OME", {}).get("Image", [])
+    return images if isinstance(images, list) else [images]
+
+
+def _to_um(value: float, unit: str | None, path: Path) -> float:
+    """A physical pixel size in µm; OME's default unit is µm when the file names none."""
+    unit = "µm" if unit in (None, "") else str(unit)
+    if unit not in UNIT_UM:
+        raise ImageError(f"{path}: pixel size unit {unit!r} is not a length unit this reader knows")
+    return float(value) * UNIT_UM[unit]
+
+
 def _channel_names(tif: tifffile.TiffFile, n: int) -> list[str]:
     names: list[str] = []
     if tif.is_ome and tif.ome_metadata:
-        names = re.findall(r'<Channel [^>]*Name="([^"]*)"', tif.ome_metadata)
+        images = _ome_images(tif)
+        channels = images[0].get("Pixels", {}).get("Channel", []) if images else []
+        channels = channels if isinstance(channels, list) else [channels]
+        names = [str(c.get("Name", i)) for i, c in enumerate(channels)]
     elif tif.is_imagej and tif.imagej_metadata:
         labels = tif.imagej_metadata.get("Labels") or tif.imagej_metadata.get("labels")
         if isinstance(labels, list):
@@ -54,16 +87,33 @@ def _channel_names(tif: tifffile.TiffFile, n: int) -> list[str]:
     return names[:n] if len(names) >= n else [str(i) for i in range(n)]
 
 
-def _pixel_size(tif: tifffile.TiffFile) -> float | None:
+def _pixel_size(tif: tifffile.TiffFile, path: Path) -> float | None:
+    """Pixel size in µm from OME (PhysicalSizeX with its unit) or ImageJ metadata (resolution and unit);
+    None when the file gives no physical size (an ImageJ file in pixels, a plain TIFF)."""
     if tif.is_ome and tif.ome_metadata:
-        match = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
-        if match:
-            return float(match.group(1))
+        images = _ome_images(tif)
+        pixels = images[0].get("Pixels", {}) if images else {}
+        if pixels.get("PhysicalSizeX") is not None:
+            return _to_um(pixels["PhysicalSizeX"], pixels.get("PhysicalSizeXUnit"), path)
     if tif.is_imagej and tif.imagej_metadata:
+        unit = str(tif.imagej_metadata.get("unit", "")).replace("\\u00B5", "µ")
         tag = tif.pages[0].tags.get("XResolution")
-        if tag and tag.value[0]:
-            return tag.value[1] / tag.value[0]
+        if unit in ("", "pixel", "pixels") or not (tag and tag.value[0]):
+            return None
+        return _to_um(tag.value[1] / tag.value[0], unit, path)
     return None
+
+
+def _single_scene(tif: tifffile.TiffFile, path: Path) -> None:
+    """Refuse a multi-scene (multi-position) OME-TIFF, naming its scenes: never a silent first pick."""
+    if tif.is_ome and tif.ome_metadata:
+        images = _ome_images(tif)
+        if len(images) > 1:
+            names = ", ".join(str(im.get("Name", im.get("ID", i))) for i, im in enumerate(images))
+            raise ImageError(
+                f"{path}: holds {len(images)} scenes ({names}); save one scene per file (e.g. Fiji's "
+                "Bio-Formats exporter) so that each becomes an image of the sample sheet"
+            )
 
 
 def _pick(index_or_name: str | int, names: list[str], path: Path, role: str) -> int:
@@ -92,7 +142,9 @@ def _read_channel_files(
         try:
             with tifffile.TiffFile(f) as tif:
                 data, axes = tif.series[0].asarray(), tif.series[0].axes
-                pixel = pixel or _pixel_size(tif)
+                pixel = pixel or _pixel_size(tif, Path(f))
+        except ImageError:
+            raise
         except Exception as exc:  # noqa: BLE001 - as in read_image: any reader or codec error
             raise ImageError(f"{f}: cannot read the image ({type(exc).__name__}: {exc})") from exc
         if "Z" in axes and z_projection == "max":
@@ -128,11 +180,14 @@ def read_image(
     path = Path(path)
     try:
         with tifffile.TiffFile(path) as tif:
+            _single_scene(tif, path)
             series = tif.series[0]
             axes = series.axes
             data = series.asarray()
             names = _channel_names(tif, data.shape[axes.index("C")] if "C" in axes else 1)
-            pixel = _pixel_size(tif)
+            pixel = _pixel_size(tif, path)
+    except ImageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a damaged file fails inside tifffile or a codec (imagecodecs raises
         # its own DeflateError, LzwError, ...): whatever the reader raises, the user needs the file named.
         raise ImageError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
@@ -206,17 +261,43 @@ def _to_image(
 
 
 def read_mask(path: str | Path, expected_shape: tuple[int, int]) -> np.ndarray:
-    """A user's label image (CellProfiler, Cellpose, manual): integer labels kept as they are.
-
-    Touching cells are told apart by label value, so labels are never re-derived by connected components.
+    """A user's label image, as the tools labs use write them: TIFF (StarDist, QuPath, CellProfiler's
+    object images, Cellpose's ``*_masks.tif``) or PNG, 8- or 16-bit (Cellpose's ``*_cp_masks.png``).
+    Integer labels are kept as they are: touching cells are told apart by label value, so labels are
+    never re-derived by connected components. Cellpose's ``_seg.npy`` is a pickle and is never loaded.
     """
     path = Path(path)
+    if path.suffix.lower() == ".npy":
+        raise ImageError(
+            f"{path}: a .npy mask (Cellpose's _seg.npy) holds pickled objects and is not loaded; save the "
+            "label image instead (cellpose --save_png, or --save_tif)"
+        )
     try:
-        mask = np.squeeze(tifffile.imread(path))
+        if path.suffix.lower() == ".png":
+            from skimage import io as skio
+
+            mask = np.squeeze(skio.imread(path))
+        else:
+            mask = np.squeeze(tifffile.imread(path))
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
         raise ImageError(f"{path}: cannot read the mask ({exc})") from exc
     if not np.issubdtype(mask.dtype, np.integer):
         raise ImageError(f"{path}: a mask must hold integer labels, got {mask.dtype}")
+    if mask.ndim != 2:
+        raise ImageError(f"{path}: a mask must be one 2-D label image, got shape {mask.shape} (colour?)")
     if mask.shape != tuple(expected_shape):
         raise ImageError(f"{path}: mask shape {mask.shape} differs from its image {tuple(expected_shape)}")
+    if mask.dtype == np.uint8 and _split_labels(mask):
+        raise ImageError(
+            f"{path}: 8-bit labels, some of which cover several separate objects: more than 255 cells "
+            "overflowed the 8-bit type; save the mask as 16-bit PNG or TIFF"
+        )
     return mask.astype(np.int64)
+
+
+def _split_labels(mask: np.ndarray) -> bool:
+    """Whether some label value covers more than one connected object (scikit-image labels connected
+    pixels of equal value apart)."""
+    from skimage import measure
+
+    return int(measure.label(mask, background=0, connectivity=2).max()) > len(np.unique(mask[mask > 0]))
