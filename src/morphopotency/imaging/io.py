@@ -6,7 +6,6 @@ roles the workflow needs (shape = CD105, label = SSEA3, nuclei = DAPI) and fails
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
