@@ -39,7 +39,7 @@ VAMPIRE_SCRIPT = """
 import json, sys, time
 import numpy as np
 from vampire import analysis, processing
-data = np.load(sys.argv[1])
+data = np.load(sys.argv[1], allow_pickle=False)
 contours = np.split(data["points"], data["offsets"][1:-1])
 contours = [c.T for c in contours]
 k = int(sys.argv[2])

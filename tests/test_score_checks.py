@@ -60,7 +60,7 @@ def test_focus_falls_with_blur_and_ignores_gain():
     assert focus(blurred) < 0.8 * focus(sharp)
     assert focus(sharp // 2) == pytest.approx(focus(sharp), rel=1e-3)
     assert saturated(np.array([[0, 65535], [65535, 10]]), 65535) == 0.5
-    assert set(image_quality(sharp, 65535)) == {"image_focus", "image_saturated"}
+    assert set(image_quality(sharp, 65535)) == {"image_focus", "image_saturated", "image_pixels"}
 
 
 def _qc_cells(donor, n_images=3, per_image=40, focus_value=0.2, pixel=0.8, saturated_share=0.0, areas=None):
@@ -159,3 +159,38 @@ def test_auto_takes_the_leave_one_donor_out_winner_among_covering_estimators():
     assert choose_estimator("cc", lodo) == ("cc", "set in the config (score.estimator)")
     assert choose_estimator("auto", None)[0] == "pacc"
     assert choose_estimator("auto", lodo.assign(intervals_covering=0))[0] == "em"
+
+
+def test_image_qc_flags_each_image_against_the_cohort():
+    from morphopotency.imaging.quality import image_qc_table, unevenness
+
+    qc = {"min_focus_ratio": 0.8, "max_saturated": 0.01, "max_unevenness": 0.5, "density_ratio": 4.0}
+    rows = []
+    for i, (focus_value, sat, uneven, n) in enumerate(
+        [(0.7, 0.0, 0.1, 30), (0.7, 0.0, 0.1, 30), (0.3, 0.0, 0.1, 30), (0.7, 0.05, 0.9, 3)]
+    ):
+        rows += [
+            {
+                "donor": "A",
+                "image": f"A_{i}",
+                "cell_id": c,
+                "image_focus": focus_value,
+                "image_saturated": sat,
+                "image_unevenness": uneven,
+                "image_pixels": 250_000.0,
+                "pixel_size_um": 0.8,
+            }
+            for c in range(n)
+        ]
+    table = image_qc_table(pd.DataFrame(rows), qc).set_index("image")
+    assert table.loc["A_0", "flags"] == "" and table.loc["A_0", "density"] == pytest.approx(30 / 0.16)
+    assert (table["density_unit"] == "cells/mm2").all()
+    assert table.loc["A_2", "flags"].startswith("out of focus (0.43 x")
+    assert table.loc["A_3", "flags"] == (
+        "saturated (5.0% of pixels); uneven illumination (0.90); cell density 0.10 x the cohort's median"
+    )
+    flat = np.full((64, 64), 100.0)
+    ramp = flat * (1 + np.linspace(0, 1, 64))[None, :]
+    cells = np.zeros((64, 64), bool)
+    cells[20:30, 20:30] = True
+    assert unevenness(flat, cells) == pytest.approx(0, abs=1e-6) and unevenness(ramp, cells) > 0.3

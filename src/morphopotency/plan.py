@@ -293,7 +293,7 @@ def _imaging_targets(
     if not images:
         return []
     i = "results/imaging/"
-    targets = [f"{i}shape_modes/assignments.tsv", f"{i}shape_modes/distribution.png"]
+    targets = [f"{i}shape_modes/assignments.tsv", f"{i}shape_modes/distribution.png", f"{i}image_qc.tsv"]
     if "label" in flags:  # without SSEA3 no labels, the rest runs
         targets.append(f"{i}ssea3_fraction.tsv")
     if "segmentation" in flags:

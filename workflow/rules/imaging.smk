@@ -126,3 +126,21 @@ rule imaging_selective_search_crops:
         z_projection=IMG["z_projection"],
     script:
         "../scripts/imaging_selective_search.py"
+
+
+rule imaging_qc:
+    input:
+        cells=expand("results/imaging/cells/{donor}.h5ad", donor=sorted(PLAN.images)),
+    output:
+        table=reported("results/imaging/image_qc.tsv"),
+    log:
+        "results/logs/imaging/qc.log",
+    conda:
+        "../../envs/imaging.yaml"
+    resources:
+        mem_mb=by_attempt(1000),
+        runtime=by_attempt(10),
+    params:
+        qc=IMG["qc"],
+    script:
+        "../scripts/imaging_qc.py"

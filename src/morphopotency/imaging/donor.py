@@ -44,7 +44,7 @@ def donor_cells(
             table["ssea3_8bit"] = to_8bit(table["label_mean"], image.max_value)
         # The metadata's pixel size wins; the configured one fills in when the file has none.
         table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan
-        for key, value in image_quality(image.shape, image.max_value).items():
+        for key, value in image_quality(image.shape, image.max_value, labels > 0).items():
             table[key] = value
         tables.append(table)
         outlines.extend(c for c in contours if c is not None)

@@ -77,6 +77,7 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{IM}shape_modes/distribution.png", "shape_modes", IMG, "shape modes", "shape-modes", ("images",)),
     Item(f"{IM}shape_modes/dendrogram.png", "shape_modes", IMG, "shape modes", "shape-modes", ("images",)),
     Item(f"{IM}shape_modes/stability.png", "stability", IMG, "shape modes", "shape-modes", ("images",)),
+    Item(f"{IM}image_qc.tsv", "image_qc", IMG, "image quality", "shape-modes", ("images",), 50),
     Item(f"{IM}ssea3_fraction.tsv", "ssea3", IMG, "SSEA3 labels", when=("label",)),
     Item(f"{IM}ssea3_histograms.png", "ssea3", IMG, "SSEA3 labels", "shape-modes", ("label",)),
     Item(f"{R}stemness/dotplot.tsv", "dotplot", RNA, "stemness", when=("rnaseq",)),
