@@ -103,3 +103,9 @@ def test_role_defaults_to_reference_and_is_one_per_donor(tmp_path, samples_schem
         read_sample_sheet(path, samples_schema)
     assert "donor 'S1' is both reference and score (lines 2, 3)" in str(err.value)
     assert "line 4 (sample 'N1')" in str(err.value) and "'qc' is not one of" in str(err.value)
+
+
+def test_rows_longer_than_the_header_are_named(tmp_path, samples_schema):
+    path = write(tmp_path, ["S1\tS1\tstem\tS1\t\tscore"])  # a role column the header lacks
+    with pytest.raises(ConfigError, match="more tab-separated fields than the header has columns"):
+        read_sample_sheet(path, samples_schema)

@@ -24,6 +24,8 @@ def read_sample_sheet(path: str | Path, schema: Mapping[str, Any]) -> pd.DataFra
         sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the sample sheet: {exc}") from exc
+    if not isinstance(sheet.index, pd.RangeIndex):  # pandas takes a surplus first field as the index
+        raise ConfigError(f"{path}: some rows have more tab-separated fields than the header has columns")
     sheet.columns = [c.strip() for c in sheet.columns]
     sheet = sheet.apply(lambda col: col.str.strip())
     required = list(schema.get("required", []))
