@@ -78,30 +78,36 @@ FRACTIONS = {
 }
 
 
+def error_summary(
+    estimator: str, est: np.ndarray, low: np.ndarray, high: np.ndarray, truth: np.ndarray
+) -> dict[str, object]:
+    """Donor fractions ``est`` (95 % interval ``low``-``high``) against the known ``truth``: mean
+    absolute, maximum and mean signed error, Spearman's rho, and how many intervals cover the truth."""
+    from scipy.stats import spearmanr
+
+    est, low, high, truth = (np.asarray(a, float) for a in (est, low, high, truth))
+    ok = np.isfinite(est) & np.isfinite(truth)
+    error = est[ok] - truth[ok]
+    covered = (low <= truth) & (truth <= high)
+    rho = spearmanr(est[ok], truth[ok]).statistic if ok.sum() > 2 else np.nan
+    return {
+        "estimator": estimator,
+        "donors": int(ok.sum()),
+        "mean_abs_error": float(np.abs(error).mean()) if ok.any() else np.nan,
+        "max_abs_error": float(np.abs(error).max()) if ok.any() else np.nan,
+        "mean_signed_error": float(error.mean()) if ok.any() else np.nan,
+        "spearman_rho": float(rho),
+        "intervals_covering": int(covered[ok].sum()),
+    }
+
+
 def fraction_validation(table: pd.DataFrame) -> pd.DataFrame:
     """Each donor fraction against the donor's SSEA3-positive fraction: mean absolute, maximum and mean
     signed error, Spearman's rho, and how many donors' 95 % intervals cover the SSEA3 fraction."""
-    from scipy.stats import spearmanr
-
-    truth = table["ssea3_positive_fraction"].to_numpy(float)
-    rows = []
-    for name, (value, low, high) in FRACTIONS.items():
-        if value not in table:
-            continue
-        est = table[value].to_numpy(float)
-        ok = np.isfinite(est) & np.isfinite(truth)
-        error = est[ok] - truth[ok]
-        covered = (table[low].to_numpy(float) <= truth) & (truth <= table[high].to_numpy(float))
-        rho = spearmanr(est[ok], truth[ok]).statistic if ok.sum() > 2 else np.nan
-        rows.append(
-            {
-                "estimator": name,
-                "donors": int(ok.sum()),
-                "mean_abs_error": float(np.abs(error).mean()) if ok.any() else np.nan,
-                "max_abs_error": float(np.abs(error).max()) if ok.any() else np.nan,
-                "mean_signed_error": float(error.mean()) if ok.any() else np.nan,
-                "spearman_rho": float(rho),
-                "intervals_covering": int(covered[ok].sum()),
-            }
-        )
+    truth = table["ssea3_positive_fraction"]
+    rows = [
+        error_summary(name, table[value], table[low], table[high], truth)
+        for name, (value, low, high) in FRACTIONS.items()
+        if value in table
+    ]
     return pd.DataFrame(rows)

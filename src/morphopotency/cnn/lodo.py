@@ -4,10 +4,9 @@ its own validation cells, exactly as a new donor is scored with the bundle's fin
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
+from morphopotency.cnn.donors import error_summary
 from morphopotency.score.prevalence import Reference, bootstrap_interval, estimate
 
 METHODS = ("cc", "pcc", "acc", "pacc", "em")
@@ -49,22 +48,10 @@ def lodo_fractions(
 def lodo_validation(fractions: pd.DataFrame) -> pd.DataFrame:
     """Per estimator: mean absolute, maximum and mean signed error against the SSEA3 fractions, Spearman's
     rho, and how many donors' intervals cover their SSEA3 fraction."""
-    rows = []
-    for method, part in fractions.groupby("estimator", sort=False):
-        est, truth = part["fraction"].to_numpy(float), part["ssea3_positive_fraction"].to_numpy(float)
-        ok = np.isfinite(est)
-        error = est[ok] - truth[ok]
-        covered = (part["ci_low"].to_numpy(float) <= truth) & (truth <= part["ci_high"].to_numpy(float))
-        rho = spearmanr(est[ok], truth[ok]).statistic if ok.sum() > 2 else np.nan
-        rows.append(
-            {
-                "estimator": method,
-                "donors": int(ok.sum()),
-                "mean_abs_error": float(np.abs(error).mean()) if ok.any() else np.nan,
-                "max_abs_error": float(np.abs(error).max()) if ok.any() else np.nan,
-                "mean_signed_error": float(error.mean()) if ok.any() else np.nan,
-                "spearman_rho": float(rho),
-                "intervals_covering": int(covered[ok].sum()),
-            }
+    rows = [
+        error_summary(
+            method, part["fraction"], part["ci_low"], part["ci_high"], part["ssea3_positive_fraction"]
         )
+        for method, part in fractions.groupby("estimator", sort=False)
+    ]
     return pd.DataFrame(rows)
