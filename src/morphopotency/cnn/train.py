@@ -126,13 +126,26 @@ def embed(
 ) -> np.ndarray:
     """(cells, features): the pooled backbone features the head classifies, averaged over the 8 views: what
     the model sees of a cell, compared between a new donor and the reference cohort to detect drift."""
+    return predict_and_embed(model, crops, index, spec, batch_size)[1]
 
-    def pooled(x: torch.Tensor) -> torch.Tensor:
-        return model.head.pool(model.backbone.forward_features(x)).flatten(1)
+
+def predict_and_embed(
+    model: CellClassifier, crops: torch.Tensor, index: np.ndarray, spec: ModelSpec, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """``predict_proba`` (with test-time augmentation) and ``embed`` from one pass over the 8 views: the
+    backbone runs once per view, and the probability is the head's on those very features (the same
+    operations as the model's forward, so the same numbers)."""
+
+    def both(x: torch.Tensor) -> torch.Tensor:
+        features = model.backbone.forward_features(x)
+        pooled = model.head.pool(features).flatten(1)
+        prob = torch.softmax(model.head(features).float(), dim=1)[:, 1:]
+        return torch.cat([prob, pooled.float()], dim=1)
 
     if len(index) == 0:
-        return np.zeros((0, 0))
-    return _mean_over_views(model, crops, index, spec, batch_size, True, pooled)
+        return np.zeros(0), np.zeros((0, 0))
+    out = _mean_over_views(model, crops, index, spec, batch_size, True, both)
+    return out[:, 0], out[:, 1:]
 
 
 def _val_loss(

@@ -18,7 +18,7 @@ def score_cells(
     bundle's shape model assigns."""
     from morphopotency.cnn.model import load_model
     from morphopotency.cnn.tensors import resolve_device, to_device
-    from morphopotency.cnn.train import embed, predict_proba
+    from morphopotency.cnn.train import predict_and_embed
     from morphopotency.imaging.shapes import ShapeModel
     from morphopotency.score.embedding import EmbeddingReference
 
@@ -36,8 +36,8 @@ def score_cells(
     model = model.to(on)
     crops = to_device(crops, on)
     every = np.arange(len(crops))
-    prob = predict_proba(model, crops, every, spec)
-    coords = reference.project(embed(model, crops, every, spec))
+    prob, features = predict_and_embed(model, crops, every, spec)
+    coords = reference.project(features)
     shapes = ShapeModel.load(bundle.path("shape_modes/model.npz"), bundle.path("shape_modes/model.json"))
     table = table.assign(prob=prob, **dict(zip(names, coords.T)), shape_mode=shapes.assign(contours))
     cut = bundle.settings["imaging"].get("ssea3_cut_8bit")
