@@ -139,7 +139,7 @@ def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
     config["rnaseq"]["gene_lengths"] = str(demo / "results/demo/rnaseq/gene_lengths.tsv")
     config["imaging"] = {
         "masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"),
-        "shape_modes": {"k": 4, "runs": 50},
+        "shape_modes": {"k": 4},
         "channels": {"label": None},
     }
     samples = [f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8", "S9\tS9\tstem\tS9\t"]

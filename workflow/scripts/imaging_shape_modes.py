@@ -20,8 +20,8 @@ model = fit_shape_modes(
     k=p.k,
     n_pcs=p.n_pcs,
     seed=p.seed,
-    runs=p.runs,
-    stability_seeds=p.stability_seeds,
+    stability_subsamples=p.stability_subsamples,
+    stability_fraction=p.stability_fraction,
     max_fit_cells=p.max_fit_cells,
 )
 model.save(snakemake.output.model, snakemake.output.model_json)

@@ -6,10 +6,16 @@
   shift comes from one circular cross-correlation (FFT), so no Python loop runs over points or shifts,
   and reflections are impossible by construction (VAMPIRE mirrors some cells).
 - Features: PCA, then Yeo-Johnson (Box-Cox generalised to any sign, so new cells need no data-dependent
-  shift) with z-scoring, then L2-normalised rows, as the reference.
-- Modes: consensus of many K-means runs (co-association + average linkage) instead of one 3-init run,
-  with centroids in the same normalised space used for assignment; numbered by a complete-linkage
-  dendrogram of the modes' mean outlines.
+  shift) with z-scoring, each PC weighted by the square root of its share of the variance, then
+  L2-normalised rows. The reference z-scores every PC to equal weight: the last of 20 PCs, mostly
+  outline noise, then count as much as the first, and modes fitted on 90 % of the cells agreed with
+  each other at a median ARI of 0.49 on the demo (K = 20) and 0.35 on 112 real MSC outlines (K = 8);
+  weighted, 0.84 and 0.73.
+- Modes: Ward's tree cut into K, refined by K-means from those centres (scikit-learn). Deterministic,
+  so the modes cannot depend on a seed (the reference's single 3-init K-means does, and a consensus of
+  3,000 K-means runs needed 3,000 runs to stop depending on it); stability is measured where it can
+  fail, on random subsamples of the cells. Centroids live in the normalised space used for assignment;
+  modes are numbered by a complete-linkage dendrogram of their mean outlines.
 """
 
 from __future__ import annotations
@@ -22,11 +28,11 @@ import numpy as np
 from scipy.cluster import hierarchy
 from scipy.interpolate import CubicSpline
 from scipy.spatial.distance import pdist
+from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import PowerTransformer
 
-from morphopotency.imaging.kmeans import co_association, kmeans_runs
 from morphopotency.io.atomic import atomic_path
 
 
@@ -118,7 +124,7 @@ class ShapeModel:
     power_scale: np.ndarray
     centroids: np.ndarray  # K x n_pcs, in the normalised feature space, rows in mode order 1..K
     mode_outlines: np.ndarray  # K x N x 2 mean registered outline per mode
-    stability_ari: np.ndarray  # pairwise ARIs between fits with different seeds
+    stability_ari: np.ndarray  # pairwise ARIs between fits on random subsamples of the cells
     n_points: int
     seed: int
 
@@ -187,20 +193,35 @@ def nearest(features: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return np.argmin(d, axis=1)
 
 
-def _consensus(features: np.ndarray, k: int, seed: int, runs: int) -> np.ndarray:
-    """Consensus labels of ``runs`` K-means fits (batched, morphopotency.imaging.kmeans): cells clustered
-    on how often they share a cluster.
+def fit_centroids(features: np.ndarray, k: int) -> np.ndarray:
+    """(K, dims) centroids: Ward's tree cut into exactly K clusters, then K-means started from their
+    means. Ward minimises the same within-cluster sum of squares greedily, so the refinement starts near
+    a good optimum instead of at random seeds, and the whole fit is a function of the cells alone."""
+    tree = hierarchy.linkage(features, method="ward")
+    labels = hierarchy.cut_tree(tree, n_clusters=k)[:, 0]  # exactly K, unlike fcluster on tied heights
+    start = np.stack([features[labels == c].mean(axis=0) for c in range(k)])
+    return KMeans(n_clusters=k, init=start, n_init=1).fit(features).cluster_centers_
 
-    Average linkage on 1 - co-association cuts the tree into K modes. (Runs with K to 2K clusters were
-    tried: steadier on a 347-cell cohort, 0.84 vs 0.77 median ARI at 1,000 runs, but less so on the
-    480-cell demo, 0.903 vs 0.935 at 3,000 runs.)
-    """
-    n = len(features)
-    labels = kmeans_runs(features, k, runs, np.random.default_rng(seed))
-    distance = 1 - co_association(labels, k)
-    np.fill_diagonal(distance, 0)
-    tree = hierarchy.linkage(distance[np.triu_indices(n, 1)], method="average")
-    return hierarchy.fcluster(tree, k, criterion="maxclust") - 1
+
+def subsample_stability(
+    features: np.ndarray, centroids: np.ndarray, fits: int, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Pairwise ARIs between the modes of ``fits`` partitions of every cell: the fit's own and those of
+    fits on random ``fraction`` subsamples. With a deterministic fit this asks whether the modes are a
+    property of the cells rather than of which cells were imaged."""
+    k = len(centroids)
+    size = max(k, int(round(fraction * len(features))))
+    partitions = [nearest(features, centroids)]
+    for _ in range(fits - 1):
+        subset = np.sort(rng.choice(len(features), size=min(size, len(features)), replace=False))
+        partitions.append(nearest(features, fit_centroids(features[subset], k)))
+    return np.array(
+        [
+            adjusted_rand_score(partitions[i], partitions[j])
+            for i in range(len(partitions))
+            for j in range(i + 1, len(partitions))
+        ]
+    )
 
 
 def fit_shape_modes(
@@ -208,11 +229,11 @@ def fit_shape_modes(
     k: int = 20,
     n_pcs: int = 20,
     seed: int = 9,
-    runs: int = 3000,
-    stability_seeds: int = 5,
+    stability_subsamples: int = 5,
+    stability_fraction: float = 0.9,
     max_fit_cells: int = 3000,
 ) -> ShapeModel:
-    """Fit the model on pooled outlines (cells, N, 2); ``stability_ari`` compares fits with other seeds.
+    """Fit the model on pooled outlines (cells, N, 2); ``stability_ari`` compares fits on subsamples.
 
     Fewer cells than ``k`` is refused rather than clipped: a report saying 20 modes over 14 cells, each
     its own mode, would look like a result.
@@ -232,26 +253,15 @@ def fit_shape_modes(
     transformed = power.transform(scores)
     mean, scale = transformed.mean(axis=0), transformed.std(axis=0)
     scale[scale == 0] = 1.0
+    # Dividing by scale / sqrt(variance share) z-scores and weights each PC in one step (module docstring).
+    scale = scale / np.sqrt(np.maximum(pca.explained_variance_ratio_, 1e-12))
     z = (transformed - mean) / scale
     features = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
     rng = np.random.default_rng(seed)
     subset = np.sort(rng.choice(len(features), size=min(max_fit_cells, len(features)), replace=False))
-
-    def fit_once(s: int) -> tuple[np.ndarray, np.ndarray]:
-        labels = _consensus(features[subset], k, s, runs)
-        centroids = np.stack([features[subset][labels == c].mean(axis=0) for c in range(k)])
-        return centroids, nearest(features, centroids)
-
-    centroids, labels = fit_once(seed)
-    others = [fit_once(seed + 1000 * (i + 1))[1] for i in range(stability_seeds - 1)]
-    everything = [labels, *others]
-    ari = np.array(
-        [
-            adjusted_rand_score(everything[i], everything[j])
-            for i in range(len(everything))
-            for j in range(i + 1, len(everything))
-        ]
-    )
+    centroids = fit_centroids(features[subset], k)
+    labels = nearest(features, centroids)
+    ari = subsample_stability(features[subset], centroids, stability_subsamples, stability_fraction, rng)
     # Number the modes by the complete-linkage dendrogram of their mean registered outlines.
     mode_outlines = np.stack(
         [

@@ -83,7 +83,7 @@ def stability(ari: np.ndarray) -> plt.Figure:
     ax.hist(ari, bins=np.linspace(0, 1, 21), color="slateblue")
     ax.axvline(np.median(ari), color="black", ls="--", label=f"median ARI {np.median(ari):.2f}")
     ax.axvline(0.9, color="tab:red", ls=":", label="target 0.9")
-    ax.set_xlabel("adjusted Rand index between fits with different seeds")
+    ax.set_xlabel("adjusted Rand index between fits on subsamples of the cells")
     ax.legend(fontsize=7)
     ax.set_title("Shape-mode stability")
     return fig

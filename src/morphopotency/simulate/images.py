@@ -20,7 +20,7 @@ CHANNELS = ("CD105", "SSEA3", "DAPI")
 PIXEL_SIZE_UM = 0.8
 
 # P(shape class | multipotent): multipotent cells are more often round, with overlap (paper, Fig. 4E).
-SHAPE_PROBS = {True: (0.60, 0.15, 0.25), False: (0.15, 0.55, 0.30)}
+SHAPE_PROBS = {True: (0.75, 0.08, 0.17), False: (0.10, 0.60, 0.30)}
 # Planted mean SSEA3 (8-bit scale) by class; the paper's label threshold of 90 falls in the overlap.
 SSEA3_MEAN = {True: 165.0, False: 45.0}
 SSEA3_SD = {True: 22.0, False: 16.0}
