@@ -53,9 +53,9 @@ def test_shape_class_ceiling_by_hand_and_by_sampling():
     # By hand: round > irregular > elongated in likelihood ratio; AUC = P(pos outranks neg) + ties / 2.
     ceiling = shape_class_ceiling()
     assert ceiling["roc_auc"] == pytest.approx(
-        0.60 * 0.85 + 0.25 * 0.55 + 0.5 * (0.60 * 0.15 + 0.25 * 0.30 + 0.15 * 0.55)
+        0.75 * 0.90 + 0.17 * 0.60 + 0.5 * (0.75 * 0.10 + 0.17 * 0.30 + 0.08 * 0.60)
     )
-    assert ceiling["balanced_accuracy"] == pytest.approx(0.5 * (0.60 + 0.85))
+    assert ceiling["balanced_accuracy"] == pytest.approx(0.5 * (0.75 + 0.90))
     # An oracle that knows each cell's class reaches it on 20 000 cells drawn as the simulator draws them.
     rng = np.random.default_rng(0)
     truth = rng.random(20_000) < 0.5
