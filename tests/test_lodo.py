@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from morphopotency.cnn.lodo import lodo_fractions, lodo_validation
+from morphopotency.cnn.lodo import PREVALENCES, lodo_fractions, lodo_validation, prevalence_sweep
 from morphopotency.cnn.splits import leave_donor_out
 from morphopotency.score.prevalence import Reference, estimate
 
@@ -75,3 +75,36 @@ def test_each_donor_is_estimated_with_its_own_models_error_rates():
     # Counting is pulled towards the validation prevalence (0.5); the adjusted estimators are not.
     assert summary.loc["pacc", "mean_abs_error"] < summary.loc["cc", "mean_abs_error"]
     assert summary.loc["acc", "intervals_covering"] == 2 and summary.loc["cc", "donors"] == 2
+
+
+def test_prevalence_sweep_shows_countings_pull_and_not_the_adjusted_estimators():
+    predictions = _predictions()
+    sweep = prevalence_sweep(predictions, repeats=20, seed=0).set_index(["estimator", "prevalence"])
+    assert sorted(sweep.index.get_level_values("prevalence").unique()) == list(PREVALENCES)
+    assert (sweep["draws"] == 2 * 20).all()  # every held-out donor, every repeat
+    cc, acc = sweep.loc["cc", "mean_signed_error"], sweep.loc["acc", "mean_signed_error"]
+    # Counting reads a poor lot high and a rich one low; ACC stays centred over the whole range.
+    assert cc.loc[0.05] > 0.1 and cc.loc[0.95] < -0.1
+    assert acc.abs().max() < 0.03
+    summary = lodo_validation(lodo_fractions(predictions, n_boot=50), sweep.reset_index())
+    summary = summary.set_index("estimator")
+    assert summary.loc["acc", "sweep_mean_abs_error"] < summary.loc["cc", "sweep_mean_abs_error"]
+
+
+def test_prevalence_sweep_draws_exact_prevalences():
+    """A perfect classifier counts each draw exactly: every redraw holds round(prevalence x n) positives."""
+    rows = []
+    for role, labels in (("val", [0, 1] * 20), ("test", [0] * 7 + [1] * 6)):
+        rows += [
+            {
+                "held_out": "A",
+                "role": role,
+                "label": y,
+                "prob": float(y),
+                "threshold": 0.5,
+                "train_prevalence": 0.5,
+            }
+            for y in labels
+        ]
+    sweep = prevalence_sweep(pd.DataFrame(rows), methods=("cc",), repeats=3)
+    assert (sweep["mean_abs_error"] == 0).all() and (sweep["draws"] == 3).all()

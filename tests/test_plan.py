@@ -308,7 +308,12 @@ def test_a_mixed_sheet_trains_on_reference_donors_and_scores_the_others():
     assert "results/cnn/lodo/validation.tsv" in p.targets
     assert p.channels("N1")["optional"] == ["label"] and "optional" not in p.channels("S1")
     assert "lodo" not in plan(tiny(cnn={**cnn, "lodo": False})).flags
-    assert set(p.cnn_params("lodo")) == set(TRAINING_KEYS) | {"group_by", "val_fraction"}
+    assert set(p.cnn_params("lodo")) == set(TRAINING_KEYS) | {"group_by", "lodo_val_fraction"}
+    # A LODO model measures its error rates on as large a share as the final model (validation + test).
+    full = p.config["cnn"]
+    assert p.cnn_params("lodo")["lodo_val_fraction"] == pytest.approx(
+        full["val_fraction"] + 1 / full["folds"]
+    )
     no_cnn = tiny()
     no_cnn["demo"]["multipotent_fraction"]["N1"] = 0.2
     with pytest.raises(ConfigError, match=r"donor\(s\) N1 have role score, which needs a model"):

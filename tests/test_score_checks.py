@@ -155,10 +155,14 @@ def test_auto_takes_the_leave_one_donor_out_winner_among_covering_estimators():
         }
     )
     assert choose_estimator("auto", lodo)[0] == "pacc"  # em is closer but its intervals cover 2 of 5
-    assert "0.060, 5 of 5 intervals covering" in choose_estimator("auto", lodo)[1]
+    assert "0.060; 5 of 5 intervals covering" in choose_estimator("auto", lodo)[1]
     assert choose_estimator("cc", lodo) == ("cc", "set in the config (score.estimator)")
     assert choose_estimator("auto", None)[0] == "pacc"
     assert choose_estimator("auto", lodo.assign(intervals_covering=0))[0] == "em"
+    # With the prevalence sweep, it decides: counting wins at the donors' own fractions, not over the range.
+    swept = lodo.assign(sweep_mean_abs_error=[0.15, 0.07, 0.08, 0.3])
+    estimator, why = choose_estimator("auto", swept)
+    assert estimator == "acc" and "over artificial prevalences" in why and "0.070" in why
 
 
 def test_image_qc_flags_each_image_against_the_cohort():

@@ -258,6 +258,7 @@ rule cnn_lodo_summary:
     output:
         fractions=reported(f"{CNN_DIR}/lodo/fractions.tsv"),
         validation=reported(f"{CNN_DIR}/lodo/validation.tsv"),
+        sweep=reported(f"{CNN_DIR}/lodo/prevalence_sweep.tsv"),
         figure=reported(f"{CNN_DIR}/lodo/validation.png"),
     log:
         "results/logs/cnn/lodo_summary.log",

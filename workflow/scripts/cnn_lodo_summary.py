@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from morphopotency.cnn.lodo import lodo_fractions, lodo_validation
+from morphopotency.cnn.lodo import lodo_fractions, lodo_validation, prevalence_sweep
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.cnn import lodo_figure
@@ -14,8 +14,10 @@ predictions = pd.concat(
     ignore_index=True,
 )
 fractions = lodo_fractions(predictions, n_boot=snakemake.params.bootstrap, seed=snakemake.params.seed)
-validation = lodo_validation(fractions)
+sweep = prevalence_sweep(predictions, seed=snakemake.params.seed)
+validation = lodo_validation(fractions, sweep)
 write_tsv(fractions, snakemake.output.fractions)
+write_tsv(sweep, snakemake.output.sweep)
 write_tsv(validation, snakemake.output.validation)
-save_figure(lodo_figure(fractions), snakemake.output.figure)
+save_figure(lodo_figure(fractions, sweep), snakemake.output.figure)
 log.info("leave-one-donor-out validation:\n%s", validation.to_string())

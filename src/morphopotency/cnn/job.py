@@ -61,7 +61,7 @@ def prepare(
 ) -> TrainingJob:
     """Load the data set once onto the job's device (uint8, as the design asks) with fold ``fold``'s rows,
     or, given ``held_out_donor``, the rows of that donor's leave-one-donor-out split (``cnn`` then holds
-    group_by and val_fraction)."""
+    group_by and lodo_val_fraction)."""
     torch.set_num_threads(threads)
     device = resolve_device(cnn["device"])
     loaded = data.load(crops, cells)
@@ -69,7 +69,7 @@ def prepare(
         index = fold_indices(pd.read_csv(splits, sep="\t"), fold)
     else:
         index = leave_donor_out(
-            loaded.cells, held_out_donor, cnn["group_by"], cnn["val_fraction"], cnn["seed"]
+            loaded.cells, held_out_donor, cnn["group_by"], cnn["lodo_val_fraction"], cnn["seed"]
         )
     return TrainingJob(
         cells=loaded,

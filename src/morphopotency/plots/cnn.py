@@ -146,8 +146,10 @@ def donor_bars(donors: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def lodo_figure(fractions: pd.DataFrame) -> plt.Figure:
-    """Each estimator's leave-one-donor-out fraction (95 % interval) against the donor's SSEA3 fraction."""
+def lodo_figure(fractions: pd.DataFrame, sweep: pd.DataFrame | None = None) -> plt.Figure:
+    """Each estimator's leave-one-donor-out fraction (95 % interval) against the donor's SSEA3 fraction,
+    and (given the sweep) its mean estimate when the held-out donors' cells are redrawn at artificial
+    prevalences: a line flatter than the diagonal is the pull towards the training prevalence."""
     methods = list(dict.fromkeys(fractions["estimator"]))
     fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.9), sharey=True, squeeze=False)
     for ax, method in zip(axes[0], methods):
@@ -155,11 +157,24 @@ def lodo_figure(fractions: pd.DataFrame) -> plt.Figure:
         truth, est = part["ssea3_positive_fraction"].to_numpy(), part["fraction"].to_numpy()
         err = np.vstack([est - part["ci_low"], part["ci_high"] - est]).clip(min=0)
         ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--")
+        title = f"{method} (MAE {np.nanmean(np.abs(est - truth)):.3f}"
+        if sweep is not None:
+            line = sweep[sweep["estimator"] == method]
+            ax.plot(
+                line["prevalence"],
+                line["prevalence"] + line["mean_signed_error"],
+                color="tab:orange",
+                lw=1.2,
+                label="redrawn at 0.05-0.95",
+            )
+            title += f"; {line['mean_abs_error'].mean():.3f} swept"
         ax.errorbar(truth, est, yerr=err, fmt="o", color="tab:purple", capsize=3, ms=4)
         for x, y, name in zip(truth, est, part["donor"]):
             ax.annotate(name, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
-        mae = np.nanmean(np.abs(est - truth))
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="SSEA3-positive fraction", title=f"{method} (MAE {mae:.3f})")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="SSEA3-positive fraction", title=title + ")")
+        ax.title.set_fontsize(8)
+    if sweep is not None:
+        axes[0][0].legend(fontsize=6, loc="upper left")
     axes[0][0].set_ylabel("estimate, donor left out")
     fig.tight_layout()
     return fig

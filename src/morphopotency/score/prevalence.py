@@ -157,9 +157,12 @@ def cells_needed(
 
 def choose_estimator(setting: str, lodo: pd.DataFrame | None) -> tuple[str, str]:
     """(estimator, why). ``auto`` takes the one the training run's leave-one-donor-out validation found
-    most accurate (lowest mean absolute error) among those whose 95 % intervals covered at least 80 % of
-    the held-out donors: which one wins depends on how well the CNN separates the classes and how many
-    cells a donor has, so the reference cohort decides, not a fixed rule."""
+    most accurate among those whose 95 % intervals covered at least 80 % of the held-out donors: by the
+    mean absolute error over artificial prevalences 0.05-0.95 (morphopotency.cnn.lodo), or, for a bundle
+    without that sweep, at the donors' own fractions. Which one wins depends on how well the CNN
+    separates the classes and how many cells a donor has, so the reference cohort decides, not a fixed
+    rule; the held-out donors' own fractions alone would favour counting, whose pull towards the
+    training prevalence is smallest exactly where they lie."""
     if setting != "auto":
         return setting, "set in the config (score.estimator)"
     if lodo is None or lodo.empty:
@@ -169,8 +172,11 @@ def choose_estimator(setting: str, lodo: pd.DataFrame | None) -> tuple[str, str]
         )
     ok = lodo[lodo["intervals_covering"] >= 0.8 * lodo["donors"]]
     pool = ok if len(ok) else lodo
-    best = pool.sort_values(["mean_abs_error", "estimator"], kind="stable").iloc[0]
+    swept = "sweep_mean_abs_error" in pool and pool["sweep_mean_abs_error"].notna().any()
+    key = "sweep_mean_abs_error" if swept else "mean_abs_error"
+    best = pool.sort_values([key, "estimator"], kind="stable").iloc[0]
+    where = "over artificial prevalences 0.05-0.95" if swept else "at the held-out donors' fractions"
     return str(best["estimator"]), (
-        f"auto: lowest leave-one-donor-out mean absolute error ({best['mean_abs_error']:.3f}, "
+        f"auto: lowest leave-one-donor-out mean absolute error {where} ({best[key]:.3f}; "
         f"{int(best['intervals_covering'])} of {int(best['donors'])} intervals covering) of the training run"
     )
