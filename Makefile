@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,slurm,crops]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,slurm,crops,olympus,zarr]"
 	touch $(STAMP)
 
 demo: setup
@@ -44,7 +44,7 @@ lint: setup
 # Re-pin after changing a range in pyproject.toml: installs the newest allowed versions, then freezes them.
 constraints:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
-	.venv-pin/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" -e ".[dev,slurm,crops]"
+	.venv-pin/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" -e ".[dev,slurm,crops,olympus,zarr]"
 	{ head -n 2 constraints.txt; .venv-pin/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf .venv-pin
 

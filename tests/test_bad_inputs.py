@@ -132,7 +132,7 @@ PARSE_CASES = {
     "sheet glob matches nothing": (
         None,
         samples(["S7\tS7\tstem\tS7\tdata/nowhere/*.tif"]),
-        ["sample 'S7': images", "match no TIFF file"],
+        ["sample 'S7': images", "match no image file"],
     ),
 }
 

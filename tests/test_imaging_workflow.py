@@ -155,3 +155,85 @@ def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
     truth = pd.read_csv(demo / "results/demo/truth/cells_S8.tsv", sep="\t")
     assert len(obs) == len(truth)  # every planted cell, touching ones told apart by label value
     assert "ssea3_8bit" not in obs
+
+
+MEASURES = ["area", "perimeter", "circularity", "aspect_ratio", "solidity", "centroid_row", "centroid_col"]
+
+
+def _project_without_demo(demo, root, imaging, samples):
+    config = tiny_config(demo={"enabled": False})
+    config["rnaseq"]["table"] = str(demo / "results/demo/rnaseq/demo_counts.tsv.gz")
+    config["rnaseq"]["gene_lengths"] = str(demo / "results/demo/rnaseq/gene_lengths.tsv")
+    config["imaging"] = imaging
+    return write_project(root, config, samples)
+
+
+def _same_cells(obs, reference, columns):
+    key = ["image", "cell_id"]
+    obs, reference = (
+        obs.sort_values(key).reset_index(drop=True),
+        reference.sort_values(key).reset_index(drop=True),
+    )
+    assert len(obs) == len(reference) > 0
+    assert (obs["image"].astype(str).to_numpy() == reference["image"].astype(str).to_numpy()).all()
+    for column in columns:
+        np.testing.assert_allclose(
+            obs[column].to_numpy(float), reference[column].to_numpy(float), err_msg=column
+        )
+
+
+def test_donors_in_three_formats_measure_as_the_same_pixels_in_ome_tiff(demo, tmp_path):
+    """S1 as Olympus OIF (pixel size in nm), S5 as OME-Zarr, S7 as OME-TIFF: the cells each donor yields
+    are those the demo's OME-TIFFs of the same pixels yielded, measure for measure (areas in µm²)."""
+    from tests.format_files import write_oif, write_ome_zarr
+
+    folders = {d: tmp_path / "images" / d for d in ("S1", "S5")}
+    for donor, folder in folders.items():
+        folder.mkdir(parents=True)
+        for tif in sorted((demo / f"results/demo/images/{donor}").glob("*.ome.tif")):
+            data = tifffile.imread(tif)
+            name = tif.name.removesuffix(".ome.tif")
+            if donor == "S1":
+                write_oif(folder / f"{name}.oif", data, ["CD105", "SSEA3", "DAPI"], 800, unit="nm")
+            else:
+                write_ome_zarr(folder / f"{name}.ome.zarr", data, ["CD105", "SSEA3", "DAPI"], 0.8)
+    samples = [
+        f"S1\tS1\tstem\tS1\t{folders['S1']}",
+        f"S5\tS5\tstem\tS5\t{folders['S5']}/*.ome.zarr",
+        f"S7\tS7\tstem\tS7\t{demo}/results/demo/images/S7",
+    ]
+    root = _project_without_demo(demo, tmp_path / "mixed", {"shape_modes": {"k": 4}}, samples)
+    targets = [f"results/imaging/cells/{d}.h5ad" for d in ("S1", "S5", "S7")]
+    result = snakemake(root, *targets, "results/imaging/image_qc.tsv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for donor in ("S1", "S5", "S7"):
+        obs = ad.read_h5ad(root / f"results/imaging/cells/{donor}.h5ad").obs
+        reference = ad.read_h5ad(demo / f"results/imaging/cells/{donor}.h5ad").obs
+        _same_cells(obs, reference, [*MEASURES, "shape_mean", "label_mean", "ssea3_8bit", "pixel_size_um"])
+
+
+def test_cellpose_png_masks_measure_as_the_same_labels_in_tiff(demo, tmp_path):
+    """Cellpose's `--save_png` naming ({image}_cp_masks.png) in place of the same labels as OME-TIFF."""
+    from skimage import io as skio
+
+    png = tmp_path / "cellpose" / "S8"
+    png.mkdir(parents=True)
+    for mask in sorted((demo / "results/demo/truth/masks/S8").glob("*.ome.tif")):
+        name = mask.name.removesuffix(".ome.tif")
+        skio.imsave(
+            png / f"{name}_cp_masks.png", tifffile.imread(mask).astype(np.uint16), check_contrast=False
+        )
+    samples = [f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8"]
+    runs = {}
+    for kind, pattern in (
+        ("tiff", f"{demo}/results/demo/truth/masks/{{donor}}/{{image}}.ome.tif"),
+        ("png", f"{tmp_path}/cellpose/{{donor}}/{{image}}_cp_masks.png"),
+    ):
+        root = _project_without_demo(
+            demo, tmp_path / kind, {"masks": pattern, "shape_modes": {"k": 4}}, samples
+        )
+        result = snakemake(root, "results/imaging/cells/S8.h5ad")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert not (root / "results/imaging/segmentation").exists()
+        runs[kind] = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad").obs
+    _same_cells(runs["png"], runs["tiff"], [*MEASURES, "shape_mean", "ssea3_8bit"])

@@ -81,7 +81,7 @@ def test_images_folder_glob_and_planned(tmp_path, samples_schema):
 def test_images_that_do_not_exist_name_the_sample(tmp_path, samples_schema):
     path = write(tmp_path, [f"S1\tS1\tstem\tS1\t{tmp_path}/nothing/*.tif"])
     sheet = read_sample_sheet(path, samples_schema)
-    with pytest.raises(ConfigError, match=r"sample 'S1': images '.*nothing/\*.tif' match no TIFF file"):
+    with pytest.raises(ConfigError, match=r"sample 'S1': images '.*nothing/\*.tif' match no image file"):
         images_by_donor(sheet)
 
 

@@ -13,7 +13,19 @@ import pandas as pd
 
 from morphopotency.config import ConfigError, schema_errors
 
-IMAGE_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff")
+IMAGE_SUFFIXES = (
+    ".ome.tif",
+    ".ome.tiff",
+    ".tif",
+    ".tiff",
+    ".oib",
+    ".oif",
+    ".nd2",
+    ".czi",
+    ".lif",
+    ".ome.zarr",
+    ".zarr",
+)
 _ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -65,7 +77,7 @@ def read_sample_sheet(path: str | Path, schema: Mapping[str, Any]) -> pd.DataFra
 
 
 def image_id(path: str | Path) -> str:
-    """File name without its TIFF suffix; used as a wildcard value, so it must be a plain ID."""
+    """File name without its image suffix; used as a wildcard value, so it must be a plain ID."""
     name = Path(path).name
     for suffix in IMAGE_SUFFIXES:
         if name.lower().endswith(suffix):
@@ -74,7 +86,11 @@ def image_id(path: str | Path) -> str:
 
 
 def is_image_file(path: str | Path) -> bool:
-    return str(path).lower().endswith(IMAGE_SUFFIXES)
+    """A file of a format the reader knows; OME-Zarr images are folders."""
+    path = Path(path)
+    if path.is_dir():
+        return path.name.lower().endswith(".zarr")
+    return path.name.lower().endswith(IMAGE_SUFFIXES)
 
 
 def expand_images(spec: str, planned: Iterable[str | Path] = ()) -> list[Path]:
@@ -87,12 +103,10 @@ def expand_images(spec: str, planned: Iterable[str | Path] = ()) -> list[Path]:
         return []
     folder = Path(spec)
     if folder.is_dir() or any(p.parent == folder for p in planned_paths):
-        found = (
-            {p for p in folder.glob("*") if p.is_file() and is_image_file(p)} if folder.is_dir() else set()
-        )
+        found = {p for p in folder.glob("*") if is_image_file(p)} if folder.is_dir() else set()
         found |= {p for p in planned_paths if p.parent == folder and is_image_file(p)}
     else:
-        found = {Path(p) for p in glob.glob(spec) if Path(p).is_file()}
+        found = {Path(p) for p in glob.glob(spec) if Path(p).is_file() or is_image_file(p)}
         found |= {p for p in planned_paths if fnmatch(str(p), spec)}
     return sorted(found)
 
@@ -130,7 +144,7 @@ def images_by_donor(
             continue
         files = expand_images(row["images"], planned)
         if not files:
-            errors.append(f"sample '{sample}': images '{row['images']}' match no TIFF file")
+            errors.append(f"sample '{sample}': images '{row['images']}' match no image file (TIFF, OIB/OIF, ND2, CZI, LIF or OME-Zarr)")
             continue
         if channel_pattern:
             grouped = _group_channel_files(files, channel_pattern, sample, errors)

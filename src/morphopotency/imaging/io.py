@@ -1,7 +1,8 @@
 """Reading microscope images: channels by name or index, z-stacks, bit depth, pixel size, masks.
 
-tifffile reads the axes of OME-TIFF, ImageJ and plain TIFF series; this module maps them to the three
-roles the workflow needs (shape = CD105, label = SSEA3, nuclei = DAPI) and fails with the file named.
+tifffile reads the axes of OME-TIFF, ImageJ and plain TIFF series, morphopotency.imaging.formats the
+native formats (Olympus OIB/OIF, ND2, CZI, LIF, OME-Zarr); this module maps either to the three roles
+the workflow needs (shape = CD105, label = SSEA3, nuclei = DAPI) and fails with the file named.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+
+from morphopotency.imaging.formats import FormatError, is_native, read_native
+from morphopotency.imaging.units import UnitError, to_um
 
 
 class ImageError(ValueError):
@@ -42,34 +46,10 @@ class Image:
     channel_names: list[str] = field(default_factory=list)
 
 
-# Length units as OME writes them (and ImageJ's "micron"), in micrometres per unit.
-UNIT_UM = {
-    "pm": 1e-6,
-    "Å": 1e-4,
-    "nm": 1e-3,
-    "µm": 1.0,
-    "μm": 1.0,
-    "um": 1.0,
-    "micron": 1.0,
-    "microns": 1.0,
-    "mm": 1e3,
-    "cm": 1e4,
-    "m": 1e6,
-}
-
-
 def _ome_images(tif: tifffile.TiffFile) -> list[dict]:
     """The OME-XML's Image elements (parsed by tifffile's public xml2dict, not by pattern matching)."""
     images = tifffile.xml2dict(tif.ome_metadata).get("OME", {}).get("Image", [])
     return images if isinstance(images, list) else [images]
-
-
-def _to_um(value: float, unit: str | None, path: Path) -> float:
-    """A physical pixel size in µm; OME's default unit is µm when the file names none."""
-    unit = "µm" if unit in (None, "") else str(unit)
-    if unit not in UNIT_UM:
-        raise ImageError(f"{path}: pixel size unit {unit!r} is not a length unit this reader knows")
-    return float(value) * UNIT_UM[unit]
 
 
 def _channel_names(tif: tifffile.TiffFile, n: int) -> list[str]:
@@ -93,13 +73,13 @@ def _pixel_size(tif: tifffile.TiffFile, path: Path) -> float | None:
         images = _ome_images(tif)
         pixels = images[0].get("Pixels", {}) if images else {}
         if pixels.get("PhysicalSizeX") is not None:
-            return _to_um(pixels["PhysicalSizeX"], pixels.get("PhysicalSizeXUnit"), path)
+            return to_um(pixels["PhysicalSizeX"], pixels.get("PhysicalSizeXUnit"), path)
     if tif.is_imagej and tif.imagej_metadata:
         unit = str(tif.imagej_metadata.get("unit", "")).replace("\\u00B5", "µ")
         tag = tif.pages[0].tags.get("XResolution")
         if unit in ("", "pixel", "pixels") or not (tag and tag.value[0]):
             return None
-        return _to_um(tag.value[1] / tag.value[0], unit, path)
+        return to_um(tag.value[1] / tag.value[0], unit, path)
     return None
 
 
@@ -144,6 +124,8 @@ def _read_channel_files(
                 pixel = pixel or _pixel_size(tif, Path(f))
         except ImageError:
             raise
+        except UnitError as exc:
+            raise ImageError(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - as in read_image: any reader or codec error
             raise ImageError(f"{f}: cannot read the image ({type(exc).__name__}: {exc})") from exc
         if "Z" in axes and z_projection == "max":
@@ -177,6 +159,23 @@ def read_image(
             Path(next(iter(path.values()))), data, axes, names, pixel, channels, z_projection, bit_depth, axes
         )
     path = Path(path)
+    if is_native(path):
+        try:
+            pixels = read_native(path)
+        except (FormatError, UnitError) as exc:
+            raise ImageError(str(exc)) from exc
+        axes = pixels.axes
+        return _to_image(
+            path,
+            pixels.data,
+            axes,
+            pixels.channel_names,
+            pixels.pixel_size_um,
+            channels,
+            z_projection,
+            bit_depth,
+            axes,
+        )
     try:
         with tifffile.TiffFile(path) as tif:
             _single_scene(tif, path)
@@ -187,6 +186,8 @@ def read_image(
             pixel = _pixel_size(tif, path)
     except ImageError:
         raise
+    except UnitError as exc:
+        raise ImageError(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - a damaged file fails inside tifffile or a codec (imagecodecs raises
         # its own DeflateError, LzwError, ...): whatever the reader raises, the user needs the file named.
         raise ImageError(f"{path}: cannot read the image ({type(exc).__name__}: {exc})") from exc
