@@ -144,7 +144,10 @@ def images_by_donor(
             continue
         files = expand_images(row["images"], planned)
         if not files:
-            errors.append(f"sample '{sample}': images '{row['images']}' match no image file (TIFF, OIB/OIF, ND2, CZI, LIF or OME-Zarr)")
+            errors.append(
+                f"sample '{sample}': images '{row['images']}' match no image file "
+                "(TIFF, OIB/OIF, ND2, CZI, LIF or OME-Zarr)"
+            )
             continue
         if channel_pattern:
             grouped = _group_channel_files(files, channel_pattern, sample, errors)
