@@ -1,4 +1,5 @@
-"""Segmentation: finds the simulated cells, and scores SEG >= 0.56 on real MSC frames (CTC Fluo-C2DL-MSC)."""
+"""Segmentation: finds the simulated cells; on real MSC frames (CTC Fluo-C2DL-MSC) SEG >= 0.568 and
+objects that are cells."""
 
 import glob
 from dataclasses import replace
@@ -43,14 +44,21 @@ def test_all_black_image_gives_no_cells():
 
 
 @needs_shared
-def test_seg_on_real_msc_frames():
+def test_seg_object_f1_and_splits_on_real_msc_frames():
+    from morphopotency.imaging.metrics import match_f1, splits_and_merges
+
     frames = sorted(glob.glob(str(SHARED_DATA / "ctc_msc_01" / "images" / "t*.tif")))
     assert len(frames) == 18
-    values = []
+    values, tp, fp, fn, splits = [], 0, 0, 0, 0
     for frame in frames:
         truth = tifffile.imread(frame.replace("images/t", "masks/man_seg"))
-        values.append(
-            seg_score(truth, segment_cells(tifffile.imread(frame).astype(float), None, CTC_PARAMS))[1]
-        )
+        labels = segment_cells(tifffile.imread(frame).astype(float), None, CTC_PARAMS)
+        values.append(seg_score(truth, labels)[1])
+        _, t, p, n = match_f1(truth, labels)
+        tp, fp, fn, splits = tp + t, fp + p, fn + n, splits + splits_and_merges(truth, labels)[0]
     seg = float(np.concatenate(values).mean())
-    assert seg >= 0.56, seg  # reached 0.568 with one shared parameter set; naive smoothed Otsu scores ~0.10
+    # Measured 0.585, F1 0.706 (157 objects for 112 annotated cells; frames are sparsely annotated, so
+    # many "false" objects are real cells), no cell split. Before the line-offset removal, ridge seeds
+    # and fragment filter: 0.568, F1 0.340 (371 objects), 10 cells split.
+    assert 2 * tp / (2 * tp + fp + fn) >= 0.65 and splits <= 2, (tp, fp, fn, splits)
+    assert seg >= 0.568, seg  # naive smoothed Otsu scores ~0.06

@@ -22,8 +22,8 @@ if PLAN.demo is not None:
         params:
             seed=C["demo"]["seed"],
             fields=C["demo"]["fields_per_donor"],
-            size=C["demo"]["image_size"],
-            cells=C["demo"]["cells_per_field"],
+            size=lambda w: C["demo"]["image_size"] * C["demo"]["field_scale"].get(w.donor, 1),
+            cells=lambda w: C["demo"]["cells_per_field"] * C["demo"]["field_scale"].get(w.donor, 1) ** 2,
             fraction=lambda w: C["demo"]["multipotent_fraction"][w.donor],
             # A donor to score is imaged as a lab would: without SSEA3.
             channels=lambda w: [

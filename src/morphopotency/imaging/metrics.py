@@ -48,3 +48,18 @@ def match_f1(truth: np.ndarray, pred: np.ndarray, iou: float = 0.5) -> tuple[flo
     fp, fn = n_pred - tp, n_true - tp
     f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else 1.0
     return f1, tp, fp, fn
+
+
+def splits_and_merges(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
+    """(splits, merges). A predicted object belongs to the annotated cell that holds most of its pixels;
+    a cell owning two or more predicted objects is split, and a predicted object holding most of the
+    pixels of two or more cells is a merge. SEG sees neither; a donor fraction counts every object."""
+    t_ids, p_ids, table, t_area, p_area = _overlaps(truth, pred)
+    coo = table.tocoo()
+    real = (t_ids[coo.row] != 0) & (p_ids[coo.col] != 0)
+    rows, cols, inter = coo.row[real], coo.col[real], coo.data[real]
+    owned = inter * 2 > p_area[cols]  # this cell holds most of the predicted object
+    splits = int((np.bincount(rows[owned], minlength=len(t_ids)) >= 2).sum())
+    covers = inter * 2 > t_area[rows]  # this predicted object holds most of the cell
+    merges = int((np.bincount(cols[covers], minlength=len(p_ids)) >= 2).sum())
+    return splits, merges
