@@ -137,3 +137,24 @@ def test_fit_finds_the_same_partition_as_many_scikit_learn_kmeans_runs():
     theirs = KMeans(6, n_init=50, random_state=0).fit_predict(x)
     assert adjusted_rand_score(ours, theirs) == 1.0
     assert len(set(ours)) == 6
+
+
+def test_yeo_johnson_lambdas_and_transform_match_scikit_learn():
+    """The vectorised fit (imaging.shapes) against scikit-learn's column-by-column PowerTransformer."""
+    from sklearn.preprocessing import PowerTransformer
+
+    from morphopotency.imaging.shapes import _yeo_johnson, yeo_johnson_lambdas
+
+    rng = np.random.default_rng(0)
+    x = np.column_stack(
+        [
+            rng.normal(0, 1, 300),
+            rng.exponential(2, 300),
+            -rng.exponential(1, 300),  # all negative: lambda near 2 branch
+            rng.normal(5, 3, 300) ** 2 / 10,
+            rng.standard_t(3, 300),
+        ]
+    )
+    reference = PowerTransformer(method="yeo-johnson", standardize=False).fit(x)
+    np.testing.assert_allclose(yeo_johnson_lambdas(x), reference.lambdas_, atol=1e-4)
+    np.testing.assert_allclose(_yeo_johnson(x, reference.lambdas_), reference.transform(x), atol=1e-12)
