@@ -184,9 +184,13 @@ def _same_cells(obs, reference, columns):
         )
 
 
-def test_donors_in_three_formats_measure_as_the_same_pixels_in_ome_tiff(demo, tmp_path):
-    """S1 as Olympus OIF (pixel size in nm), S5 as OME-Zarr, S7 as OME-TIFF: the cells each donor yields
-    are those the demo's OME-TIFFs of the same pixels yielded, measure for measure (areas in µm²)."""
+def test_a_cohort_in_three_formats_and_cellpose_masks_measures_as_ome_tiff(demo, tmp_path):
+    """One run: S1 as Olympus OIF (pixel size in nm), S5 as OME-Zarr, S7 as OME-TIFF, all segmented here,
+    and S8 with Cellpose's `--save_png` masks ({image}_cp_masks.png, `imaging.masks` for S8 alone). The
+    cells of S1, S5 and S7 are those the demo's OME-TIFFs of the same pixels yielded, measure for measure;
+    S8's are those of a run given the same labels as OME-TIFF."""
+    from skimage import io as skio
+
     from tests.format_files import write_oif, write_ome_zarr
 
     folders = {d: tmp_path / "images" / d for d in ("S1", "S5")}
@@ -199,25 +203,6 @@ def test_donors_in_three_formats_measure_as_the_same_pixels_in_ome_tiff(demo, tm
                 write_oif(folder / f"{name}.oif", data, ["CD105", "SSEA3", "DAPI"], 800, unit="nm")
             else:
                 write_ome_zarr(folder / f"{name}.ome.zarr", data, ["CD105", "SSEA3", "DAPI"], 0.8)
-    samples = [
-        f"S1\tS1\tstem\tS1\t{folders['S1']}",
-        f"S5\tS5\tstem\tS5\t{folders['S5']}/*.ome.zarr",
-        f"S7\tS7\tstem\tS7\t{demo}/results/demo/images/S7",
-    ]
-    root = _project_without_demo(demo, tmp_path / "mixed", {"shape_modes": {"k": 4}}, samples)
-    targets = [f"results/imaging/cells/{d}.h5ad" for d in ("S1", "S5", "S7")]
-    result = snakemake(root, *targets, "results/imaging/image_qc.tsv")
-    assert result.returncode == 0, result.stderr[-3000:]
-    for donor in ("S1", "S5", "S7"):
-        obs = ad.read_h5ad(root / f"results/imaging/cells/{donor}.h5ad").obs
-        reference = ad.read_h5ad(demo / f"results/imaging/cells/{donor}.h5ad").obs
-        _same_cells(obs, reference, [*MEASURES, "shape_mean", "label_mean", "ssea3_8bit", "pixel_size_um"])
-
-
-def test_cellpose_png_masks_measure_as_the_same_labels_in_tiff(demo, tmp_path):
-    """Cellpose's `--save_png` naming ({image}_cp_masks.png) in place of the same labels as OME-TIFF."""
-    from skimage import io as skio
-
     png = tmp_path / "cellpose" / "S8"
     png.mkdir(parents=True)
     for mask in sorted((demo / "results/demo/truth/masks/S8").glob("*.ome.tif")):
@@ -225,17 +210,32 @@ def test_cellpose_png_masks_measure_as_the_same_labels_in_tiff(demo, tmp_path):
         skio.imsave(
             png / f"{name}_cp_masks.png", tifffile.imread(mask).astype(np.uint16), check_contrast=False
         )
-    samples = [f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8", "S9\tS9\tstem\tS9\t"]
-    runs = {}
-    for kind, pattern in (
-        ("tiff", f"{demo}/results/demo/truth/masks/{{donor}}/{{image}}.ome.tif"),
-        ("png", f"{tmp_path}/cellpose/{{donor}}/{{image}}_cp_masks.png"),
-    ):
-        root = _project_without_demo(
-            demo, tmp_path / kind, {"masks": pattern, "shape_modes": {"k": 4}}, samples
-        )
-        result = snakemake(root, "results/imaging/cells/S8.h5ad")
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert not (root / "results/imaging/segmentation").exists()
-        runs[kind] = ad.read_h5ad(root / "results/imaging/cells/S8.h5ad").obs
-    _same_cells(runs["png"], runs["tiff"], [*MEASURES, "shape_mean", "ssea3_8bit"])
+    s8 = f"S8\tS8\tstem\tS8\t{demo}/results/demo/images/S8"
+    samples = [
+        f"S1\tS1\tstem\tS1\t{folders['S1']}",
+        f"S5\tS5\tstem\tS5\t{folders['S5']}/*.ome.zarr",
+        f"S7\tS7\tstem\tS7\t{demo}/results/demo/images/S7",
+        s8,
+    ]
+    masks = {"S8": f"{tmp_path}/cellpose/{{donor}}/{{image}}_cp_masks.png"}
+    root = _project_without_demo(demo, tmp_path / "mixed", {"masks": masks, "shape_modes": {"k": 4}}, samples)
+    donors = ("S1", "S5", "S7", "S8")
+    result = snakemake(
+        root, *[f"results/imaging/cells/{d}.h5ad" for d in donors], "results/imaging/image_qc.tsv"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (root / "results/imaging/segmentation/S8").exists()  # its masks were given
+    for donor in ("S1", "S5", "S7"):
+        obs = ad.read_h5ad(root / f"results/imaging/cells/{donor}.h5ad").obs
+        reference = ad.read_h5ad(demo / f"results/imaging/cells/{donor}.h5ad").obs
+        _same_cells(obs, reference, [*MEASURES, "shape_mean", "label_mean", "ssea3_8bit", "pixel_size_um"])
+    tiff_masks = {"S8": f"{demo}/results/demo/truth/masks/{{donor}}/{{image}}.ome.tif"}
+    samples = [s8, "S9\tS9\tstem\tS9\t"]
+    reference_root = _project_without_demo(demo, tmp_path / "tiff", {"masks": tiff_masks}, samples)
+    result = snakemake(reference_root, "results/imaging/cells/S8.h5ad")
+    assert result.returncode == 0, result.stderr[-3000:]
+    _same_cells(
+        ad.read_h5ad(root / "results/imaging/cells/S8.h5ad").obs,
+        ad.read_h5ad(reference_root / "results/imaging/cells/S8.h5ad").obs,
+        [*MEASURES, "shape_mean", "ssea3_8bit"],
+    )

@@ -114,6 +114,17 @@ def test_own_masks_and_no_label_channel_drop_their_outputs():
     assert "ssea3" not in p.summary_inputs()
 
 
+def test_masks_for_some_donors_segment_the_others():
+    p = plan(tiny(imaging={"masks": {"S8": "cellpose/{donor}/{image}_cp_masks.png"}}))
+    assert "segmentation" in p.flags
+    assert p.label_image("S8", "S8_field01") == "cellpose/S8/S8_field01_cp_masks.png"
+    assert p.label_image("S1", "S1_field01") == "results/imaging/segmentation/S1/S1_field01.tif"
+    segmented = {t.split("/")[3] for t in p.targets if t.startswith("results/imaging/segmentation/")}
+    assert "S8" not in segmented and "S1" in segmented
+    with pytest.raises(ConfigError, match="imaging.masks names donor\\(s\\) S4 that have no images"):
+        plan(tiny(imaging={"masks": {"S4": "m/{donor}/{image}.png"}}))
+
+
 def test_training_rules_receive_only_training_keys():
     p = plan(tiny(cnn={"enabled": True, "backbones": ["resnet18"], "pretrained": "none"}))
     fold = p.cnn_params("fold")

@@ -89,7 +89,7 @@ class Plan:
 
     def label_image(self, donor: str, image: str) -> str:
         """The user's own mask when ``imaging.masks`` names one for this image, else our segmentation."""
-        pattern = self.config["imaging"].get("masks")
+        pattern = masks_pattern(self.config["imaging"].get("masks"), donor)
         if pattern:
             return pattern.format(donor=donor, image=image)
         return f"results/imaging/segmentation/{donor}/{image}.tif"
@@ -167,6 +167,14 @@ class Plan:
             f for d in sorted(self.images) for i in sorted(self.images[d]) for f in self.image_files(d, i)
         ]
         return files
+
+
+def masks_pattern(masks: str | Mapping[str, str] | None, donor: str) -> str | None:
+    """The label-image pattern of one donor: ``imaging.masks`` is one pattern for every donor, or a
+    mapping donor -> pattern for a cohort whose donors come with and without masks."""
+    if isinstance(masks, Mapping):
+        return masks.get(donor)
+    return masks or None
 
 
 def _fail(message: str) -> None:
@@ -294,7 +302,7 @@ def _rnaseq_targets(
 
 
 def _imaging_targets(
-    images: Mapping[str, Mapping[str, Any]], flags: frozenset[str], cropper: str
+    images: Mapping[str, Mapping[str, Any]], flags: frozenset[str], cropper: str, masks: Any = None
 ) -> list[str]:
     if not images:
         return []
@@ -303,7 +311,12 @@ def _imaging_targets(
     if "label" in flags:  # without SSEA3 no labels, the rest runs
         targets.append(f"{i}ssea3_fraction.tsv")
     if "segmentation" in flags:
-        targets += [f"{i}segmentation/{d}/{im}.png" for d in sorted(images) for im in sorted(images[d])]
+        targets += [
+            f"{i}segmentation/{d}/{im}.png"
+            for d in sorted(images)
+            if masks_pattern(masks, d) is None
+            for im in sorted(images[d])
+        ]
     if cropper == "selective_search":
         targets += [f"{i}crops_selective_search/{d}.npy" for d in sorted(images)]
     return targets
@@ -337,7 +350,7 @@ def _flags(
         flags.add("images")
         if imaging["channels"].get("label") is not None:
             flags.add("label")
-        if not imaging.get("masks"):
+        if any(masks_pattern(imaging.get("masks"), donor) is None for donor in images):
             flags.add("segmentation")
         if demo is not None:
             flags.add("simulation")
@@ -423,6 +436,12 @@ def build(
     }
     if config["cnn"]["enabled"]:
         _check_cnn(config["cnn"], bool(images), config["imaging"]["channels"].get("label"), cache_dir)
+    masks = config["imaging"].get("masks")
+    if isinstance(masks, Mapping) and set(masks) - set(images):
+        _fail(
+            f"config: imaging.masks names donor(s) {', '.join(sorted(set(masks) - set(images)))} that have "
+            f"no images in {config['samples']}"
+        )
 
     if not images and rna.empty:
         _fail(
@@ -454,7 +473,7 @@ def build(
     targets = [
         "results/provenance/inputs.tsv",
         *_rnaseq_targets(config, gene_sets, flags),
-        *_imaging_targets(images, flags, config["imaging"]["cropper"]),
+        *_imaging_targets(images, flags, config["imaging"]["cropper"], config["imaging"].get("masks")),
     ]
     if scoring:
         shape_fit = (
