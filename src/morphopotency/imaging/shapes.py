@@ -9,8 +9,8 @@
   shift) with z-scoring, each PC weighted by the square root of its share of the variance, then
   L2-normalised rows. The reference z-scores every PC to equal weight: the last of 20 PCs, mostly
   outline noise, then count as much as the first, and modes fitted on 90 % of the cells agreed with
-  each other at a median ARI of 0.49 on the demo (K = 20) and 0.35 on 112 real MSC outlines (K = 8);
-  weighted, 0.84 and 0.73.
+  each other at a median ARI of 0.50 on the demo (K = 20) and 0.35 on 112 real MSC outlines (K = 8);
+  weighted, 0.73 and 0.84.
 - Modes: Ward's tree cut into K, refined by K-means from those centres (scikit-learn). Deterministic,
   so the modes cannot depend on a seed (the reference's single 3-init K-means does, and a consensus of
   3,000 K-means runs needed 3,000 runs to stop depending on it); stability is measured where it can
