@@ -95,11 +95,9 @@ def _bioio_pixel_size(image, path: Path) -> float | None:
     size = image.physical_pixel_sizes.X
     if size is None:
         return None
-    unit = None
-    try:
-        unit = image.dimension_properties.X.unit
-    except AttributeError:  # readers without dimension properties give µm, bioio's documented unit
-        unit = None
+    # Readers without dimension properties give µm, bioio's documented unit.
+    unit = getattr(getattr(image, "dimension_properties", None), "X", None)
+    unit = getattr(unit, "unit", None)
     if unit is None:
         return to_um(float(size), None, path)
     return float((float(size) * unit).to("micrometer").magnitude)
