@@ -66,6 +66,24 @@ def test_early_stopping_keeps_the_best_epoch_and_it_learns():
     assert roc_auc_score(y, predict_proba(fit.model, crops, val, SPEC)) > 0.8  # with the 8-view average
 
 
+@pytest.mark.parametrize("min_auc, kept, epochs", [(None, 1, 4), (0.6, 5, 7), (0.95, 1, 3)])
+def test_early_stopping_keeps_no_epoch_that_ranks_below_the_floor(monkeypatch, min_auc, kept, epochs):
+    """The demo's failure, scripted: the untrained first epoch has the lowest loss while the ranking
+    improves. By loss alone it is kept (patience 3 stops at 4); with a floor of 0.6 the best-loss epoch
+    among those reaching it is; with a floor no epoch reaches, the lowest loss, and patience never reset."""
+    crops, labels = _blobs(n=24)
+    scripted = iter(
+        [(0.69, 0.40), (0.90, 0.55), (1.05, 0.70), (1.10, 0.75), (0.80, 0.80), (0.85, 0.9), (1.2, 0.6)]
+    )
+    monkeypatch.setattr(train_module, "_val_loss", lambda *args, **kwargs: next(scripted))
+    params = TrainParams(
+        learning_rate=1e-3, epochs=7, patience=3, batch_size=8, seed=0, min_val_roc_auc=min_auc
+    )
+    fit = train_classifier(SPEC, crops, labels, np.arange(16), np.arange(16, 24), params, progress=False)
+    assert fit.best_epoch == kept and len(fit.history) == epochs
+    assert fit.best_val_loss == [0.69, 0.90, 1.05, 1.10, 0.80][kept - 1]
+
+
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
     crops, labels = _blobs(seed=2)
     train, val = np.arange(32), np.arange(32, 48)

@@ -284,6 +284,9 @@ def test_new_donor_lots_are_scored_and_only_the_out_of_focus_one_flagged(demo):
     assert flags["N1"] == "" and flags["N2"] == "", flags.to_dict()
     assert "out of focus" in flags["N3"] and scores.loc["N3", "focus_ratio"] < 0.8
     assert scores.loc[["N1", "N2"], "focus_ratio"].between(0.9, 1.1).all()
+    # The flagged lot is held whatever its interval; the clean ones get a decision.
+    assert scores.loc["N3", "verdict"].startswith("hold: flagged (images out of focus")
+    assert not scores.loc[["N1", "N2"], "verdict"].str.startswith("hold").any()
     lodo = pd.read_csv(root / "results/cnn/lodo/validation.tsv", sep="\t").set_index("estimator")
     assert list(lodo.index) == ["cc", "pcc", "acc", "pacc", "em"] and (lodo["donors"] == 5).all()
     # auto: the estimator the validation found most accurate over artificial prevalences 0.05-0.95

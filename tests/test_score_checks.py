@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 
 from morphopotency.imaging.quality import focus, image_quality, saturated
-from morphopotency.score.donors import precision_guide, validation
-from morphopotency.score.drift import energy_test, matched_drift, matched_rows
+from morphopotency.score.donors import precision_guide, validation, verdict
+from morphopotency.score.drift import (
+    energy_distance,
+    energy_test,
+    interval_drift,
+    matched_drift,
+    matched_rows,
+)
 from morphopotency.score.embedding import EmbeddingReference, fit_reference
 from morphopotency.score.prevalence import Reference, cells_needed
 from morphopotency.score.quality import quality
@@ -44,6 +50,23 @@ def test_a_donor_unlike_the_reference_only_in_fraction_is_not_drift():
     assert matched[1] > 0.05
     shifted, _ = _cells(rng, 300, 0.85, shift=0.8)
     assert matched_drift(shifted, reference, ref_labels, 0.85, n_resamples=199)[1] < 0.01
+
+
+def test_a_misestimated_clean_donor_is_not_drift_within_its_interval_and_a_shifted_one_is():
+    """The demo's N2: a lot of 0.85 estimated at 0.98. Drawn at the estimate, the reference differs from
+    it for that reason alone; the nearest draw within the interval explains it. A shift within the classes
+    is flagged at every fraction of the interval."""
+    rng = np.random.default_rng(3)
+    reference, ref_labels = _cells(rng, 1500, 0.5)
+    donor, _ = _cells(rng, 400, 0.75)
+    assert matched_drift(donor, reference, ref_labels, 0.98, n_resamples=199)[1] < 0.01
+    statistic, p, at = interval_drift(donor, reference, ref_labels, 0.6, 1.0, n_resamples=199)
+    assert p > 0.05 and abs(at - 0.75) <= 0.1 and statistic >= 0
+    assert energy_distance(donor, reference) == pytest.approx(energy_test(donor, reference, 9)[0])
+    shifted, _ = _cells(rng, 400, 0.75, shift=0.8)
+    assert interval_drift(shifted, reference, ref_labels, 0.6, 1.0, n_resamples=199)[1] < 0.01
+    # No interval (no estimate): the reference's own mix.
+    assert np.isnan(interval_drift(donor, reference, ref_labels, np.nan, np.nan, n_resamples=99)[2])
 
 
 def test_energy_test_p_values_are_not_small_for_one_distribution():
@@ -131,6 +154,13 @@ def test_validation_prefers_imaged_ssea3_and_falls_back_to_the_simulation():
     ]
     assert table["covered"].tolist() == [True, False] and table["flagged"].tolist() == [False, True]
     assert validation(scores.iloc[2:]).empty
+
+
+def test_verdict_accepts_rejects_or_holds_a_flagged_donor_whatever_its_interval():
+    assert verdict(0.6, 0.8, 0.5).startswith("accept") and verdict(0.1, 0.4, 0.5).startswith("reject")
+    assert verdict(0.4, 0.6, 0.5).startswith("inconclusive") and verdict(np.nan, np.nan, 0.5) == "no estimate"
+    held = verdict(0.82, 1.0, 0.5, ["images out of focus (edge sharpness 0.45 x the reference's)"])
+    assert held.startswith("hold: flagged (images out of focus") and "accept" not in held
 
 
 def test_precision_guide_is_cells_needed_at_each_fraction():

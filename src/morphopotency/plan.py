@@ -42,6 +42,7 @@ TRAINING_KEYS = (
     "learning_rate",
     "epochs",
     "patience",
+    "min_val_roc_auc",
     "batch_size",
     "seed",
     "pretrained",

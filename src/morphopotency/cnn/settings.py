@@ -31,4 +31,5 @@ def train_params(
         patience=int(cnn["patience"]),
         batch_size=int(cnn["batch_size"]),
         seed=int(cnn["seed"]) + seed_offset,
+        min_val_roc_auc=None if cnn["min_val_roc_auc"] is None else float(cnn["min_val_roc_auc"]),
     )

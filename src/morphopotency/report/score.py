@@ -80,8 +80,10 @@ def score_report(
             f"{settings['bootstrap']} bootstrap resamples of those reference cells and of the donor's "
             f"cells. A donor is accepted when its whole interval reaches {settings['accept_at_least']:g}, "
             "rejected when it lies wholly below, else inconclusive. cells_for_pm005: the cells a donor "
-            "needs for about +/-0.05. A flagged donor is scored all the same: read its score with the "
-            "flag's reason in mind."
+            "needs for about +/-0.05. A flagged donor is scored all the same but held, whatever its "
+            "interval: the interval carries cell sampling and the error rates' uncertainty, which is all "
+            "there is while the donor's cells of each kind look like the reference's; a flag says they "
+            "may not, and then the estimate can be off by more than its interval."
         ),
     )
     summary.figures.append(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from morphopotency.score.bundle import Bundle
-from morphopotency.score.drift import matched_drift
+from morphopotency.score.drift import interval_drift
 from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.prevalence import (
     Reference,
@@ -46,8 +46,14 @@ def shape_features(cells: pd.DataFrame) -> np.ndarray:
     return values
 
 
-def verdict(low: float, high: float, accept: float) -> str:
-    """Accept when the whole interval reaches the threshold, reject when it lies wholly below."""
+def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str, ...] = ()) -> str:
+    """Accept when the whole interval reaches the threshold, reject when it lies wholly below; hold a
+    flagged donor whatever its interval. The interval only carries sampling and error-rate uncertainty,
+    valid while the donor's cells of each class look like the reference's: a flag says they may not (on
+    the demo, an out-of-focus lot read 0.96 against 0.55 inside a tight interval), so no lot is
+    released or rejected on it."""
+    if flags:
+        return f"hold: flagged ({'; '.join(flags)}); re-image or investigate before deciding"
     if not np.isfinite(low):
         return "no estimate"
     if low >= accept:
@@ -59,9 +65,9 @@ def verdict(low: float, high: float, accept: float) -> str:
 
 def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any]) -> pd.DataFrame:
     """One row per donor: cells, classify-and-count, the ``estimator`` fraction and interval, the cells
-    needed for +/- 0.05, shape and CNN-embedding drift against reference cells drawn at the donor's
-    estimated fraction (score.drift), image and segmentation quality (score.quality), flags and verdict
-    (``settings``: the config's ``score`` section)."""
+    needed for +/- 0.05, shape and CNN-embedding drift against reference cells drawn at the fraction in
+    the donor's interval that matches it best (score.drift, ``*_drift_at``), image and segmentation
+    quality (score.quality), flags and verdict (``settings``: the config's ``score`` section)."""
     reference = bundle_reference(bundle)
     ref_cells = bundle.table("reference/cells.tsv")
     embedding = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
@@ -75,15 +81,17 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
         prob = part["prob"].to_numpy(float)
         value = estimate(method, reference, prob, threshold)
         low, high = bootstrap_interval(method, reference, prob, threshold, settings["bootstrap"], seed)
-        shape, shape_p = matched_drift(
-            shape_features(part), shape_features(ref_cells), ref_cells["label"], value, seed=seed
+        shape, shape_p, shape_at = interval_drift(
+            shape_features(part), shape_features(ref_cells), ref_cells["label"], low, high, seed=seed
         )
-        emb, emb_p = matched_drift(part[emb_columns], embedding.coords, emb_labels, value, seed=seed)
+        emb, emb_p, emb_at = interval_drift(
+            part[emb_columns].to_numpy(float), embedding.coords, emb_labels, low, high, seed=seed
+        )
         signals, flags = quality(part, ref_cells, settings["qc"])
         if len(part) < settings["min_cells"]:
             flags.insert(0, f"too few cells ({len(part)} < {settings['min_cells']})")
         if np.isfinite(shape_p) and shape_p <= alpha:
-            flags.append(f"shapes unlike the reference cohort's at this fraction (p = {shape_p:.3g})")
+            flags.append(f"shapes unlike the reference's at any fraction in the interval (p = {shape_p:.3g})")
         if np.isfinite(emb_p) and emb_p <= alpha:
             flags.append(f"cells unlike the reference cohort's to the CNN (p = {emb_p:.3g})")
         rows.append(
@@ -99,11 +107,13 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
                 "ssea3_fraction": part["ssea3_positive"].mean() if "ssea3_positive" in part else np.nan,
                 "shape_drift": shape,
                 "shape_drift_p": shape_p,
+                "shape_drift_at": shape_at,
                 "embedding_drift": emb,
                 "embedding_drift_p": emb_p,
+                "embedding_drift_at": emb_at,
                 **signals,
                 "flags": "; ".join(flags),
-                "verdict": verdict(low, high, settings["accept_at_least"]),
+                "verdict": verdict(low, high, settings["accept_at_least"], flags),
             }
         )
     return pd.DataFrame(rows)
