@@ -107,11 +107,13 @@ def score_report(
             f"more than {qc['max_pixel_size_change']:.0%} off the reference's; shares of objects cut by the "
             f"border, tiny (< {TINY_AREA:g} x the reference's median area) or merged (> {MERGED_AREA:g} x) "
             f"more than {qc['max_excess']:.0%} above the reference's; and drift: an energy-distance "
-            "permutation test of the donor's cells against reference cells drawn at the donor's own "
-            "estimated fraction, on shape features (shape_drift_p) and on the CNN's embedding of the cells "
-            f"(embedding_drift_p), flagged below p = {settings['drift_alpha']:g}. Drawing the reference at "
-            "the donor's fraction keeps a donor from being flagged merely for being more or less "
-            "multipotent than the reference cohort."
+            "permutation test of the donor's cells against reference cells drawn at the fraction, among "
+            "7 spread over the donor's 95 % interval, whose draw lies nearest the donor (shape_drift_at, "
+            "embedding_drift_at), on shape features (shape_drift_p) and on the CNN's embedding of the "
+            f"cells (embedding_drift_p), flagged at or below p = {settings['drift_alpha']:g}. Drawing the "
+            "reference at the donor's fraction keeps a donor from being flagged merely for being more or "
+            "less multipotent than the reference cohort, and drawing it within the interval keeps an "
+            "estimation error from passing for drift."
         ),
     )
     if precision is not None and len(precision):

@@ -3,7 +3,7 @@
 A donor with more multipotent cells than the reference has rounder cells: its shapes differ from the
 pooled reference cells for the very reason it is scored, and a plain two-sample test would flag every
 donor worth knowing about. So each donor is compared with reference cells drawn at the donor's own
-estimated fraction (multipotent and other cells apart), and only a change within the classes (a different
+fraction (multipotent and other cells apart), and only a change within the classes (a different
 pixel size, segmentation or staining) is left for the test to find.
 
 The estimate itself is uncertain, and a reference drawn at a wrong fraction differs from a clean donor for
