@@ -125,12 +125,11 @@ def interval_drift(
     [``low``, ``high``] whose reference draw is nearest the donor. Picking the nearest draw first makes
     the test conservative, so a flag still means drift: no fraction the interval allows explains these
     cells. It costs ``points`` distances and one permutation test."""
-    if not (np.isfinite(low) and np.isfinite(high)):
-        low = high = float("nan")
-    grid = np.unique(np.linspace(low, high, points)) if np.isfinite(low) else np.array([np.nan])
+    bounded = np.isfinite([low, high]).all()
+    grid = np.unique(np.linspace(low, high, points)) if bounded else np.array([np.nan])
     reference = np.asarray(reference)
     draws = [matched_rows(labels, f, MAX_CELLS, np.random.default_rng(seed)) for f in grid]
     distances = [energy_distance(donor, reference[rows], seed) for rows in draws]
-    best = float(grid[int(np.nanargmin(distances))]) if np.isfinite(distances).any() else float(grid[0])
-    statistic, p = matched_drift(donor, reference, labels, best, n_resamples, seed)
-    return statistic, p, best
+    best = int(np.nanargmin(distances)) if np.isfinite(distances).any() else 0
+    statistic, p = energy_test(donor, reference[draws[best]], n_resamples, seed)
+    return statistic, p, float(grid[best])
