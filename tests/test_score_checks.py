@@ -14,7 +14,6 @@ from morphopotency.score.drift import (
     energy_distance,
     energy_test,
     interval_drift,
-    matched_drift,
     matched_rows,
 )
 from morphopotency.score.embedding import EmbeddingReference, fit_reference
@@ -45,11 +44,11 @@ def test_a_donor_unlike_the_reference_only_in_fraction_is_not_drift():
     reference, ref_labels = _cells(rng, 1500, 0.4)
     donor, _ = _cells(rng, 300, 0.85)
     plain = energy_test(donor, reference, n_resamples=199)
-    matched = matched_drift(donor, reference, ref_labels, 0.85, n_resamples=199)
+    matched = interval_drift(donor, reference, ref_labels, 0.85, 0.85, n_resamples=199)
     assert plain[1] < 0.01  # a plain two-sample test flags the donor for being more multipotent
     assert matched[1] > 0.05
     shifted, _ = _cells(rng, 300, 0.85, shift=0.8)
-    assert matched_drift(shifted, reference, ref_labels, 0.85, n_resamples=199)[1] < 0.01
+    assert interval_drift(shifted, reference, ref_labels, 0.85, 0.85, n_resamples=199)[1] < 0.01
 
 
 def test_a_misestimated_clean_donor_is_not_drift_within_its_interval_and_a_shifted_one_is():
@@ -59,7 +58,7 @@ def test_a_misestimated_clean_donor_is_not_drift_within_its_interval_and_a_shift
     rng = np.random.default_rng(3)
     reference, ref_labels = _cells(rng, 1500, 0.5)
     donor, _ = _cells(rng, 400, 0.75)
-    assert matched_drift(donor, reference, ref_labels, 0.98, n_resamples=199)[1] < 0.01
+    assert interval_drift(donor, reference, ref_labels, 0.98, 0.98, n_resamples=199)[1] < 0.01
     statistic, p, at = interval_drift(donor, reference, ref_labels, 0.6, 1.0, n_resamples=199)
     assert p > 0.05 and abs(at - 0.75) <= 0.1 and statistic >= 0
     assert energy_distance(donor, reference) == pytest.approx(energy_test(donor, reference, 9)[0])

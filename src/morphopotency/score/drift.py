@@ -98,19 +98,6 @@ def energy_test(x: np.ndarray, y: np.ndarray, n_resamples: int = 999, seed: int 
     return float(result.statistic), float(result.pvalue)
 
 
-def matched_drift(
-    donor: np.ndarray,
-    reference: np.ndarray,
-    labels: np.ndarray,
-    fraction: float,
-    n_resamples: int = 999,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """``energy_test`` of the donor's cells against reference cells drawn at the donor's ``fraction``."""
-    rows = matched_rows(labels, fraction, MAX_CELLS, np.random.default_rng(seed))
-    return energy_test(donor, np.asarray(reference)[rows], n_resamples, seed)
-
-
 def interval_drift(
     donor: np.ndarray,
     reference: np.ndarray,
@@ -121,8 +108,9 @@ def interval_drift(
     n_resamples: int = 999,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """(energy distance, p-value, fraction): ``matched_drift`` at the fraction among ``points`` spread over
-    [``low``, ``high``] whose reference draw is nearest the donor. Picking the nearest draw first makes
+    """(energy distance, p-value, fraction): ``energy_test`` of the donor's cells against reference cells
+    drawn (``matched_rows``) at the fraction among ``points`` spread over [``low``, ``high``] whose draw
+    is nearest the donor; low = high tests one fraction. Picking the nearest draw first makes
     the test conservative, so a flag still means drift: no fraction the interval allows explains these
     cells. It costs ``points`` distances and one permutation test."""
     bounded = np.isfinite([low, high]).all()
