@@ -27,7 +27,7 @@ def bundle(tmp_path):
         "threshold": 0.61,
         "positive_class": "multipotent",
     }
-    settings = preprocessing_settings(config, meta)
+    settings = preprocessing_settings(config, meta, reference_pixel_um=0.8)
     cells = pd.DataFrame(
         {"donor": ["S1", "S8"], "image": ["a", "b"], "area": [100.0, 200.0], "prob": [0.2, 0.9]}
     )
@@ -83,9 +83,22 @@ def test_added_missing_or_unlisted_files_are_refused(bundle):
 def test_a_bundle_from_other_versions_is_refused(bundle):
     record = json.loads((bundle / "provenance.json").read_text())
     installed = dict(record["versions"])
-    assert load(bundle, installed).provenance["format"] == FORMAT == 2
+    assert load(bundle, installed).provenance["format"] == FORMAT == 3
     with pytest.raises(BundleError, match=r"provenance.json: made with torch .*, installed 3.0.0"):
         load(bundle, {**installed, "torch": "3.0.0"})
     # A patch release decides nothing the bundle holds.
     major, minor, *_ = installed["timm"].split(".")
     load(bundle, {**installed, "timm": f"{major}.{minor}.999"})
+
+
+def test_new_images_are_brought_to_the_reference_pixel_size(bundle):
+    """The shipped config resamples to 0.8 um, which a scoring run applies; a bundle trained on images as
+    they were (resample_um null) brings new ones to its reference images' own pixel size, unless the
+    scoring run says not to (score.match_pixel_size)."""
+    loaded = load(bundle)
+    assert loaded.settings["imaging"]["resample_um"] == 0.8
+    assert loaded.settings["imaging"]["reference_pixel_size_um"] == 0.8
+    assert loaded.target_pixel_size() == 0.8 == loaded.target_pixel_size(match=False)
+    imaging = loaded.settings["imaging"] | {"resample_um": None, "reference_pixel_size_um": 0.65}
+    as_imaged = type(loaded)(loaded.folder, loaded.settings | {"imaging": imaging}, loaded.provenance)
+    assert as_imaged.target_pixel_size() == 0.65 and as_imaged.target_pixel_size(match=False) is None

@@ -271,21 +271,24 @@ def test_one_changed_donor_reruns_its_imaging_cnn_and_report_only(demo):
     assert not [rule for rule in jobs if rule.startswith("rnaseq") or rule == "plotloadings"], jobs
 
 
-def test_new_donor_lots_are_scored_and_only_the_out_of_focus_one_flagged(demo):
+def test_new_donor_lots_are_scored_and_only_the_one_imaged_otherwise_flagged(demo):
     """`make demo` trains on S1-S9 and scores N1-N3 (role score, no SSEA3 imaged): each gets a fraction
-    with an interval; N3, imaged out of focus, is flagged for it, and the clean N1 and N2 are not flagged
-    although their fractions lie outside the reference range (drift is tested at the donor's own
-    fraction). The leave-one-donor-out validation covers every reference donor."""
+    with an interval that holds its planted one. N3, imaged at 0.6 um a pixel, is resampled to the
+    reference's 0.8 um (imaging.resample_um) and flagged for it; the clean N1 and N2 are not flagged
+    although their fractions lie outside the reference range (drift is tested within the donor's
+    interval). The leave-one-donor-out validation covers every reference donor."""
     root, _ = demo
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
     assert list(scores.index) == ["N1", "N2", "N3"] and (scores["cells"] > 50).all()
     assert (scores["ci_low"] <= scores["fraction"]).all() and (scores["fraction"] <= scores["ci_high"]).all()
     flags = scores["flags"].fillna("")
     assert flags["N1"] == "" and flags["N2"] == "", flags.to_dict()
-    assert "out of focus" in flags["N3"] and scores.loc["N3", "focus_ratio"] < 0.8
-    assert scores.loc[["N1", "N2"], "focus_ratio"].between(0.9, 1.1).all()
+    assert flags["N3"].startswith("imaged at 0.6 um a pixel, the reference at 0.8 um: resampled to it")
+    assert scores.loc["N3", "imaged_pixel_size_ratio"] == pytest.approx(0.75)
+    # Measured at the reference's pixel size and as sharp as the reference: resampling made it comparable.
+    assert (scores["pixel_size_ratio"] == 1).all() and scores["focus_ratio"].between(0.9, 1.1).all()
     # The flagged lot is held whatever its interval; the clean ones get a decision.
-    assert scores.loc["N3", "verdict"].startswith("hold: flagged (images out of focus")
+    assert scores.loc["N3", "verdict"].startswith("hold: flagged (imaged at 0.6 um")
     assert not scores.loc[["N1", "N2"], "verdict"].str.startswith("hold").any()
     lodo = pd.read_csv(root / "results/cnn/lodo/validation.tsv", sep="\t").set_index("estimator")
     assert list(lodo.index) == ["cc", "pcc", "acc", "pacc", "em"] and (lodo["donors"] == 5).all()
@@ -296,5 +299,6 @@ def test_new_donor_lots_are_scored_and_only_the_out_of_focus_one_flagged(demo):
     assert covering["sweep_mean_abs_error"].min() < lodo.loc["cc", "sweep_mean_abs_error"]
     known = pd.read_csv(root / "results/score/validation.tsv", sep="\t")
     assert list(known["donor"]) == ["N1", "N2", "N3"] and (known["known_from"] == "simulated").all()
+    assert known["covered"].all(), known.to_dict("records")  # every planted fraction inside its interval
     html = (root / "results/report/score_report.html").read_text()
-    assert "images out of focus" in html and "leave-one-donor-out" in html
+    assert "resampled to it" in html and "leave-one-donor-out" in html

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -26,8 +27,24 @@ def scoring_project(root, bundle, **score):
         "imaging": {"channels": {"shape": "CD105", "label": None, "nuclei": "DAPI"}},
     }
     images = root.parent / "clean_images"
-    samples = [f"{d}\t{d}\tstem\t\t{images}/{d}" for d in ("S1", "S8", "S9")]
+    samples = [f"{d}\t{d}\tstem\t\t{images}/{d}" for d in ("S1", "S8", "S8x", "S9")]
     return write_project(root, config, samples)
+
+
+def imaged_at(source, dest, pixel_um: float) -> None:
+    """A donor's images as another objective would see them: resampled to ``pixel_um`` (the reference's
+    are 0.8 um), the metadata saying so."""
+    import tifffile
+    from skimage.transform import rescale
+
+    from morphopotency.simulate import write_ome_tiff
+
+    dest.mkdir()
+    for path in sorted(source.glob("*.ome.tif")):
+        data = tifffile.imread(path)
+        zoomed = rescale(data, (1, 0.8 / pixel_um, 0.8 / pixel_um), order=1, preserve_range=True)
+        names = ("CD105", "SSEA3", "DAPI")[: len(data)]
+        write_ome_tiff(dest / path.name, np.rint(zoomed).astype(data.dtype), names, pixel_um, path.name)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +53,8 @@ def scored(cnn_run, tmp_path_factory):
     bundle = base / "bundles" / "reference-2026"
     shutil.copytree(cnn_run / "results/model", bundle)
     shutil.copytree(cnn_run / "results/demo/images", base / "clean_images")
+    # S8x: S8's fields imaged again at 0.6 um a pixel, a third more pixels each way.
+    imaged_at(base / "clean_images/S8", base / "clean_images/S8x", 0.6)
     root = scoring_project(base / "lab", bundle)
     dry = snakemake(root, "--dry-run")
     assert dry.returncode == 0, dry.stderr[-3000:]
@@ -60,6 +79,7 @@ def test_reference_images_give_the_final_models_probabilities_and_shape_modes(sc
     final = pd.read_csv(
         reference / "results/cnn/final/cell_predictions.tsv", sep="\t", dtype={"donor": str, "image": str}
     )
+    cells = cells[cells["donor"] != "S8x"]  # the reference donors' own images
     both = final.merge(cells, on=keys, suffixes=("_final", "_scored"), validate="one_to_one")
     assert len(both) == len(final) == len(cells)  # the same segmentation: the same cells
     # float32 inference in other batches: equal to a few units in the 7th digit
@@ -77,7 +97,7 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     _, root, _, _ = scored
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
     assert (
-        list(scores["donor"]) == ["S1", "S8", "S9"]
+        list(scores["donor"]) == ["S1", "S8", "S8x", "S9"]
         and scores["estimator"].isin(["cc", "pcc", "acc", "pacc", "em"]).all()
     )
     assert scores["fraction"].between(0, 1).all() and (scores["ci_low"] <= scores["ci_high"]).all()
@@ -92,6 +112,33 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     assert list(precision.columns) == ["fraction", "cells_for_pm005", "cells_for_pm010"]
     html = (root / "results/report/score_report.html").read_text()
     assert 'id="verdicts"' in html and "S8" in html and "MANIFEST.sha256" in html
+
+
+def test_a_lot_imaged_at_another_pixel_size_is_resampled_to_the_reference_and_held(scored):
+    """S8x is S8 imaged at 0.6 um: the bundle (trained on 0.8-um images as they were, resample_um null)
+    brings it back to 0.8 um before segmentation, so its cells measure like S8's; it is flagged and held
+    all the same, as the model never saw resampled images."""
+    _, root, _, _ = scored
+    cells = pd.concat(
+        pd.read_csv(root / f"results/score/cells/{d}.tsv", sep="\t", dtype={"donor": str})
+        for d in ("S8", "S8x")
+    ).set_index("donor")
+    assert (cells.loc["S8x", "imaged_pixel_size_um"] == 0.6).all() and (cells["pixel_size_um"] == 0.8).all()
+    assert len(cells.loc["S8x"]) == pytest.approx(len(cells.loc["S8"]), rel=0.2)
+    assert cells.loc["S8x", "area"].median() == pytest.approx(cells.loc["S8", "area"].median(), rel=0.15)
+    labels = tifffile_shape(root / "results/imaging/segmentation/S8x")
+    assert labels == tifffile_shape(root / "results/imaging/segmentation/S8")
+    scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
+    assert scores.loc["S8x", "imaged_pixel_size_ratio"] == pytest.approx(0.75)
+    assert "imaged at 0.6 um a pixel, the reference at 0.8 um: resampled to it" in scores.loc["S8x", "flags"]
+    assert "resampled" not in scores.loc["S8", "flags"]
+    assert scores.loc["S8x", "verdict"].startswith("hold: flagged")
+
+
+def tifffile_shape(folder) -> set[tuple[int, ...]]:
+    import tifffile
+
+    return {tifffile.imread(p).shape for p in folder.glob("*.tif")}
 
 
 def test_a_tampered_bundle_stops_the_scoring_run_before_any_job(scored, tmp_path):

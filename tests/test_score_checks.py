@@ -119,6 +119,26 @@ def test_quality_flags_name_each_problem_against_the_reference():
     assert flags == ["25% of objects tiny (reference 0%)", "25% of objects merged (reference 0%)"]
 
 
+def test_a_lot_resampled_to_the_reference_pixel_size_is_still_flagged():
+    """Measured at the reference's 0.8 um after resampling from 0.6 um: the shapes are comparable, but the
+    images are not those the model was validated on, so the lot is flagged (and held) with that reason;
+    a table from before resampling existed (no imaged_pixel_size_um) reads as imaged at its pixel size."""
+    reference = _qc_cells("R")
+    resampled = _qc_cells("N").assign(imaged_pixel_size_um=0.6)
+    signals, flags = quality(resampled, reference, QC)
+    assert signals["pixel_size_ratio"] == 1.0 and signals["imaged_pixel_size_ratio"] == pytest.approx(0.75)
+    assert flags == [
+        "imaged at 0.6 um a pixel, the reference at 0.8 um: resampled to it, a correction the "
+        "validation did not test"
+    ]
+    signals, flags = quality(_qc_cells("N").assign(imaged_pixel_size_um=0.8), reference, QC)
+    assert flags == [] and signals["imaged_pixel_size_ratio"] == 1.0
+    # Not resampled: only the uncorrected mismatch is named.
+    for table in (_qc_cells("N", pixel=0.6), _qc_cells("N", pixel=0.6).assign(imaged_pixel_size_um=np.nan)):
+        _, flags = quality(table, reference, QC)
+        assert len(flags) == 1 and flags[0].endswith("shapes are measured in pixels")
+
+
 def test_embedding_reference_projects_and_round_trips(tmp_path):
     rng = np.random.default_rng(4)
     features = rng.normal(size=(50, 20))

@@ -243,6 +243,7 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     channels = config["imaging"]["channels"]  # the lab's names for the channels stay its own
     config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS}
     config["imaging"]["channels"] = channels
+    config["imaging"]["resample_um"] = bundle.target_pixel_size(config["score"]["match_pixel_size"])
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
     config["cnn"]["enabled"] = False
     config["report"]["enabled"] = False  # the training run's donor report; the score report replaces it

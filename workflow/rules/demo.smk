@@ -3,6 +3,8 @@
 
 from pathlib import Path
 
+from morphopotency.simulate.images import PIXEL_SIZE_UM
+
 if PLAN.demo is not None:
     DEMO = Path(PLAN.demo)
     DEMO_FIELD_IDS = [f"{i + 1:02d}" for i in range(C["demo"]["fields_per_donor"])]
@@ -30,6 +32,7 @@ if PLAN.demo is not None:
                 c for c in ("CD105", "SSEA3", "DAPI") if c != "SSEA3" or w.donor not in PLAN.score_donors
             ],
             blur=lambda w: C["demo"]["blur"].get(w.donor, 1.0),
+            pixel_size_um=lambda w: C["demo"]["pixel_size_um"].get(w.donor, PIXEL_SIZE_UM),
         script:
             "../scripts/demo_images.py"
 

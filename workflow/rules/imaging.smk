@@ -25,6 +25,8 @@ rule imaging_segment:
         segmentation=IMG["segmentation"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
+        resample_um=IMG["resample_um"],
+        pixel_size_um=IMG["pixel_size_um"],
     script:
         "../scripts/imaging_segment.py"
 
@@ -51,6 +53,7 @@ rule imaging_cells:
         image_specs=lambda w: {i: image_spec(w.donor, i) for i in sorted(PLAN.images[w.donor])},
         pixel_size_um=IMG["pixel_size_um"],
         crop_window=IMG["crop_window"],
+        resample_um=IMG["resample_um"],
     script:
         "../scripts/imaging_cells.py"
 
@@ -124,6 +127,8 @@ rule imaging_selective_search_crops:
         max_area=IMG["segmentation"]["max_area"],
         bit_depth=IMG["bit_depth"],
         z_projection=IMG["z_projection"],
+        resample_um=IMG["resample_um"],
+        pixel_size_um=IMG["pixel_size_um"],
     script:
         "../scripts/imaging_selective_search.py"
 

@@ -18,13 +18,15 @@ truth = write_donor(
     truth_path=snakemake.output.truth,
     channels=tuple(snakemake.params.channels),
     blur=snakemake.params.blur,
+    pixel_size_um=snakemake.params.pixel_size_um,
 )
 log.info(
-    "donor %s: %d cells in %d fields, multipotent fraction %.3f, channels %s, blur %.1f px",
+    "donor %s: %d cells in %d fields, multipotent fraction %.3f, channels %s, blur %.1f px, %.3g um pixels",
     snakemake.wildcards.donor,
     len(truth),
     snakemake.params.fields,
     truth["multipotent"].mean(),
     ", ".join(snakemake.params.channels),
     snakemake.params.blur,
+    snakemake.params.pixel_size_um,
 )

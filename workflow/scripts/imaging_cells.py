@@ -20,6 +20,7 @@ adata, crops = donor_cells(
     z_projection=p.z_projection,
     pixel_size_um=p.pixel_size_um,
     crop_window=p.crop_window,
+    resample_um=p.resample_um,
 )
 with atomic_path(snakemake.output.cells) as tmp:
     adata.write_h5ad(tmp)

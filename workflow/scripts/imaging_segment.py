@@ -5,6 +5,7 @@ import tifffile
 from PIL import Image as PILImage
 
 from morphopotency.imaging.io import Channels, read_image
+from morphopotency.imaging.resample import to_pixel_size
 from morphopotency.imaging.segment import SegmentationParams, segment_cells
 from morphopotency.io.atomic import atomic_path
 from morphopotency.plots.imaging import overlay
@@ -13,6 +14,7 @@ from morphopotency.scriptlog import job_logger
 log = job_logger(snakemake.log[0], "imaging_segment")
 p = snakemake.params
 image = read_image(p.image, Channels(**p.channels), z_projection=p.z_projection, bit_depth=p.bit_depth)
+image = to_pixel_size(image, p.resample_um, p.pixel_size_um)
 labels = segment_cells(image.shape, image.nuclei, SegmentationParams(**p.segmentation))
 with atomic_path(snakemake.output.labels) as tmp:
     tifffile.imwrite(tmp, labels.astype(np.uint32 if labels.max() > 65535 else np.uint16), compression="zlib")

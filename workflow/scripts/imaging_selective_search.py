@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 
 from morphopotency.imaging.io import Channels, read_image
+from morphopotency.imaging.resample import to_pixel_size
 from morphopotency.imaging.selective_search import crop_boxes, selective_search_boxes
 from morphopotency.io.atomic import atomic_path
 from morphopotency.io.tables import write_tsv
@@ -19,6 +20,7 @@ for image_id, spec in p.image_specs.items():
         z_projection=p.z_projection,
         bit_depth=p.bit_depth,
     )
+    image = to_pixel_size(image, p.resample_um, p.pixel_size_um)
     boxes = selective_search_boxes(image.shape, min_area=p.min_area, max_area=p.max_area)
     tables.append(boxes.assign(donor=snakemake.wildcards.donor, image=image_id))
     crops.append(crop_boxes(image.shape, boxes, p.crop_size, image.max_value))

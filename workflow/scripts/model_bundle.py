@@ -22,6 +22,9 @@ cv = pd.read_csv(inp.cv_predictions, sep="\t", dtype={"donor": str, "image": str
 final = pd.read_csv(inp.final_predictions, sep="\t", dtype={"donor": str, "image": str})
 labels = pd.read_csv(inp.labels, sep="\t")
 ssea3_cut = ssea3_threshold(labels["ssea3_8bit"].to_numpy(), p.config["imaging"]["ssea3_threshold"])
+# The reference images' pixel size, as their shapes were measured (one value per image).
+pixels = cells.groupby(["donor", "image"])["pixel_size_um"].first() if "pixel_size_um" in cells else None
+reference_pixel = float(pixels.median()) if pixels is not None and pixels.notna().any() else None
 files = {
     "cnn/model.safetensors": inp.cnn,
     "cnn/model.json": inp.cnn_json,
@@ -43,7 +46,7 @@ provenance = {"config_sha256": config_hash(p.config), "commit": git_commit(p.bas
 export(
     snakemake.output.bundle,
     files,
-    preprocessing_settings(p.config, meta, ssea3_cut),
+    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel),
     {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)},
     provenance,
 )

@@ -12,6 +12,7 @@ import pandas as pd
 from morphopotency.imaging.cells import crop_cells, measure_cells, outer_contours, to_8bit
 from morphopotency.imaging.io import Channels, read_image, read_mask
 from morphopotency.imaging.quality import image_quality
+from morphopotency.imaging.resample import to_pixel_size
 from morphopotency.imaging.shapes import resample
 
 
@@ -25,15 +26,19 @@ def donor_cells(
     z_projection: str = "max",
     pixel_size_um: float | None = None,
     crop_window: int | None = None,
+    resample_um: float | None = None,
 ) -> tuple[ad.AnnData, np.ndarray]:
     """AnnData (obs = cells, obsm['contour'] = n_points x 2 outline in pixels) and uint8 crops (cells, s, s).
 
+    With ``resample_um`` every image is first brought to that pixel size (as imaging_segment does), and
+    its label image too when drawn on the stored image (a lab's own masks).
     An image with no cells adds nothing: a donor whose images are all empty gets zero rows, not an error.
     """
     tables, crops, outlines = [], [], []
     for image_id, (image_path, label_path) in images.items():
-        image = read_image(image_path, channels, z_projection=z_projection, bit_depth=bit_depth)
-        labels = read_mask(label_path, image.shape.shape)
+        stored = read_image(image_path, channels, z_projection=z_projection, bit_depth=bit_depth)
+        image = to_pixel_size(stored, resample_um, pixel_size_um)
+        labels = read_mask(label_path, image.shape.shape, stored.shape.shape)
         if labels.max() == 0:
             continue
         table = measure_cells(image, labels, donor, image_id)
@@ -42,8 +47,10 @@ def donor_cells(
         table = table[usable].reset_index(drop=True)
         if "label_mean" in table:
             table["ssea3_8bit"] = to_8bit(table["label_mean"], image.max_value)
-        # The metadata's pixel size wins; the configured one fills in when the file has none.
+        # The metadata's pixel size wins; the configured one fills in when the file has none. Shapes are
+        # measured at pixel_size_um; imaged_pixel_size_um is the file's, before any resampling.
         table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan
+        table["imaged_pixel_size_um"] = stored.pixel_size_um or pixel_size_um or np.nan
         for key, value in image_quality(image.shape, image.max_value, labels > 0).items():
             table[key] = value
         tables.append(table)

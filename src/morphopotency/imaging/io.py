@@ -260,11 +260,16 @@ def _to_image(
     )
 
 
-def read_mask(path: str | Path, expected_shape: tuple[int, int]) -> np.ndarray:
+def read_mask(
+    path: str | Path, expected_shape: tuple[int, int], native_shape: tuple[int, int] | None = None
+) -> np.ndarray:
     """A user's label image, as the tools labs use write them: TIFF (StarDist, QuPath, CellProfiler's
     object images, Cellpose's ``*_masks.tif``) or PNG, 8- or 16-bit (Cellpose's ``*_cp_masks.png``).
     Integer labels are kept as they are: touching cells are told apart by label value, so labels are
     never re-derived by connected components. Cellpose's ``_seg.npy`` is a pickle and is never loaded.
+
+    ``native_shape``: the image's size as stored, when it was resampled (imaging.resample_um) to
+    ``expected_shape``; a mask drawn on the stored image is resampled with it.
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -285,13 +290,18 @@ def read_mask(path: str | Path, expected_shape: tuple[int, int]) -> np.ndarray:
         raise ImageError(f"{path}: a mask must hold integer labels, got {mask.dtype}")
     if mask.ndim != 2:
         raise ImageError(f"{path}: a mask must be one 2-D label image, got shape {mask.shape} (colour?)")
-    if mask.shape != tuple(expected_shape):
-        raise ImageError(f"{path}: mask shape {mask.shape} differs from its image {tuple(expected_shape)}")
+    stored = tuple(native_shape or expected_shape)
+    if mask.shape not in (tuple(expected_shape), stored):
+        raise ImageError(f"{path}: mask shape {mask.shape} differs from its image {stored}")
     if mask.dtype == np.uint8 and _split_labels(mask):
         raise ImageError(
             f"{path}: 8-bit labels, some of which cover several separate objects: more than 255 cells "
             "overflowed the 8-bit type; save the mask as 16-bit PNG or TIFF"
         )
+    if mask.shape != tuple(expected_shape):
+        from morphopotency.imaging.resample import labels_to_shape  # it imports this module
+
+        mask = labels_to_shape(mask, expected_shape)
     return mask.astype(np.int64)
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 from morphopotency.io.atomic import atomic_folder
 from morphopotency.provenance import sha256
 
-FORMAT = 2  # 2: reference/embedding.npz
+FORMAT = 3  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um
 MANIFEST = "MANIFEST.sha256"
 # Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
 UNLISTED = {MANIFEST, ".snakemake_timestamp"}
@@ -58,6 +58,7 @@ IMAGING_KEYS = (
     "bit_depth",
     "z_projection",
     "pixel_size_um",
+    "resample_um",
     "segmentation",
     "cropper",
     "crop_size",
@@ -66,14 +67,20 @@ IMAGING_KEYS = (
 
 
 def preprocessing_settings(
-    config: Mapping[str, Any], cnn_meta: Mapping[str, Any], ssea3_cut: float | None = None
+    config: Mapping[str, Any],
+    cnn_meta: Mapping[str, Any],
+    ssea3_cut: float | None = None,
+    reference_pixel_um: float | None = None,
 ) -> dict[str, Any]:
     """From the training run's validated config and the final model's JSON: segmentation, cells, crops,
     shape-mode outline points, the CNN's input and its decision cut-off; ``ssea3_cut``, the 8-bit SSEA3
-    intensity that labelled the reference cells (a scored donor's SSEA3, when imaged, is read against it)."""
+    intensity that labelled the reference cells (a scored donor's SSEA3, when imaged, is read against it);
+    ``reference_pixel_um``, the reference images' median pixel size as measured (a scoring run brings new
+    images to it when the training run resampled nothing)."""
     imaging = config["imaging"]
+    extra = {"ssea3_cut_8bit": ssea3_cut, "reference_pixel_size_um": reference_pixel_um}
     return {
-        "imaging": {key: imaging.get(key) for key in IMAGING_KEYS} | {"ssea3_cut_8bit": ssea3_cut},
+        "imaging": {key: imaging.get(key) for key in IMAGING_KEYS} | extra,
         "shape_modes": {"n_points": imaging["shape_modes"]["n_points"]},
         "cnn": {
             "spec": cnn_meta["spec"],
@@ -136,6 +143,12 @@ class Bundle:
     folder: Path
     settings: dict[str, Any]
     provenance: dict[str, Any]
+
+    def target_pixel_size(self, match: bool = True) -> float | None:
+        """The pixel size a new image is brought to: the training run's imaging.resample_um, else (with
+        ``match``, config score.match_pixel_size) the reference images' own; None - images as they are."""
+        imaging = self.settings["imaging"]
+        return imaging["resample_um"] or (imaging["reference_pixel_size_um"] if match else None)
 
     def path(self, name: str) -> Path:
         return self.folder / name

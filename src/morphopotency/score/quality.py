@@ -38,16 +38,23 @@ def quality(cells: pd.DataFrame, reference: pd.DataFrame, qc: Mapping[str, Any])
     focus, ref_focus = _per_image(cells, "image_focus"), _per_image(reference, "image_focus")
     focus_ratio = float(focus.median() / ref_focus.median()) if len(focus) and len(ref_focus) else np.nan
     saturated = _per_image(cells, "image_saturated")
+    # Shapes are measured at pixel_size_um; imaged_pixel_size_um is the file's before resampling (the same
+    # when nothing was resampled, and in tables made before resampling existed).
     pixel, ref_pixel = _per_image(cells, "pixel_size_um"), _per_image(reference, "pixel_size_um")
-    pixel_ratio = (
-        float(pixel.median() / ref_pixel.median())
-        if pixel.notna().any() and ref_pixel.notna().any()
+    imaged = (
+        _per_image(cells, "imaged_pixel_size_um").fillna(pixel) if "imaged_pixel_size_um" in cells else pixel
+    )
+    pixel_ratio, imaged_ratio = (
+        float(values.median() / ref_pixel.median())
+        if values.notna().any() and ref_pixel.notna().any()
         else np.nan
+        for values in (pixel, imaged)
     )
     signals = {
         "focus_ratio": focus_ratio,
         "saturated_max": float(saturated.max()) if len(saturated) else np.nan,
         "pixel_size_ratio": pixel_ratio,
+        "imaged_pixel_size_ratio": imaged_ratio,
         **own,
     }
     flags = []
@@ -55,10 +62,18 @@ def quality(cells: pd.DataFrame, reference: pd.DataFrame, qc: Mapping[str, Any])
         flags.append(f"images out of focus (edge sharpness {focus_ratio:.2f} x the reference's)")
     if np.isfinite(signals["saturated_max"]) and signals["saturated_max"] > qc["max_saturated"]:
         flags.append(f"saturated images (up to {signals['saturated_max']:.1%} of pixels at the ceiling)")
-    if np.isfinite(pixel_ratio) and abs(np.log(pixel_ratio)) > np.log1p(qc["max_pixel_size_change"]):
+    off = np.log1p(qc["max_pixel_size_change"])
+    if np.isfinite(pixel_ratio) and abs(np.log(pixel_ratio)) > off:
         flags.append(
             f"pixel size {pixel.median():.3g} um, the reference's {ref_pixel.median():.3g} um: shapes are "
             "measured in pixels"
+        )
+    elif np.isfinite(imaged_ratio) and abs(np.log(imaged_ratio)) > off:
+        # Corrected, yet flagged: resampled images are not those the model learned from or was validated
+        # on (sampling, noise and fine outline detail differ), so a person should look before deciding.
+        flags.append(
+            f"imaged at {imaged.median():.3g} um a pixel, the reference at {ref_pixel.median():.3g} um: "
+            "resampled to it, a correction the validation did not test"
         )
     names = {"border_share": "cut by the image border", "tiny_share": "tiny", "merged_share": "merged"}
     for key, name in names.items():

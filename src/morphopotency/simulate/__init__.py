@@ -70,16 +70,18 @@ def write_donor(
     truth_path: str | Path,
     channels: tuple[str, ...] = CHANNELS,
     blur: float = 1.0,
+    pixel_size_um: float = PIXEL_SIZE_UM,
 ) -> pd.DataFrame:
     """Simulate and write one donor's fields, planted masks and per-cell truth; returns the truth table.
 
-    ``channels``: those imaged (a donor to score, say, without SSEA3); ``blur``: the optics' sigma, px."""
+    ``channels``: those imaged (a donor to score, say, without SSEA3); ``blur``: the optics' sigma, px;
+    ``pixel_size_um``: the pixel size imaged at (another objective), written to the files' metadata."""
     unknown = set(channels) - set(CHANNELS)
     if unknown or not channels:
         raise ValueError(f"channels {sorted(unknown)} are not among the simulated {CHANNELS}")
     keep = [CHANNELS.index(c) for c in channels]
     fields: list[tuple[str, Field]] = simulate_donor(
-        seed, donor, n_fields, size, cells_per_field, fraction, blur
+        seed, donor, n_fields, size, cells_per_field, fraction, blur, pixel_size_um
     )
     tables = []
     for name, field in fields:
@@ -87,11 +89,11 @@ def write_donor(
             Path(image_dir) / f"{name}.ome.tif",
             field.image[keep],
             tuple(channels),
-            PIXEL_SIZE_UM,
+            pixel_size_um,
             f"{seed}/{name}",
         )
         write_ome_tiff(
-            Path(mask_dir) / f"{name}.ome.tif", field.labels, (), PIXEL_SIZE_UM, f"{seed}/{name}/mask"
+            Path(mask_dir) / f"{name}.ome.tif", field.labels, (), pixel_size_um, f"{seed}/{name}/mask"
         )
         table = field.cells.copy()
         table.insert(0, "image", name)

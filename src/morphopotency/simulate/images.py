@@ -74,9 +74,12 @@ def _place(
     return rng.uniform(margin, size - margin), rng.uniform(margin, size - margin)
 
 
-def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], blur: float = 1.0) -> Field:
+def render_field(
+    rng: np.random.Generator, size: int, multipotent: list[bool], blur: float = 1.0, zoom: float = 1.0
+) -> Field:
     """Render one field holding (up to) one cell per entry of ``multipotent``; ``blur`` is the optics'
-    Gaussian sigma in pixels (a focus problem: larger).
+    Gaussian sigma in pixels of PIXEL_SIZE_UM (a focus problem: larger); ``zoom``, pixels per pixel of
+    PIXEL_SIZE_UM (another objective: every length in pixels scales, ``size`` is the side after it).
 
     A cell that cannot be placed without overlapping others by more than a few percent is left out, so
     the realised cells are those in ``Field.cells``.
@@ -89,10 +92,12 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], b
     rows = []
     centres: list[tuple[float, float]] = []
     # One texture field per channel, shared by all cells: cheaper than one per cell and just as varied.
-    tex_cd105 = _texture(rng, shape, 2.0, 0.22)
-    tex_ssea3 = _texture(rng, shape, 1.2, 0.35)
-    tex_dapi = _texture(rng, shape, 1.0, 0.3)
-    base_scale = size / 22 if size < 300 else 22.0
+    tex_cd105 = _texture(rng, shape, 2.0 * zoom, 0.22)
+    tex_ssea3 = _texture(rng, shape, 1.2 * zoom, 0.35)
+    tex_dapi = _texture(rng, shape, 1.0 * zoom, 0.3)
+    side = size / zoom  # in pixels of PIXEL_SIZE_UM
+    base_scale = (side / 22 if side < 300 else 22.0) * zoom
+    smallest = 40 * zoom**2
     for is_multi in multipotent:
         shape_class = SHAPE_CLASSES[int(rng.choice(3, p=SHAPE_PROBS[is_multi]))]
         scale = base_scale * rng.uniform(0.8, 1.2)
@@ -100,7 +105,7 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], b
         for _attempt in range(25):
             cy, cx = _place(rng, scale, centres, size)
             rr, cc = polygon(offsets[:, 0] + cy, offsets[:, 1] + cx, shape)
-            if rr.size < 40:
+            if rr.size < smallest:
                 continue
             taken = labels[rr, cc] > 0
             if taken.mean() < 0.04:
@@ -113,7 +118,7 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], b
         mask = np.zeros(shape, dtype=bool)
         mask[rr, cc] = True
         mask = ndi.binary_opening(mask, iterations=1)
-        if mask.sum() < 40:
+        if mask.sum() < smallest:
             continue
         labels[mask] = cell_id
         centres.append((cy, cx))
@@ -129,7 +134,7 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], b
         nucleus[er, ec] = True
         nucleus &= mask
 
-        body = rng.uniform(110, 200) * np.clip(dist[mask] / 4, 0.35, 1.0)
+        body = rng.uniform(110, 200) * np.clip(dist[mask] / (4 * zoom), 0.35, 1.0)
         cd105[mask] = body * tex_cd105[mask]
         level = float(np.clip(rng.normal(SSEA3_MEAN[is_multi], SSEA3_SD[is_multi]), 5, 245))
         ssea3[mask] = level * tex_ssea3[mask]
@@ -152,7 +157,7 @@ def render_field(rng: np.random.Generator, size: int, multipotent: list[bool], b
     illumination = 1 - 0.2 * ((yy - vy) ** 2 + (xx - vx) ** 2) / 0.5
     channels = []
     for signal, background in ((cd105, 10.0), (ssea3, 6.0), (dapi, 4.0)):
-        blurred = ndi.gaussian_filter(np.clip(signal, 0, 255), blur) * illumination + background
+        blurred = ndi.gaussian_filter(np.clip(signal, 0, 255), blur * zoom) * illumination + background
         counts = blurred * 257.0
         noisy = counts + rng.normal(0, 1, shape) * np.sqrt(counts * 40.0 + 300.0**2)
         channels.append(np.clip(np.rint(noisy), 0, 65535).astype(np.uint16))
@@ -187,14 +192,17 @@ def simulate_donor(
     cells_per_field: int,
     fraction: float,
     blur: float = 1.0,
+    pixel_size_um: float = PIXEL_SIZE_UM,
 ) -> list[tuple[str, Field]]:
-    """All fields of one donor, named ``{donor}_field{NN}``; deterministic in (seed, donor, blur)."""
+    """All fields of one donor, named ``{donor}_field{NN}``, each ``size`` pixels of PIXEL_SIZE_UM wide
+    whatever ``pixel_size_um`` it is imaged at; deterministic in (seed, donor, blur, pixel_size_um)."""
+    zoom = PIXEL_SIZE_UM / pixel_size_um
     rng = np.random.default_rng([seed, *donor.encode("utf-8")])
     flags = donor_flags(rng, n_fields * cells_per_field, fraction)
     fields = []
     for i in range(n_fields):
         chunk = list(flags[i * cells_per_field : (i + 1) * cells_per_field])
-        field = render_field(rng, size, chunk, blur)
+        field = render_field(rng, int(round(size * zoom)), chunk, blur, zoom)
         fields.append((field_name(donor, i), field))
     return fields
 
