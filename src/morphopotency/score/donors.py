@@ -50,7 +50,7 @@ def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str
     """Accept when the whole interval reaches the threshold, reject when it lies wholly below; hold a
     flagged donor whatever its interval. The interval only carries sampling and error-rate uncertainty,
     valid while the donor's cells of each class look like the reference's: a flag says they may not (on
-    the demo, an out-of-focus lot read 0.96 against 0.55 inside a tight interval), so no lot is
+    the demo, a blurred lot, demo.blur, read 0.96 against 0.55 inside a tight interval), so no lot is
     released or rejected on it."""
     if flags:
         return f"hold: flagged ({'; '.join(flags)}); re-image or investigate before deciding"
