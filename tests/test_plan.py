@@ -331,3 +331,27 @@ def test_a_mixed_sheet_trains_on_reference_donors_and_scores_the_others():
         plan(no_cnn, sheet)
     with pytest.raises(ConfigError, match="every imaged donor has role score"):
         plan(config, sheet.assign(role="score"))
+
+
+def test_a_scoring_run_takes_the_bundles_preprocessing_and_keeps_what_describes_the_labs_files(tmp_path):
+    """score.bundle: segmentation and crops as the reference's were made, new images brought to the
+    reference's pixel size (unless score.match_pixel_size is false); channel names and the pixel size of
+    files without metadata stay the lab's."""
+    from morphopotency.score.bundle import export, preprocessing_settings
+
+    reference = tiny()
+    reference["imaging"] = {**reference.get("imaging", {}), "pixel_size_um": 0.8}
+    reference["imaging"]["segmentation"] = {"smooth_sigma": 3.5}
+    built = plan(reference).config
+    settings = preprocessing_settings(built, {"spec": {}, "threshold": 0.5}, reference_pixel_um=0.65)
+    bundle = tmp_path / "bundle"
+    export(bundle, {}, settings, {}, {"config_sha256": "x", "commit": None})
+    channels = {"shape": "GFP", "label": None, "nuclei": None}
+    lab = tiny(score={"bundle": str(bundle)}, imaging={"channels": channels, "pixel_size_um": 0.5})
+    p = plan(lab)
+    imaging = p.config["imaging"]
+    assert imaging["segmentation"]["smooth_sigma"] == 3.5 and imaging["channels"] == channels
+    assert imaging["pixel_size_um"] == 0.5 and imaging["resample_um"] == 0.65
+    assert "cnn" not in p.flags and "score" in p.flags
+    lab["score"]["match_pixel_size"] = False
+    assert plan(lab).config["imaging"]["resample_um"] is None

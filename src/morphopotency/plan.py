@@ -240,9 +240,10 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
         bundle = load(folder)
     except BundleError as error:
         raise ConfigError(f"config: score.bundle: {error}") from None
-    channels = config["imaging"]["channels"]  # the lab's names for the channels stay its own
-    config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS}
-    config["imaging"]["channels"] = channels
+    # What describes the lab's files stays its own: channel names, and the pixel size of files whose
+    # metadata has none (the reference's files told nothing about these).
+    labs = {key: config["imaging"][key] for key in ("channels", "pixel_size_um")}
+    config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | labs
     config["imaging"]["resample_um"] = bundle.target_pixel_size(config["score"]["match_pixel_size"])
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
     config["cnn"]["enabled"] = False
