@@ -67,7 +67,15 @@ def image_qc_table(cells: pd.DataFrame, qc: Mapping[str, float]) -> pd.DataFrame
     """One row per image of the per-cell table (the image's values repeat on its cells): cells, focus and
     its ratio to the cohort's median image, saturated share, illumination unevenness, cell density
     (per mm² when the pixel size is known, else per megapixel) and flags (``qc``: config imaging.qc)."""
-    columns = ["image_focus", "image_saturated", "image_unevenness", "image_pixels", "pixel_size_um"]
+    # pixel_size_um: the pixel size measured at (after imaging.resample_um); imaged_pixel_size_um: the file's.
+    columns = [
+        "image_focus",
+        "image_saturated",
+        "image_unevenness",
+        "image_pixels",
+        "pixel_size_um",
+        "imaged_pixel_size_um",
+    ]
     present = [c for c in columns if c in cells]
     per = cells.groupby(["donor", "image"], sort=True).agg(
         cells=("cell_id", "size"), **{c: (c, "first") for c in present}
