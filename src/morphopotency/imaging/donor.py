@@ -12,7 +12,7 @@ import pandas as pd
 from morphopotency.imaging.cells import crop_cells, measure_cells, outer_contours, to_8bit
 from morphopotency.imaging.io import Channels, read_image, read_mask
 from morphopotency.imaging.quality import image_quality
-from morphopotency.imaging.resample import to_pixel_size
+from morphopotency.imaging.resample import labels_to_shape, to_pixel_size
 from morphopotency.imaging.shapes import resample
 
 
@@ -38,7 +38,10 @@ def donor_cells(
     for image_id, (image_path, label_path) in images.items():
         stored = read_image(image_path, channels, z_projection=z_projection, bit_depth=bit_depth)
         image = to_pixel_size(stored, resample_um, pixel_size_um)
-        labels = read_mask(label_path, image.shape.shape, stored.shape.shape)
+        # A lab's own mask is drawn on the stored image: resampled with it.
+        labels = labels_to_shape(
+            read_mask(label_path, image.shape.shape, stored.shape.shape), image.shape.shape
+        )
         if labels.max() == 0:
             continue
         table = measure_cells(image, labels, donor, image_id)

@@ -269,7 +269,8 @@ def read_mask(
     never re-derived by connected components. Cellpose's ``_seg.npy`` is a pickle and is never loaded.
 
     ``native_shape``: the image's size as stored, when it was resampled (imaging.resample_um) to
-    ``expected_shape``; a mask drawn on the stored image is resampled with it.
+    ``expected_shape``; a mask of that size is accepted as it is (``resample.labels_to_shape`` brings it
+    to the resampled image).
     """
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -298,10 +299,6 @@ def read_mask(
             f"{path}: 8-bit labels, some of which cover several separate objects: more than 255 cells "
             "overflowed the 8-bit type; save the mask as 16-bit PNG or TIFF"
         )
-    if mask.shape != tuple(expected_shape):
-        from morphopotency.imaging.resample import labels_to_shape  # it imports this module
-
-        mask = labels_to_shape(mask, expected_shape)
     return mask.astype(np.int64)
 
 
