@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from morphopotency.cnn.lodo import PREVALENCES, lodo_fractions, lodo_validation, prevalence_sweep
+from morphopotency.cnn.lodo import (
+    PREVALENCES,
+    donor_shift,
+    lodo_fractions,
+    lodo_validation,
+    prevalence_sweep,
+)
 from morphopotency.cnn.splits import leave_donor_out
 from morphopotency.score.prevalence import Reference, estimate
 
@@ -62,7 +68,7 @@ def _predictions():
 def test_each_donor_is_estimated_with_its_own_models_error_rates():
     predictions = _predictions()
     fractions = lodo_fractions(predictions, n_boot=200)
-    assert set(fractions["estimator"]) == {"cc", "pcc", "acc", "pacc", "em"}
+    assert set(fractions["estimator"]) == {"cc", "pcc", "acc", "pacc", "em", "acc_donor", "pacc_donor"}
     for donor, part in predictions.groupby("held_out"):
         val, test = part[part.role == "val"], part[part.role == "test"]
         cut = part["threshold"].iloc[0]
@@ -89,6 +95,47 @@ def test_prevalence_sweep_shows_countings_pull_and_not_the_adjusted_estimators()
     summary = lodo_validation(lodo_fractions(predictions, n_boot=50), sweep.reset_index())
     summary = summary.set_index("estimator")
     assert summary.loc["acc", "sweep_mean_abs_error"] < summary.loc["cc", "sweep_mean_abs_error"]
+    # Counting's pull has signed errors of both signs; the bias counts them all the same.
+    assert summary.loc["cc", "sweep_bias"] > 0.05 > 0.03 > summary.loc["acc", "sweep_bias"]
+
+
+def _unseen_donor_predictions():
+    """Three held-out donors whose negatives each score 0.1 higher than their model's validation
+    negatives: cells of a donor a model never saw look more multipotent to it."""
+    rng = np.random.default_rng(2)
+    parts = []
+    for donor, truth in (("A", 0.2), ("B", 0.5), ("C", 0.8)):
+        for role, n, prevalence, negative in (("val", 400, 0.5, 0.3), ("test", 400, truth, 0.4)):
+            labels = (rng.uniform(size=n) < prevalence).astype(int)
+            prob = np.clip(rng.normal(np.where(labels == 1, 0.7, negative), 0.1), 0, 1)
+            parts.append(
+                pd.DataFrame(
+                    {"held_out": donor, "role": role, "label": labels, "prob": prob, "threshold": 0.5}
+                )
+            )
+    return pd.concat(parts, ignore_index=True).assign(train_prevalence=0.5)
+
+
+def test_donor_shift_corrects_what_held_out_images_miss_and_is_nested():
+    predictions = _unseen_donor_predictions()
+    shift = donor_shift(predictions)
+    a = predictions[predictions["held_out"] == "A"]
+    by_hand = [a.loc[(a.role == role) & (a.label == 0), "prob"].mean() for role in ("test", "val")]
+    assert list(shift.donors) == ["A", "B", "C"]
+    assert shift.soft_neg[0] == pytest.approx(by_hand[0] - by_hand[1])
+    assert np.allclose(shift.soft_neg, 0.1, atol=0.03) and np.allclose(shift.soft_pos, 0, atol=0.03)
+    fractions = lodo_fractions(predictions, n_boot=100)
+    # A's estimate moves its model's validation rates by B's and C's shift only.
+    val, test = a[a.role == "val"], a[a.role == "test"]
+    reference = Reference(val["label"].to_numpy(), val["prob"].to_numpy(), 0.5, 0.5, shift.without("A"))
+    row = fractions[(fractions.donor == "A") & (fractions.estimator == "pacc_donor")].iloc[0]
+    assert row["fraction"] == pytest.approx(estimate("pacc_donor", reference, test["prob"].to_numpy()))
+    sweep = prevalence_sweep(predictions, repeats=10, seed=0)
+    summary = lodo_validation(fractions, sweep).set_index("estimator")
+    # PACC reads every unseen donor high, most where negatives abound; the donor form does not.
+    assert summary.loc["pacc", "mean_signed_error"] > 0.1
+    assert abs(summary.loc["pacc_donor", "mean_signed_error"]) < 0.03
+    assert summary.loc["pacc_donor", "sweep_bias"] < 0.03 < summary.loc["pacc", "sweep_bias"]
 
 
 def test_prevalence_sweep_draws_exact_prevalences():

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morphopotency.score.prevalence import Reference, bootstrap_interval, cells_needed, estimate
+from morphopotency.score.prevalence import (
+    DonorShift,
+    Reference,
+    bootstrap_interval,
+    cells_needed,
+    estimate,
+)
 
 
 def reference_with(tpr: float, fpr: float, n: int = 1000, threshold: float = 0.5) -> Reference:
@@ -127,6 +133,65 @@ def test_cells_needed_for_a_half_width_by_hand():
     assert cells_needed(ref, 0.05) == 1068
     assert cells_needed(ref, 0.10) == 267
     assert cells_needed(reference_with(0.3, 0.3), 0.05) == -1
+
+
+def test_pacc_cells_needed_by_hand():
+    # Two-valued probabilities make PACC an affine image of ACC: the same 1,068 cells as above.
+    assert cells_needed(reference_with(0.8, 0.2), 0.05, method="pacc") == 1068
+    # Probabilities 0.7 / 0.3, no spread within a class: variance 0.25 * 0.4^2 = 0.04, gap 0.4;
+    # n = 0.04 * (1.96 / (0.05 * 0.4))^2 = 384.1 -> 385.
+    flat = Reference(
+        np.r_[np.ones(50, int), np.zeros(50, int)], np.r_[np.full(50, 0.7), np.full(50, 0.3)], 0.5, 0.5
+    )
+    assert cells_needed(flat, 0.05, method="pacc") == 385
+    assert cells_needed(Reference(np.r_[1, 0], np.r_[0.4, 0.6], 0.5, 0.5), 0.05, method="pacc") == -1
+
+
+def _shift(**columns) -> DonorShift:
+    return DonorShift(
+        np.array(["A", "B", "C"], dtype=object), **{k: np.asarray(v, float) for k, v in columns.items()}
+    )
+
+
+def test_donor_shift_moves_the_rates_by_its_mean_and_skips_a_class_a_donor_lacked():
+    ref = reference_with(0.8, 0.2)
+    shift = _shift(
+        tpr=[-0.1, 0.0, np.nan], fpr=[0.1, 0.2, 0.0], soft_pos=[0.0, -0.04, np.nan], soft_neg=[0.06, 0, 0.03]
+    )
+    moved = Reference(ref.labels, ref.prob, 0.5, 0.5, shift)
+    assert moved.rates() == (0.8, 0.2) and moved.soft_rates() == pytest.approx((0.74, 0.26))
+    assert moved.rates(shifted=True) == pytest.approx((0.75, 0.3))
+    assert moved.soft_rates(shifted=True) == pytest.approx((0.72, 0.29))
+    half = np.r_[np.full(50, 0.9), np.full(50, 0.1)]  # CC 0.5, PCC 0.5
+    assert estimate("acc_donor", moved, half) == pytest.approx(0.2 / 0.45)
+    assert estimate("pacc_donor", moved, half) == pytest.approx(0.21 / 0.43)
+    assert estimate("pacc", moved, half) == pytest.approx(0.5)  # the plain forms ignore the shift
+    # Nested: a held-out donor's estimate uses the others' shift only.
+    assert moved.shift.without("A").mean(soft=False) == pytest.approx((0.0, 0.1))
+    restored = DonorShift.from_table(shift.to_table())
+    assert list(restored.donors) == ["A", "B", "C"] and np.allclose(restored.fpr, shift.fpr)
+    with pytest.raises(ValueError, match="lacks column"):
+        DonorShift.from_table(shift.to_table().drop(columns="soft_neg"))
+    with pytest.raises(ValueError, match="need the donor shift"):
+        estimate("pacc_donor", ref, half)
+    # The PACC guide with the shift: the gap narrows from 0.48 to 0.43, so more cells.
+    assert cells_needed(moved, 0.05, method="pacc_donor") > cells_needed(moved, 0.05, method="pacc")
+
+
+def test_donor_shift_interval_carries_the_shifts_spread_across_donors():
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(500, int), np.zeros(500, int)]
+    prob = np.clip(rng.normal(np.where(labels == 1, 0.7, 0.3), 0.15), 0, 1)
+    prob_new = np.clip(rng.normal(np.where(rng.uniform(size=400) < 0.4, 0.7, 0.3), 0.15), 0, 1)
+    agreeing = _shift(tpr=[0, 0, 0], fpr=[0, 0, 0], soft_pos=[0.02] * 3, soft_neg=[0.02] * 3)
+    spread = _shift(tpr=[0, 0, 0], fpr=[0, 0, 0], soft_pos=[-0.08, 0.02, 0.12], soft_neg=[-0.08, 0.02, 0.12])
+    widths = [
+        np.diff(bootstrap_interval("pacc_donor", Reference(labels, prob, 0.5, 0.5, s), prob_new, n_boot=400))[
+            0
+        ]
+        for s in (agreeing, spread)
+    ]
+    assert widths[1] > 1.3 * widths[0]
 
 
 def test_per_cell_cut_offs_of_cross_validated_predictions():

@@ -98,7 +98,7 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
     assert (
         list(scores["donor"]) == ["S1", "S8", "S8x", "S9"]
-        and scores["estimator"].isin(["cc", "pcc", "acc", "pacc", "em"]).all()
+        and scores["estimator"].isin(["cc", "pcc", "acc", "pacc", "em", "acc_donor", "pacc_donor"]).all()
     )
     assert scores["fraction"].between(0, 1).all() and (scores["ci_low"] <= scores["ci_high"]).all()
     assert scores["flags"].str.contains("too few cells").all()  # a handful of cells a donor, min 50
@@ -213,5 +213,7 @@ def test_a_mixed_run_scores_its_new_donor_with_its_own_bundle_never_training_on_
     lodo = pd.read_csv(cnn_run / "results/cnn/lodo/fractions.tsv", sep="\t")
     assert set(lodo["donor"]) == {"S1", "S8", "S9"}
     assert (cnn_run / "results/model/metrics/lodo_validation.tsv").is_file()
+    shift = pd.read_csv(cnn_run / "results/model/reference/donor_shift.tsv", sep="\t")
+    assert list(shift["donor"]) == ["S1", "S8", "S9"]  # what the *_donor estimators move the rates by
     html = (cnn_run / "results/report/score_report.html").read_text()
     assert "leave-one-donor-out validation" in html and "N1" in html

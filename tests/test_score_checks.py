@@ -212,6 +212,13 @@ def test_auto_takes_the_leave_one_donor_out_winner_among_covering_estimators():
     swept = lodo.assign(sweep_mean_abs_error=[0.15, 0.07, 0.08, 0.3])
     estimator, why = choose_estimator("auto", swept)
     assert estimator == "acc" and "over artificial prevalences" in why and "0.070" in why
+    # Bias first: of the covering estimators, those at most max_bias biased over the sweep, if any.
+    biased = swept.assign(sweep_bias=[0.12, 0.05, 0.02, 0.01])
+    estimator, why = choose_estimator("auto", biased)
+    assert estimator == "pacc" and "bias at most 0.03" in why  # em is less biased but covers 2 of 5
+    assert choose_estimator("auto", biased, max_bias=0.06)[0] == "acc"
+    estimator, why = choose_estimator("auto", biased, max_bias=0.001)  # none qualifies: error alone
+    assert estimator == "acc" and "bias" not in why
 
 
 def test_image_qc_flags_each_image_against_the_cohort():

@@ -18,6 +18,7 @@ rule model_bundle:
         test_metrics=f"{CNN_DIR}/final/test_metrics.tsv",
         comparison=f"{CNN_DIR}/comparison.tsv",
         lodo=[f"{CNN_DIR}/lodo/validation.tsv"] if "lodo" in PLAN.flags else [],
+        shift=[f"{CNN_DIR}/lodo/donor_shift.tsv"] if "lodo" in PLAN.flags else [],
         manifest=PROVENANCE_INPUTS,
     output:
         bundle=directory("results/model"),

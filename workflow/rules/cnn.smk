@@ -259,6 +259,7 @@ rule cnn_lodo_summary:
         fractions=reported(f"{CNN_DIR}/lodo/fractions.tsv"),
         validation=reported(f"{CNN_DIR}/lodo/validation.tsv"),
         sweep=reported(f"{CNN_DIR}/lodo/prevalence_sweep.tsv"),
+        shift=reported(f"{CNN_DIR}/lodo/donor_shift.tsv"),
         figure=reported(f"{CNN_DIR}/lodo/validation.png"),
     log:
         "results/logs/cnn/lodo_summary.log",

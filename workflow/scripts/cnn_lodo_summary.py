@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from morphopotency.cnn.lodo import lodo_fractions, lodo_validation, prevalence_sweep
+from morphopotency.cnn.lodo import donor_shift, lodo_fractions, lodo_validation, prevalence_sweep
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.cnn import lodo_figure
@@ -18,6 +18,7 @@ sweep = prevalence_sweep(predictions, seed=snakemake.params.seed)
 validation = lodo_validation(fractions, sweep)
 write_tsv(fractions, snakemake.output.fractions)
 write_tsv(sweep, snakemake.output.sweep)
+write_tsv(donor_shift(predictions).to_table(), snakemake.output.shift)
 write_tsv(validation, snakemake.output.validation)
 save_figure(lodo_figure(fractions, sweep), snakemake.output.figure)
 log.info("leave-one-donor-out validation:\n%s", validation.to_string())

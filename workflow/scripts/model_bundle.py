@@ -37,6 +37,8 @@ files = {
 }
 for path in inp.lodo:  # the leave-one-donor-out validation, which a QC report shows beside its scores
     files["metrics/lodo_validation.tsv"] = path
+for path in inp.shift:  # what the *_donor estimators move the final model's error rates by
+    files["reference/donor_shift.tsv"] = path
 torch.set_num_threads(snakemake.threads)
 scratch = tempfile.TemporaryDirectory()
 embedding = Path(scratch.name) / "embedding.npz"

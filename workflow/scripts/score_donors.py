@@ -7,6 +7,7 @@ from morphopotency.plots import save_figure
 from morphopotency.plots.score import donor_scores_figure
 from morphopotency.score.bundle import load
 from morphopotency.score.donors import (
+    bundle_estimator,
     bundle_reference,
     donor_scores,
     precision_guide,
@@ -30,7 +31,8 @@ for path in snakemake.input.truth:
 reference = bundle.table("reference/donors.tsv")
 write_tsv(scores, snakemake.output.scores)
 write_tsv(validation(scores, planted), snakemake.output.validation)
-write_tsv(precision_guide(bundle_reference(bundle)), snakemake.output.precision)
+method, _ = bundle_estimator(bundle, snakemake.params.score)
+write_tsv(precision_guide(bundle_reference(bundle), method), snakemake.output.precision)
 write_tsv(shape_mode_profile(cells, bundle), snakemake.output.modes)
 save_figure(
     donor_scores_figure(scores, reference, snakemake.params.score["accept_at_least"]), snakemake.output.figure

@@ -151,8 +151,13 @@ def lodo_figure(fractions: pd.DataFrame, sweep: pd.DataFrame | None = None) -> p
     and (given the sweep) its mean estimate when the held-out donors' cells are redrawn at artificial
     prevalences: a line flatter than the diagonal is the pull towards the training prevalence."""
     methods = list(dict.fromkeys(fractions["estimator"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.9), sharey=True, squeeze=False)
-    for ax, method in zip(axes[0], methods):
+    cols = min(4, len(methods))
+    rows = -(-len(methods) // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), sharey=True, squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(methods) :]:
+        ax.set_visible(False)
+    for ax, method in zip(axes, methods):
         part = fractions[fractions["estimator"] == method]
         truth, est = part["ssea3_positive_fraction"].to_numpy(), part["fraction"].to_numpy()
         err = np.vstack([est - part["ci_low"], part["ci_high"] - est]).clip(min=0)
@@ -174,7 +179,8 @@ def lodo_figure(fractions: pd.DataFrame, sweep: pd.DataFrame | None = None) -> p
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="SSEA3-positive fraction", title=title + ")")
         ax.title.set_fontsize(8)
     if sweep is not None:
-        axes[0][0].legend(fontsize=6, loc="upper left")
-    axes[0][0].set_ylabel("estimate, donor left out")
+        axes[0].legend(fontsize=6, loc="upper left")
+    for row in grid:
+        row[0].set_ylabel("estimate, donor left out")
     fig.tight_layout()
     return fig

@@ -132,6 +132,7 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{C}lodo/validation.png", "cnn_lodo", CNN, "donors", "multipotency", ("cnn", "lodo")),
     Item(f"{C}lodo/fractions.tsv", "cnn_lodo", CNN, "donors", when=("cnn", "lodo")),
     Item(f"{C}lodo/prevalence_sweep.tsv", "cnn_lodo", CNN, "donors", when=("cnn", "lodo")),
+    Item(f"{C}lodo/donor_shift.tsv", "cnn_lodo", CNN, "donors", "multipotency", ("cnn", "lodo")),
     Item(
         f"{R}differentiation/pca_scores.tsv",
         "differentiation_pca",

@@ -10,7 +10,8 @@ import pandas as pd
 
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
 from morphopotency.score.bundle import Bundle
-from morphopotency.score.prevalence import choose_estimator
+from morphopotency.score.donors import bundle_estimator
+from morphopotency.score.prevalence import SHIFTED
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
 ESTIMATORS = {
@@ -19,6 +20,9 @@ ESTIMATORS = {
     "pcc": "probabilistic classify and count",
     "pacc": "probabilistic adjusted classify and count",
     "em": "Saerens et al.'s EM prior adjustment",
+    "acc_donor": "adjusted classify and count with error rates moved to a new donor's (the donor shift)",
+    "pacc_donor": "probabilistic adjusted classify and count with error rates moved to a new donor's "
+    "(the donor shift)",
 }
 
 
@@ -69,15 +73,24 @@ def score_report(
         for r in scores.itertuples()
     )
     lodo = bundle.optional_table("metrics/lodo_validation.tsv")
-    method, why = choose_estimator(settings["estimator"], lodo)
+    method, why = bundle_estimator(bundle, settings)
     summary = Section(
         id="verdicts",
         title="Verdicts",
         text=f"<ul>{verdicts}</ul>"
         + paragraph(
             f"Fraction: {ESTIMATORS[method]} ({why}) from the bundle's CNN, its error rates measured on the "
-            "reference cells the final model did not train on; 95 % intervals over "
-            f"{settings['bootstrap']} bootstrap resamples of those reference cells and of the donor's "
+            "reference cells the final model did not train on"
+            + (
+                ", moved by the donor shift: how much the leave-one-donor-out models' rates moved from "
+                "held-out images of their training donors to the donor they never saw (a new lot is a new "
+                "donor; bundle reference/donor_shift.tsv)"
+                if method in SHIFTED
+                else ""
+            )
+            + f"; 95 % intervals over {settings['bootstrap']} bootstrap resamples of those reference cells"
+            + (", of the leave-one-donor-out models' shifts" if method in SHIFTED else "")
+            + " and of the donor's "
             f"cells. A donor is accepted when its whole interval reaches {settings['accept_at_least']:g}, "
             "rejected when it lies wholly below, else inconclusive. cells_for_pm005: the cells a donor "
             "needs for about +/-0.05. A flagged donor is scored all the same but held, whatever its "

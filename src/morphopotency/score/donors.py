@@ -14,6 +14,7 @@ from morphopotency.score.bundle import Bundle
 from morphopotency.score.drift import interval_drift
 from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.prevalence import (
+    DonorShift,
     Reference,
     bootstrap_interval,
     cells_needed,
@@ -28,14 +29,27 @@ DRIFT_FEATURES = ("area", "circularity", "aspect_ratio", "solidity")
 
 def bundle_reference(bundle: Bundle) -> Reference:
     """The final model's error rates, on the reference cells it did not train on (its validation and test
-    cells), at its own cut-off. Rates of the cross-validation models would not do: each model is
-    calibrated its own way, and mixing them mis-adjusted held-out donors on the demo (README)."""
+    cells), at its own cut-off, with the training run's donor shift where it measured one. Rates of the
+    cross-validation models would not do: each model is calibrated its own way, and mixing them
+    mis-adjusted held-out donors on the demo (README)."""
     cells = bundle.table("reference/cells.tsv")
     held_out = cells[cells["final_role"].isin(["val", "test"])]
     labels = held_out["label"].to_numpy().astype(int)
     prior = float(cells.loc[cells["final_role"] == "train", "label"].mean())
+    shift = bundle.optional_table("reference/donor_shift.tsv")
     return Reference(
-        labels, held_out["final_prob"].to_numpy(), float(bundle.settings["cnn"]["threshold"]), prior
+        labels,
+        held_out["final_prob"].to_numpy(),
+        float(bundle.settings["cnn"]["threshold"]),
+        prior,
+        None if shift is None else DonorShift.from_table(shift),
+    )
+
+
+def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """(estimator, why) of a scoring run: the config's, or by the bundle's leave-one-donor-out validation."""
+    return choose_estimator(
+        settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"), settings["auto_max_bias"]
     )
 
 
@@ -74,7 +88,7 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
     emb_labels = ref_cells.set_index("cell").loc[embedding.cells, "label"].to_numpy()
     emb_columns = [f"emb_{i}" for i in range(len(embedding.components))]
     threshold = float(bundle.settings["cnn"]["threshold"])
-    method, _ = choose_estimator(settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"))
+    method, _ = bundle_estimator(bundle, settings)
     alpha, seed = settings["drift_alpha"], settings["seed"]
     rows = []
     for donor, part in cells.groupby("donor", sort=True):
@@ -103,7 +117,9 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
                 "fraction": value,
                 "ci_low": low,
                 "ci_high": high,
-                "cells_for_pm005": cells_needed(reference, 0.05, float(np.nan_to_num(value, nan=0.5))),
+                "cells_for_pm005": cells_needed(
+                    reference, 0.05, float(np.nan_to_num(value, nan=0.5)), method=method
+                ),
                 "ssea3_fraction": part["ssea3_positive"].mean() if "ssea3_positive" in part else np.nan,
                 "shape_drift": shape,
                 "shape_drift_p": shape_p,
@@ -149,16 +165,22 @@ def validation(scores: pd.DataFrame, planted: Mapping[str, float] | None = None)
 
 
 def precision_guide(
-    reference: Reference, half_widths: tuple[float, ...] = (0.05, 0.1), fractions=(0.2, 0.4, 0.6, 0.8)
+    reference: Reference,
+    method: str = "acc",
+    half_widths: tuple[float, ...] = (0.05, 0.1),
+    fractions=(0.2, 0.4, 0.6, 0.8),
 ) -> pd.DataFrame:
-    """Cells a new donor needs for a 95 % interval of each half-width, at several true fractions, from the
-    reference's error rates: the adjusted count's variance grows as the classifier separates the classes
-    worse, so this is the question a lab asks before imaging."""
+    """Cells a new donor needs for a 95 % interval of ``method`` of each half-width, at several true
+    fractions, from the reference's error rates: an adjusted estimate's variance grows as the classifier
+    separates the classes worse, so this is the question a lab asks before imaging."""
     return pd.DataFrame(
         [
             {
                 "fraction": f,
-                **{f"cells_for_pm{round(w * 100):03d}": cells_needed(reference, w, f) for w in half_widths},
+                **{
+                    f"cells_for_pm{round(w * 100):03d}": cells_needed(reference, w, f, method=method)
+                    for w in half_widths
+                },
             }
             for f in fractions
         ]
