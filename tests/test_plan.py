@@ -331,6 +331,10 @@ def test_a_mixed_sheet_trains_on_reference_donors_and_scores_the_others():
         plan(no_cnn, sheet)
     with pytest.raises(ConfigError, match="every imaged donor has role score"):
         plan(config, sheet.assign(role="score"))
+    shifted = tiny(cnn={**cnn, "lodo": False}, score={"estimator": "pacc_donor"})
+    shifted["demo"]["multipotent_fraction"]["N1"] = 0.2
+    with pytest.raises(ConfigError, match="pacc_donor needs the donor shift .* cnn.lodo is false"):
+        plan(shifted, sheet)
 
 
 def test_a_scoring_run_takes_the_bundles_preprocessing_and_keeps_what_describes_the_labs_files(tmp_path):
@@ -355,3 +359,7 @@ def test_a_scoring_run_takes_the_bundles_preprocessing_and_keeps_what_describes_
     assert "cnn" not in p.flags and "score" in p.flags
     lab["score"]["match_pixel_size"] = False
     assert plan(lab).config["imaging"]["resample_um"] is None
+    # A bundle of a run without the leave-one-donor-out validation has no donor shift to move rates by.
+    lab["score"]["estimator"] = "acc_donor"
+    with pytest.raises(ConfigError, match="acc_donor needs the donor shift, which bundle .* lacks"):
+        plan(lab)

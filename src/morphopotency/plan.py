@@ -28,6 +28,7 @@ from morphopotency.config import (
 )
 from morphopotency.report import registry
 from morphopotency.samples import images_by_donor, read_sample_sheet
+from morphopotency.score.prevalence import SHIFTED
 
 ImageSpec = str | dict[str, str]
 
@@ -234,7 +235,7 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     folder = config["score"]["bundle"]
     if not folder:
         return False
-    from morphopotency.score.bundle import IMAGING_KEYS, BundleError, load
+    from morphopotency.score.bundle import DONOR_SHIFT, IMAGING_KEYS, BundleError, load
 
     try:
         bundle = load(folder)
@@ -246,6 +247,11 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | labs
     config["imaging"]["resample_um"] = bundle.target_pixel_size(config["score"]["match_pixel_size"])
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
+    if config["score"]["estimator"] in SHIFTED and not bundle.path(DONOR_SHIFT).is_file():
+        _fail(
+            f"config: score.estimator {config['score']['estimator']} needs the donor shift, which bundle "
+            f"{folder} lacks ({DONOR_SHIFT}: its training run had no leave-one-donor-out validation)"
+        )
     config["cnn"]["enabled"] = False
     config["report"]["enabled"] = False  # the training run's donor report; the score report replaces it
     return True
@@ -472,6 +478,11 @@ def build(
             )
         if not reference:
             _fail(f"{config['samples']}: every imaged donor has role score; no reference donor to train on")
+        if config["score"]["estimator"] in SHIFTED and "lodo" not in flags:
+            _fail(
+                f"config: score.estimator {config['score']['estimator']} needs the donor shift of the "
+                "leave-one-donor-out validation, and cnn.lodo is false"
+            )
         flags = flags | {"score"}
     targets = [
         "results/provenance/inputs.tsv",

@@ -9,7 +9,7 @@ import torch
 
 from morphopotency.imaging.cells import ssea3_threshold
 from morphopotency.provenance import config_hash, git_commit
-from morphopotency.score.bundle import export, preprocessing_settings, reference_cells
+from morphopotency.score.bundle import DONOR_SHIFT, export, preprocessing_settings, reference_cells
 from morphopotency.score.embedding import reference_embedding
 from morphopotency.scriptlog import job_logger
 
@@ -38,7 +38,7 @@ files = {
 for path in inp.lodo:  # the leave-one-donor-out validation, which a QC report shows beside its scores
     files["metrics/lodo_validation.tsv"] = path
 for path in inp.shift:  # what the *_donor estimators move the final model's error rates by
-    files["reference/donor_shift.tsv"] = path
+    files[DONOR_SHIFT] = path
 torch.set_num_threads(snakemake.threads)
 scratch = tempfile.TemporaryDirectory()
 embedding = Path(scratch.name) / "embedding.npz"

@@ -38,6 +38,8 @@ from morphopotency.provenance import sha256
 
 FORMAT = 3  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um
 MANIFEST = "MANIFEST.sha256"
+# Optional: what the *_donor estimators move the final model's error rates by (cnn.lodo runs only).
+DONOR_SHIFT = "reference/donor_shift.tsv"
 # Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
 UNLISTED = {MANIFEST, ".snakemake_timestamp"}
 # Packages whose major.minor must match for the stored model to load and compute the same numbers.

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from morphopotency.score.bundle import Bundle
+from morphopotency.score.bundle import DONOR_SHIFT, Bundle
 from morphopotency.score.drift import interval_drift
 from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.prevalence import (
@@ -36,7 +36,7 @@ def bundle_reference(bundle: Bundle) -> Reference:
     held_out = cells[cells["final_role"].isin(["val", "test"])]
     labels = held_out["label"].to_numpy().astype(int)
     prior = float(cells.loc[cells["final_role"] == "train", "label"].mean())
-    shift = bundle.optional_table("reference/donor_shift.tsv")
+    shift = bundle.optional_table(DONOR_SHIFT)
     return Reference(
         labels,
         held_out["final_prob"].to_numpy(),

@@ -47,7 +47,8 @@ class DonorShift:
     COLUMNS = ("tpr", "fpr", "soft_pos", "soft_neg")
 
     def mean(self, soft: bool) -> tuple[float, float]:
-        """(positive-rate, negative-rate) shift: of the mean probabilities (soft) or of the calls."""
+        """(positive-rate, negative-rate) shift: of the mean probabilities (soft) or of the calls; 0 for a
+        class no donor measured (no donor left, or none holding it): no evidence of a shift."""
         pos, neg = (self.soft_pos, self.soft_neg) if soft else (self.tpr, self.fpr)
         pos, neg = np.asarray(pos, float), np.asarray(neg, float)
         return (
