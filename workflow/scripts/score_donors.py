@@ -7,13 +7,13 @@ from morphopotency.plots import save_figure
 from morphopotency.plots.score import donor_scores_figure
 from morphopotency.score.bundle import load
 from morphopotency.score.donors import (
-    bundle_estimator,
     bundle_reference,
     donor_scores,
     precision_guide,
     shape_mode_profile,
     validation,
 )
+from morphopotency.score.prevalence import bundle_estimator
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "score_donors")

@@ -10,8 +10,7 @@ import pandas as pd
 
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
 from morphopotency.score.bundle import Bundle
-from morphopotency.score.donors import bundle_estimator
-from morphopotency.score.prevalence import SHIFTED
+from morphopotency.score.prevalence import SHIFTED, bundle_estimator
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
 ESTIMATORS = {

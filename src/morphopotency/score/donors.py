@@ -17,8 +17,8 @@ from morphopotency.score.prevalence import (
     DonorShift,
     Reference,
     bootstrap_interval,
+    bundle_estimator,
     cells_needed,
-    choose_estimator,
     estimate,
 )
 from morphopotency.score.quality import quality
@@ -43,13 +43,6 @@ def bundle_reference(bundle: Bundle) -> Reference:
         float(bundle.settings["cnn"]["threshold"]),
         prior,
         None if shift is None else DonorShift.from_table(shift),
-    )
-
-
-def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, str]:
-    """(estimator, why) of a scoring run: the config's, or by the bundle's leave-one-donor-out validation."""
-    return choose_estimator(
-        settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"), settings["auto_max_bias"]
     )
 
 
