@@ -185,12 +185,11 @@ def test_donor_shift_interval_carries_the_shifts_spread_across_donors():
     prob_new = np.clip(rng.normal(np.where(rng.uniform(size=400) < 0.4, 0.7, 0.3), 0.15), 0, 1)
     agreeing = _shift(tpr=[0, 0, 0], fpr=[0, 0, 0], soft_pos=[0.02] * 3, soft_neg=[0.02] * 3)
     spread = _shift(tpr=[0, 0, 0], fpr=[0, 0, 0], soft_pos=[-0.08, 0.02, 0.12], soft_neg=[-0.08, 0.02, 0.12])
-    widths = [
-        np.diff(bootstrap_interval("pacc_donor", Reference(labels, prob, 0.5, 0.5, s), prob_new, n_boot=400))[
-            0
-        ]
+    intervals = [
+        bootstrap_interval("pacc_donor", Reference(labels, prob, 0.5, 0.5, s), prob_new, n_boot=400)
         for s in (agreeing, spread)
     ]
+    widths = [high - low for low, high in intervals]
     assert widths[1] > 1.3 * widths[0]
 
 
