@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.workflow_helpers import snakemake, write_project
+from tests.workflow_helpers import assert_lint_clean, snakemake, write_project
 
 pytestmark = pytest.mark.workflow
 
@@ -170,6 +170,7 @@ def test_the_shipped_score_config_runs_in_a_folder_of_its_own(cnn_run):
     (folder / "config/score_samples.tsv").write_text("\n".join(kept) + "\n")
     assert yaml.safe_load((folder / "config/score.yaml").read_text())["score"]["bundle"] == "../results/model"
     before = (cnn_run / "results/imaging/cells/S8.h5ad").stat().st_mtime_ns
+    assert_lint_clean(folder, "--configfile", str(folder / "config/score.yaml"))
     run = snakemake(folder, "--configfile", str(folder / "config/score.yaml"))
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert (folder / "results/report/score_report.html").is_file()

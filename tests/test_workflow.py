@@ -8,7 +8,7 @@ import pytest
 import tifffile
 
 from tests.conftest import REPO
-from tests.workflow_helpers import snakemake, tiny_config, write_project
+from tests.workflow_helpers import assert_lint_clean, snakemake, tiny_config, write_project
 
 pytestmark = pytest.mark.workflow
 
@@ -51,10 +51,16 @@ def test_second_run_does_nothing(demo_run):
 
 
 def test_lint_is_clean(demo_run):
-    result = snakemake(demo_run, "--lint")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
-    assert "Lints for" not in result.stdout + result.stderr
+    assert_lint_clean(demo_run)
+
+
+@pytest.mark.parametrize("config", ["config", ".test/config"])
+def test_shipped_configs_lint_clean(tmp_path, config):
+    """The shipped demo config (which scores N1-N3 with the bundle it trains, the score rules included)
+    and the CI test config, each in a project folder of its own; the scoring config is linted in
+    test_score with a bundle to point at."""
+    shutil.copytree(REPO / config, tmp_path / "config")
+    assert_lint_clean(tmp_path, "--configfile", str(tmp_path / "config" / "config.yaml"))
 
 
 def test_own_data_without_demo(demo_run, tmp_path):

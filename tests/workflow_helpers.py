@@ -106,3 +106,12 @@ def shipped_samples(reference_only: bool = False) -> tuple[str, list[str]]:
     if reference_only:
         rows = [r for r in rows if r.split("\t")[-1] != "score"]
     return header + "\n", rows
+
+
+def assert_lint_clean(root: Path, *args: str) -> None:
+    """``snakemake --lint`` on a project reports nothing: no lint of a rule, the config's or the workflow's."""
+    result = snakemake(root, "--lint", *args)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-3000:]
+    assert "Congratulations, your workflow is in a good condition!" in out
+    assert "Lints for" not in out, out[-3000:]

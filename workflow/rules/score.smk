@@ -36,7 +36,7 @@ if "score" in PLAN.flags:
             mem_mb=by_attempt(4000),
             runtime=by_attempt(30),
         params:
-            bundle=BUNDLE,
+            bundle=lambda w, input: str(bundle_folder(input.bundle)),
             device=C["score"]["device"],
         script:
             "../scripts/score_cells.py"
@@ -61,7 +61,7 @@ if "score" in PLAN.flags:
             mem_mb=by_attempt(2000),
             runtime=by_attempt(30),
         params:
-            bundle=BUNDLE,
+            bundle=lambda w, input: str(bundle_folder(input.bundle)),
             score=C["score"],
         script:
             "../scripts/score_donors.py"
@@ -84,7 +84,7 @@ if "score" in PLAN.flags:
             mem_mb=by_attempt(1000),
             runtime=by_attempt(10),
         params:
-            bundle=BUNDLE,
+            bundle=lambda w, input: str(bundle_folder(input.bundle)),
             score=C["score"],
         script:
             "../scripts/score_report.py"

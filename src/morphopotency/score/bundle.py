@@ -163,6 +163,14 @@ class Bundle:
         return self.table(name) if (self.folder / name).is_file() else None
 
 
+def folder_of(inputs: str | Path | list[str | Path]) -> Path:
+    """The bundle folder behind a scoring rule's bundle inputs: this run's own bundle (the folder itself,
+    a directory output) or another run's files, the first of which is its manifest. Derived from the
+    inputs, not passed beside them, so a job on a node without the shared file system still finds it."""
+    first = Path(inputs if isinstance(inputs, str | Path) else list(inputs)[0])
+    return first.parent if first.name == MANIFEST else first
+
+
 def verify(folder: str | Path) -> None:
     """Raise BundleError naming a file that is missing, added or changed since export."""
     folder = Path(folder)
