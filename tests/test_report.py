@@ -12,6 +12,7 @@ from morphopotency.report.agreement import agreement_table, donor_sentences, spe
 from morphopotency.report.build import content_sections, provenance_section
 from morphopotency.report.choices import beyond_paper, reproducibility
 from morphopotency.report.donor_table import (
+    Unavailable,
     cell_shape_means,
     cnn_fraction,
     differentiation_score,
@@ -20,6 +21,7 @@ from morphopotency.report.donor_table import (
     pc1_by_donor,
     shape_mode_fractions,
     stem_sample_donors,
+    unavailable,
 )
 from morphopotency.report.html import Section, embed_png, render_caption, render_report
 from morphopotency.report.simulation import simulation_check
@@ -66,8 +68,23 @@ def test_transcriptome_measures_per_donor():
         heat, stem_sample_donors(SAMPLES, "differentiated"), "differentiation|ossification"
     )
     assert score.to_dict() == {"a": 3.0, "b": 0.5}  # ribosome left out, case ignored
-    with pytest.raises(ValueError, match="report.differentiation_terms 'adipo'"):
-        differentiation_score(heat, {"DA": "a"}, "adipo")
+    missing = differentiation_score(heat, {"DA": "a"}, "adipo")  # another lineage: no term matches
+    assert isinstance(missing, Unavailable) and missing.measure == "differentiation_score"
+    assert "report.differentiation_terms 'adipo'" in missing.reason and "ribosome (GO:2)" in missing.reason
+    summary = donor_summary([pd.Series({"a": 1.0, "b": 3.0}, name="pc1_score"), missing]).set_index("donor")
+    assert summary["differentiation_score"].isna().all() and "rank_differentiation_score" not in summary
+    assert (summary["differentiation_score_note"] == missing.reason).all()
+    assert summary["rank_pc1_score"].tolist() == [2, 1]  # every other measure is reported
+    assert unavailable([missing]).to_dict("records") == [
+        {"measure": "differentiation_score", "reason": missing.reason}
+    ]
+
+
+def test_a_cnn_table_without_donor_fractions_is_unavailable_with_its_reason():
+    reason = "no donor groups: cnn.data.folder has no metadata.tsv, so every file is its own group"
+    missing = cnn_fraction(pd.DataFrame({"reason": [reason]}), "cross_validated")
+    assert isinstance(missing, Unavailable) and missing.measure == "cnn_multipotent_fraction"
+    assert missing.reason.endswith(reason)
 
 
 def test_summary_joins_and_ranks_highest_first():

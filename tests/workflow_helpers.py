@@ -109,7 +109,7 @@ def shipped_samples(reference_only: bool = False) -> tuple[str, list[str]]:
 
 
 def assert_lint_clean(root: Path, *args: str) -> None:
-    """``snakemake --lint`` on a project reports nothing: no lint of a rule, the config's or the workflow's."""
+    """``snakemake --lint`` on a project reports nothing: no lint of a rule, of the config or the workflow."""
     result = snakemake(root, "--lint", *args)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-3000:]

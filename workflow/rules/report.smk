@@ -9,6 +9,7 @@ rule report_donor_summary:
         summary=reported(f"{REPORT_DIR}/donor_summary.tsv"),
         agreement=reported(f"{REPORT_DIR}/agreement.tsv"),
         sentences=f"{REPORT_DIR}/donor_sentences.tsv",
+        unavailable=f"{REPORT_DIR}/unavailable.tsv",
         figure=reported(f"{REPORT_DIR}/agreement.png"),
     log:
         "results/logs/report/donor_summary.log",
@@ -45,6 +46,7 @@ rule report_html:
     input:
         files=report_section_files,
         sentences=f"{REPORT_DIR}/donor_sentences.tsv",
+        unavailable=f"{REPORT_DIR}/unavailable.tsv",
         manifest=PROVENANCE_INPUTS,
     output:
         html=f"{REPORT_DIR}/donor_report.html",

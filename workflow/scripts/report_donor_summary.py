@@ -16,6 +16,7 @@ from morphopotency.report.donor_table import (
     pc1_by_donor,
     shape_mode_fractions,
     stem_sample_donors,
+    unavailable,
 )
 from morphopotency.scriptlog import job_logger
 
@@ -53,8 +54,13 @@ if "heatmap" in inp.keys():
     )
 summary = donor_summary(parts)
 
-imaging = [m for m in ("cnn_multipotent_fraction", "ssea3_positive_fraction") if m in summary]
-transcriptome = [m for m in ("pc1_score", "mean_correlation", "differentiation_score") if m in summary]
+
+def measured(names):
+    return [m for m in names if m in summary and summary[m].notna().any()]
+
+
+imaging = measured(("cnn_multipotent_fraction", "ssea3_positive_fraction"))
+transcriptome = measured(("pc1_score", "mean_correlation", "differentiation_score"))
 agreement = agreement_table(summary, imaging, transcriptome)
 primary = imaging[0] if imaging else "pc1_score"
 sentences = donor_sentences(summary, primary, [m for m in (*imaging[1:], *transcriptome) if m != primary])
@@ -62,5 +68,8 @@ sentences = donor_sentences(summary, primary, [m for m in (*imaging[1:], *transc
 write_tsv(summary, snakemake.output.summary)
 write_tsv(agreement, snakemake.output.agreement)
 write_tsv(sentences, snakemake.output.sentences)
+write_tsv(unavailable(parts), snakemake.output.unavailable)
 save_figure(agreement_scatter(summary, agreement), snakemake.output.figure)
+for part in unavailable(parts).itertuples():
+    log.warning("%s not computed: %s", part.measure, part.reason)
 log.info("donor summary:\n%s\nagreement:\n%s", summary.to_string(), agreement.to_string())

@@ -35,6 +35,7 @@ page = build_report(
     sentences,
     beyond_paper(config),
     provenance,
+    pd.read_csv(snakemake.input.unavailable, sep="\t", dtype=str),
 )
 with atomic_path(snakemake.output.html) as tmp:
     tmp.write_text(page, encoding="utf-8")

@@ -8,12 +8,13 @@ from morphopotency.plots import save_figure
 from morphopotency.plots.rnaseq import enrichment_bars, term_network_plot
 from morphopotency.rnaseq.enrichment import enrich, filter_gene_sets, term_network
 from morphopotency.rnaseq.expression import expressed
+from morphopotency.rnaseq.symbols import named_genes
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "rnaseq_enrichment")
 p = snakemake.params
 rpkm, symbols = read_expression(snakemake.input.rpkm)
-background = set(symbols.loc[expressed(rpkm, p.expressed_rpkm)])
+background = named_genes(symbols.loc[expressed(rpkm, p.expressed_rpkm)])
 ranked = pd.read_csv(snakemake.input.pc1_genes, sep="\t", dtype={"gene": str, "symbol": str})
 query = ranked.head(p.pc1_top_genes)["symbol"]
 gene_sets = filter_gene_sets(read_gmt(snakemake.input.gene_sets), background, p.min_size, p.max_size)

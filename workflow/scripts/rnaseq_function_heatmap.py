@@ -9,6 +9,7 @@ from morphopotency.plots.rnaseq import term_heatmap
 from morphopotency.rnaseq.differentiation import donor_log2_fold_changes, paired_samples
 from morphopotency.rnaseq.enrichment import donor_function_enrichment, filter_gene_sets, representative_terms
 from morphopotency.rnaseq.expression import expressed
+from morphopotency.rnaseq.symbols import named_genes
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "rnaseq_function_heatmap")
@@ -19,7 +20,7 @@ pairs = paired_samples(samples)
 lfc = donor_log2_fold_changes(rpkm, pairs)
 lfc.columns = [dict(zip(pairs["donor"], pairs["differentiated"]))[d] for d in lfc.columns]
 write_tsv(lfc.rename_axis("gene_id"), snakemake.output.lfc, index=True)
-background = set(symbols.loc[expressed(rpkm, p.expressed_rpkm)])
+background = named_genes(symbols.loc[expressed(rpkm, p.expressed_rpkm)])
 gene_sets = filter_gene_sets(read_gmt(snakemake.input.gene_sets), background, p.min_size, p.max_size)
 per_donor = donor_function_enrichment(lfc, symbols, gene_sets, background, p.lfc_threshold)
 write_tsv(per_donor, snakemake.output.enrichment)

@@ -7,6 +7,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from morphopotency.rnaseq.symbols import display_names
+
 
 def correlation_heatmap(corr: pd.DataFrame, title: str) -> plt.Figure:
     n = len(corr)
@@ -96,10 +98,11 @@ def biplot(
     top = loadings["PC1"].abs().add(loadings["PC2"].abs()).sort_values(ascending=False).index[:n_arrows]
     reach = np.abs(scores[["PC1", "PC2"]].to_numpy()).max() * 0.8
     scale = reach / max(np.abs(loadings.loc[top, ["PC1", "PC2"]].to_numpy()).max(), 1e-12)
+    names = display_names(symbols.reindex(top))
     for gene in top:
         dx, dy = loadings.at[gene, "PC1"] * scale, loadings.at[gene, "PC2"] * scale
         ax.arrow(0, 0, dx, dy, color="grey", alpha=0.6, width=reach * 0.004, length_includes_head=True)
-        ax.annotate(str(symbols.get(gene, gene)), (dx, dy), fontsize=7, color="dimgrey")
+        ax.annotate(names[gene], (dx, dy), fontsize=7, color="dimgrey")
     ax.axhline(0, color="lightgrey", lw=0.8)
     ax.axvline(0, color="lightgrey", lw=0.8)
     ax.set_xlabel(f"PC1 ({variance['PC1']:.1f} %)")
@@ -130,8 +133,9 @@ def loadings_plot(table: pd.DataFrame) -> plt.Figure:
             linewidths=0.3,
         )
         extremes = pd.concat([sub.nlargest(4, "loading"), sub.nsmallest(4, "loading")])
-        for row in extremes.itertuples():
-            ax.annotate(row.symbol, (i, row.loading), xytext=(5, 0), textcoords="offset points", fontsize=6)
+        names = display_names(extremes.set_index("gene")["symbol"])
+        for name, row in zip(names, extremes.itertuples()):
+            ax.annotate(name, (i, row.loading), xytext=(5, 0), textcoords="offset points", fontsize=6)
     ax.axhline(0, color="lightgrey")
     ax.set_xticks(range(len(pcs)), pcs)
     ax.set_ylabel("component loading")

@@ -68,11 +68,21 @@ def provenance_section(
     return section
 
 
-def donor_overview_text(sentences: pd.DataFrame, choices: Sequence[str]) -> str:
-    """The per-donor sentences, then the choices that go beyond the paper and why."""
+def donor_overview_text(
+    sentences: pd.DataFrame, choices: Sequence[str], unavailable: pd.DataFrame | None = None
+) -> str:
+    """The per-donor sentences, the measures this cohort could not give and why, then the choices that
+    go beyond the paper and why."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences["sentence"])
     notes = "".join(f"<li>{html.escape(c)}</li>" for c in choices)
-    return f"<ul>{items}</ul><h3>Choices beyond the paper</h3><ul>{notes}</ul>"
+    missing = ""
+    if unavailable is not None and len(unavailable):
+        rows = "".join(
+            f"<li><code>{html.escape(str(m))}</code>: left empty; {html.escape(str(r))}</li>"
+            for m, r in zip(unavailable["measure"], unavailable["reason"])
+        )
+        missing = f'<h3>Not computed for this cohort</h3><ul class="unavailable">{rows}</ul>'
+    return f"<ul>{items}</ul>{missing}<h3>Choices beyond the paper</h3><ul>{notes}</ul>"
 
 
 def build_report(
@@ -84,8 +94,9 @@ def build_report(
     sentences: pd.DataFrame,
     choices: Sequence[str],
     provenance: Section,
+    unavailable: pd.DataFrame | None = None,
 ) -> str:
     sections = content_sections(specs, config, root)
     if sections and sections[0].id == "donors":
-        sections[0].text = donor_overview_text(sentences, choices)
+        sections[0].text = donor_overview_text(sentences, choices, unavailable)
     return render_report(title, subtitle, [*sections, provenance])

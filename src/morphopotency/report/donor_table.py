@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,15 @@ RANKED = (
     "mean_correlation",
     "differentiation_score",
 )
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """An optional measure this cohort cannot give, and why: the report shows it empty with the reason
+    instead of dying, and every other measure is reported."""
+
+    measure: str
+    reason: str
 
 
 def stem_sample_donors(samples: pd.DataFrame, condition: str = "stem") -> dict[str, str]:
@@ -89,13 +99,22 @@ def mean_correlation(matrix: pd.DataFrame, sample_donor: Mapping[str, str]) -> p
     )
 
 
-def differentiation_score(heatmap: pd.DataFrame, sample_donor: Mapping[str, str], pattern: str) -> pd.Series:
+def differentiation_score(
+    heatmap: pd.DataFrame, sample_donor: Mapping[str, str], pattern: str
+) -> pd.Series | Unavailable:
     """Mean -log10 FDR, over the function heat map's terms matching ``pattern``, of each donor's
-    differentiated-vs-stem enrichment (the heat map of paper Fig. 5D)."""
+    differentiated-vs-stem enrichment (the heat map of paper Fig. 5D). A cohort differentiated into
+    another lineage, or treated, may have no such term: the score is then unavailable, with the terms
+    the heat map does hold named so the user can widen the pattern."""
     matcher = re.compile(pattern, re.IGNORECASE)
     terms = heatmap[heatmap["term"].map(lambda t: bool(matcher.search(str(t))))]
     if terms.empty:
-        raise ValueError(f"no term of the function heat map matches report.differentiation_terms {pattern!r}")
+        held = ", ".join(map(str, heatmap["term"].head(5))) or "none (no term was enriched)"
+        return Unavailable(
+            "differentiation_score",
+            f"no term of the function heat map matches report.differentiation_terms {pattern!r}; "
+            f"its terms: {held}",
+        )
     columns = [c for c in terms.columns if c in sample_donor]
     return pd.Series(
         terms[columns].mean(axis=0).to_numpy(),
@@ -104,11 +123,16 @@ def differentiation_score(heatmap: pd.DataFrame, sample_donor: Mapping[str, str]
     )
 
 
-def donor_summary(parts: list[pd.DataFrame | pd.Series]) -> pd.DataFrame:
-    """Outer-join the per-donor parts (indexed by donor) and add ``rank_<measure>`` (1 = highest)."""
-    table = pd.concat(
-        [p.to_frame() if isinstance(p, pd.Series) else p for p in parts], axis=1, join="outer"
-    ).sort_index()
+def donor_summary(parts: list[pd.DataFrame | pd.Series | Unavailable]) -> pd.DataFrame:
+    """Outer-join the per-donor parts (indexed by donor) and add ``rank_<measure>`` (1 = highest); an
+    unavailable measure becomes an empty column beside ``<measure>_note``, its reason."""
+    known = [p for p in parts if not isinstance(p, Unavailable)]
+    frames = [p.to_frame() if isinstance(p, pd.Series) else p for p in known]
+    table = (pd.concat(frames, axis=1, join="outer") if frames else pd.DataFrame()).sort_index()
+    for part in parts:
+        if isinstance(part, Unavailable):
+            table[part.measure] = np.nan
+            table[f"{part.measure}_note"] = part.reason
     table.index.name = "donor"
     for measure in RANKED:
         if measure in table and table[measure].notna().any():
@@ -123,13 +147,22 @@ CNN_COLUMNS = {
 }
 
 
-def cnn_fraction(donors: pd.DataFrame, which: str) -> pd.DataFrame:
+def cnn_fraction(donors: pd.DataFrame, which: str) -> pd.DataFrame | Unavailable:
     """The CNN's per-donor multipotent fraction and 95 % interval: ``cross_validated`` (each cell scored by
     a model that never trained on it), ``final`` (the paper's Fig. 4F: the final model on every cell) or
     ``adjusted`` (the cross-validated probabilities as a prevalence estimate, PACC)."""
     if which not in CNN_COLUMNS:
         raise ValueError(f"report.cnn_fraction must be one of {', '.join(CNN_COLUMNS)}, not {which!r}")
     value, low, high = CNN_COLUMNS[which]
+    if donors.empty or not {"donor", value, low, high} <= set(donors.columns):
+        reason = donors["reason"].iloc[0] if "reason" in donors and len(donors) else "no donor fractions"
+        return Unavailable("cnn_multipotent_fraction", f"results/cnn/donor_multipotency.tsv: {reason}")
     out = donors.set_index("donor")[[value, low, high]]
     out.columns = ["cnn_multipotent_fraction", "cnn_ci_low", "cnn_ci_high"]
     return out
+
+
+def unavailable(parts: list[pd.DataFrame | pd.Series | Unavailable]) -> pd.DataFrame:
+    """measure, reason: what the report lists as not computed for this cohort."""
+    rows = [{"measure": p.measure, "reason": p.reason} for p in parts if isinstance(p, Unavailable)]
+    return pd.DataFrame(rows, columns=["measure", "reason"])

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from morphopotency.io.gmt import term_id
+from morphopotency.rnaseq.symbols import named_genes
 
 COLUMNS = [
     "term_id",
@@ -30,7 +31,7 @@ def filter_gene_sets(
     gene_sets: Mapping[str, Sequence[str]], background: Iterable[str], min_size: int, max_size: int
 ) -> dict[str, list[str]]:
     """Terms restricted to the background, keeping those with min_size..max_size members there."""
-    bg = set(background)
+    bg = named_genes(background)
     out = {}
     for name, genes in gene_sets.items():
         inside = sorted(set(genes) & bg)
@@ -45,10 +46,11 @@ def enrich(
     """Hypergeometric over-representation with Benjamini-Hochberg FDR, via ``gseapy.enrich``.
 
     As gseapy does: query and terms are intersected with the background, and only terms hit at least
-    once are tested (and corrected). Rows sorted by p-value, then term.
+    once are tested (and corrected). Rows sorted by p-value, then term. Genes without a symbol (blank or
+    NaN in real tables) and repeated symbols count once or not at all: no gene set can name them.
     """
-    background = sorted(set(background))
-    query = sorted(set(genes) & set(background))
+    background = sorted(named_genes(background))
+    query = sorted(named_genes(genes) & set(background))
     if not query or not gene_sets:
         return pd.DataFrame(columns=COLUMNS)
     result = gseapy.enrich(

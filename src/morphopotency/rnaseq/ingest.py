@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morphopotency.rnaseq.symbols import clean_symbols
+
 ID_COLUMNS = ("gene_id", "geneid", "gene", "ensembl_id", "ensembl", "id", "gene_id_version")
 SYMBOL_COLUMNS = ("gene_symbol", "symbol", "gene_name", "genesymbol", "name")
 
@@ -162,7 +164,7 @@ def read_expression_table(
         block_ids = block[ident].astype(str).str.strip()
         blocks.append(_numeric_block(path, block, sample_columns, block_ids, first_row))
         id_parts.append(block_ids.to_numpy())
-        symbol_parts.append(block[symbol].astype(str).str.strip().to_numpy() if symbol else None)
+        symbol_parts.append(clean_symbols(block[symbol]).to_numpy() if symbol else None)
         first_row += len(block)
     ids = pd.Series(np.concatenate(id_parts) if id_parts else np.array([], dtype=object))
     duplicated = ids[ids.duplicated(keep=False)]

@@ -31,12 +31,17 @@ def read_length_table(path: str | Path) -> pd.Series:
             f"{path}: no length column (one of {', '.join(LENGTH_COLUMNS)}) in {list(table.columns)}"
         )
     lengths = pd.to_numeric(table[length_col], errors="coerce")
-    if lengths.isna().any() or (lengths <= 0).any():
-        row = int(np.flatnonzero((lengths.isna() | (lengths <= 0)).to_numpy())[0])
+    # A blank length (GEO tables leave some) is a gene without one, dropped like a gene not listed;
+    # text, zero or a negative length is a broken table.
+    blank = table[length_col].isna().to_numpy()
+    bad = (lengths.isna() | (lengths <= 0)).to_numpy() & ~blank
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
         raise ExpressionError(
             f"{path}: row {row + 2}: gene length must be a positive number, got "
             f"{table[length_col].iloc[row]!r}"
         )
+    table, lengths = table[~blank], lengths[~blank]
     # Index under every id column given (e.g. with and without version), so either spelling matches.
     frames = [pd.Series(lengths.to_numpy(), index=table[c].astype(str)) for c in id_cols]
     merged = pd.concat(frames) if len(frames) > 1 else frames[0]

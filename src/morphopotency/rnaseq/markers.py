@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morphopotency.rnaseq.symbols import clean_symbols
+
 
 def read_markers(path: str | Path) -> pd.DataFrame:
     markers = pd.read_csv(path, sep="\t", comment="#", dtype=str)
@@ -20,9 +22,13 @@ def read_markers(path: str | Path) -> pd.DataFrame:
 def marker_table(rpkm: pd.DataFrame, symbols: pd.Series, markers: pd.DataFrame) -> pd.DataFrame:
     """Long table gene, category, sample, rpkm, log2_rpkm, zscore (across samples); absent genes flagged.
 
-    The z-score is of log2(RPKM+1) across the samples shown, the level is log2(RPKM+1) itself.
+    The z-score is of log2(RPKM+1) across the samples shown, the level is log2(RPKM+1) itself. A symbol
+    that several ids share (real tables have a few) is shown by its most expressed id; genes without a
+    symbol can be no marker.
     """
-    by_symbol = pd.Series(symbols.index, index=symbols.to_numpy())
+    symbols = clean_symbols(symbols.reindex(rpkm.index)).dropna()
+    order = rpkm.loc[symbols.index].mean(axis=1).sort_values(ascending=False, kind="stable").index
+    by_symbol = pd.Series(order, index=symbols.loc[order].to_numpy())
     by_symbol = by_symbol[~by_symbol.index.duplicated()]
     rows = []
     for gene, category in markers[["gene", "category"]].itertuples(index=False):
