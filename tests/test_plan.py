@@ -363,3 +363,91 @@ def test_a_scoring_run_takes_the_bundles_preprocessing_and_keeps_what_describes_
     lab["score"]["estimator"] = "acc_donor"
     with pytest.raises(ConfigError, match="acc_donor needs the donor shift, which bundle .* lacks"):
         plan(lab)
+
+
+def _folder_of_cells(root, metadata: bool = False):
+    """Two class sub-folders of tiny PNG crops, as a CellProfiler export gives them."""
+    import numpy as np
+    from skimage import io as skio
+
+    for name in ("multipotent", "other"):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            skio.imsave(root / name / f"c{i}.png", np.full((8, 8), 40 * i, np.uint8), check_contrast=False)
+    if metadata:
+        rows = [f"{c}/c{i}.png\tD{i}\timg{i}" for c in ("multipotent", "other") for i in range(2)]
+        (root / "metadata.tsv").write_text("file\tdonor\timage\n" + "\n".join(rows) + "\n")
+    return root
+
+
+FOLDER_CNN = {"enabled": True, "pretrained": "none", "backbones": ["resnet18"], "lodo": True}
+
+
+def test_each_planner_decides_its_own_branch(tmp_path):
+    from morphopotency.plan import plan_cnn, plan_imaging, plan_report, plan_rnaseq, plan_scoring
+
+    p = plan(tiny())
+    config, sheet = p.config, p.samples
+    rnaseq = plan_rnaseq(copy.deepcopy(config), sheet)
+    assert rnaseq.flags == {"rnaseq", "differentiated", "paired", "deseq2"} and rnaseq.scale == "rpkm"
+    assert rnaseq.paired == ("S8", "S9") and "results/rnaseq/differentiation/deseq2.tsv" in rnaseq.targets
+    assert plan_rnaseq(copy.deepcopy(config), sheet[sheet["rnaseq_column"] == ""]).flags == set()
+    imaging = plan_imaging(config, sheet)
+    assert imaging.flags == {"images", "label", "segmentation", "simulation"}
+    assert imaging.donors == ("S1", "S8", "S9") and len(imaging.planned) == 3
+    assert plan_imaging(config, sheet[sheet["images"] == ""]).flags == set()
+    assert plan_cnn(config, imaging, tmp_path).flags == set()  # cnn.enabled false in the tiny config
+    trained = copy.deepcopy(config)
+    trained["cnn"] |= FOLDER_CNN
+    cnn = plan_cnn(trained, imaging, tmp_path)
+    assert cnn.flags == {"cnn", "lodo"} and "results/cnn/lodo/validation.tsv" in cnn.targets
+    assert plan_scoring(config, sheet, imaging.images, imaging.flags, False).to_score == ()
+    assert plan_report(config).targets == (
+        "results/report/donor_report.html",
+        "results/report/donor_summary.tsv",
+    )
+
+
+def test_a_folder_of_labelled_cells_is_a_run_of_its_own_without_a_sample_sheet(tmp_path):
+    folder = _folder_of_cells(tmp_path / "cells")
+    config = tiny(
+        cnn=FOLDER_CNN | {"data": {"source": "folder", "folder": str(folder)}}, demo={"enabled": False}
+    )
+    del config["samples"], config["rnaseq"]
+    p = build(config, REPO, cache_dir=tmp_path)
+    assert p.flags == {"cnn", "folder", "report"}  # no leave-one-donor-out: a folder names no donors
+    assert p.samples.empty and p.images == {} and p.reference_donors == ()
+    assert "results/model" in p.targets and "results/cnn/baselines.tsv" in p.targets
+    assert not any(t.startswith(("results/imaging", "results/rnaseq", "results/demo")) for t in p.targets)
+    assert [s["id"] for s in p.sections] == [
+        "donors",
+        "cnn-comparison",
+        "lr-search",
+        "confusion",
+        "multipotency",
+    ]
+    assert "samples" not in p.summary_inputs() and p.summary_inputs()["cnn_donors"]
+    assert p.provenance_inputs()["cnn_folder"][-1].endswith("other/c1.png")
+    with_meta = _folder_of_cells(tmp_path / "meta", metadata=True)
+    config["cnn"]["data"]["folder"] = str(with_meta)
+    assert (
+        build(config, REPO, cache_dir=tmp_path).provenance_inputs()["cnn_folder"][-1].endswith("metadata.tsv")
+    )
+
+
+def test_only_a_folder_cnn_runs_without_a_sample_sheet(tmp_path):
+    config = tiny()
+    del config["samples"]
+    with pytest.raises(ConfigError, match="samples: no sample sheet given; only a CNN trained on a folder"):
+        build(config, REPO, cache_dir=tmp_path)
+
+
+def test_a_bundle_trained_on_a_folder_of_cells_scores_no_images(tmp_path):
+    from morphopotency.score.bundle import export
+
+    (tmp_path / "model.json").write_text("{}")
+    settings = {"imaging": {}, "shape_modes": {}, "cnn": {"data_source": "folder"}}
+    export(tmp_path / "bundle", {"cnn/model.json": tmp_path / "model.json"}, settings, {}, {})
+    config = tiny(score={"bundle": str(tmp_path / "bundle")})
+    with pytest.raises(ConfigError, match="learnt from a folder of labelled cells .* cannot score images"):
+        build(config, REPO, cache_dir=tmp_path)

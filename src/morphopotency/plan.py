@@ -135,7 +135,7 @@ class Plan:
 
     def summary_inputs(self) -> dict[str, str]:
         """The per-donor tables of whichever branches run: each becomes columns of donor_summary.tsv."""
-        files = {"samples": self.config["samples"]}
+        files = {"samples": self.config["samples"]} if self.config["samples"] else {}
         if "rnaseq" in self.flags:
             files |= {
                 "pca_scores": "results/rnaseq/pca/scores.tsv",
@@ -158,7 +158,7 @@ class Plan:
 
     def provenance_inputs(self) -> dict[str, list[str]]:
         """role -> files, in a fixed order so the manifest is reproducible."""
-        files = {"samples": [self.config["samples"]]}
+        files = {"samples": [self.config["samples"]]} if self.config["samples"] else {}
         if "rnaseq" in self.flags:
             rna = self.config["rnaseq"]
             files["expression_table"] = [self.rnaseq_table]
@@ -168,6 +168,10 @@ class Plan:
         files["images"] = [
             f for d in sorted(self.images) for i in sorted(self.images[d]) for f in self.image_files(d, i)
         ]
+        if "folder" in self.flags:  # the labelled cells a folder-trained CNN learnt from, and their metadata
+            from morphopotency.cnn.data import folder_files
+
+            files["cnn_folder"] = [str(f) for f in folder_files(self.config["cnn"]["data"]["folder"])]
         return files
 
 
@@ -183,27 +187,12 @@ def _fail(message: str) -> None:
     raise ConfigError(message)
 
 
-def _check_cnn(
-    cnn: Mapping[str, Any], has_images: bool, label: str | None, cache_dir: str | Path | None
-) -> None:
-    """Cross-field CNN rules, and the backbone names against timm's registry."""
+def _check_training(cnn: Mapping[str, Any], cache_dir: str | Path | None) -> None:
+    """What every CNN run needs, whatever its data: backbone names against timm's registry, their
+    starting weights, and the learning-rate range."""
     from morphopotency.cnn.backbones import check_backbones
     from morphopotency.cnn.sources import pretrained_source
 
-    if cnn["data"]["source"] == "imaging" and not has_images:
-        _fail(
-            "config: cnn.data.source is imaging but no sample has images "
-            "(set cnn.enabled: false, or cnn.data.source: folder)"
-        )
-    if cnn["data"]["source"] == "imaging" and label is None:
-        _fail(
-            "config: the CNN learns SSEA3 labels but imaging.channels.label is null "
-            "(set cnn.enabled: false, or cnn.data.source: folder)"
-        )
-    if cnn["data"]["source"] == "folder" and not (
-        cnn["data"]["folder"] and Path(cnn["data"]["folder"]).is_dir()
-    ):
-        _fail(f"config: cnn.data.folder: not a folder: {cnn['data']['folder']}")
     for backbone in cnn["backbones"]:
         try:
             source = pretrained_source(cnn, backbone)
@@ -241,6 +230,12 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
         bundle = load(folder)
     except BundleError as error:
         raise ConfigError(f"config: score.bundle: {error}") from None
+    if bundle.settings["cnn"].get("data_source", "imaging") != "imaging":
+        _fail(
+            f"config: score.bundle {folder}: its CNN learnt from a folder of labelled cells "
+            "(cnn.data.source: folder), not from crops this pipeline cut from images, so it cannot score "
+            "images: train the reference on images (cnn.data.source: imaging) to score new lots"
+        )
     # What describes the lab's files stays its own: channel names, and the pixel size of files whose
     # metadata has none (the reference's files told nothing about these).
     labs = {key: config["imaging"][key] for key in ("channels", "pixel_size_um")}
@@ -344,97 +339,100 @@ CNN_TARGETS = (
 )
 
 
-def _flags(
-    config: Mapping[str, Any], rna: pd.DataFrame, paired: list[str], images: Mapping, demo: Any
-) -> frozenset:
-    imaging = config["imaging"]
-    flags = {"rnaseq"} if not rna.empty else set()
-    if (rna["condition"] == "differentiated").any():
-        flags.add("differentiated")
-    if paired:
-        flags.add("paired")
-    if len(paired) >= 2 and not rna.empty and config["rnaseq"]["values"] == "counts":
-        flags.add("deseq2")
-    if images:
-        flags.add("images")
-        if imaging["channels"].get("label") is not None:
-            flags.add("label")
-        if any(masks_pattern(imaging.get("masks"), donor) is None for donor in images):
-            flags.add("segmentation")
-        if demo is not None:
-            flags.add("simulation")
-    if config["cnn"]["enabled"]:
-        flags.add("cnn")
-        if config["cnn"]["lodo"] and config["cnn"]["data"]["source"] == "imaging":
-            flags.add("lodo")
-    if config["report"]["enabled"]:
-        flags.add("report")
-    return frozenset(flags)
+EMPTY_SHEET = ("sample", "donor", "condition", "rnaseq_column", "images", "role")
 
 
-def build(
-    config: Mapping[str, Any],
-    basedir: str | Path,
-    schemas: str | Path | None = None,
-    samples: pd.DataFrame | None = None,
-    cache_dir: str | Path | None = None,
-) -> Plan:
-    """The plan for ``config`` (as loaded from YAML; not modified).
+@dataclass(frozen=True)
+class Branch:
+    """What one branch's planner decided: the flags it raises, the files it targets, and its own fields."""
 
-    ``basedir`` is the workflow's folder, where shipped resources and the schemas live; ``samples`` a sheet
-    already read (else ``config['samples']``); ``cache_dir`` keeps the backbone names timm accepted (see
-    cnn.backbones). Raises ConfigError naming the key, file or line at fault."""
-    schemas = Path(schemas) if schemas else Path(basedir) / "workflow" / "schemas"
-    schema = load_schema(schemas / "config.schema.yaml")
-    config = copy.deepcopy(dict(config))
-    check_config(config, schema, source="config", files=False)
-    config = with_defaults(config, schema)
-    resolve_bundled(config, basedir)
-    check_input_files(config, schema, source="config (with defaults)")
-    scoring = _scoring_mode(config)
-    if samples is None:
-        samples = read_sample_sheet(config["samples"], load_schema(schemas / "samples.schema.yaml"))
-    if "role" not in samples:  # a sheet read elsewhere, without the optional column
-        samples = samples.assign(role="reference")
-    demo = demo_outdir(config)
+    flags: frozenset[str] = frozenset()
+    targets: tuple[str, ...] = ()
 
+
+@dataclass(frozen=True)
+class RnaseqBranch(Branch):
+    samples: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)  # rows with an RNA-seq column
+    table: str = ""
+    stem: tuple[str, ...] = ()
+    paired: tuple[str, ...] = ()
+    gene_sets: dict[str, str] = field(default_factory=dict)
+    enrichr: str | None = None
+    scales: tuple[str, ...] = ()
+    scale: str | None = None
+
+
+@dataclass(frozen=True)
+class ImagingBranch(Branch):
+    donors: tuple[str, ...] = ()  # sample-sheet donors with images
+    images: dict[str, dict[str, ImageSpec]] = field(default_factory=dict)
+    planned: tuple[str, ...] = ()  # the demo's image files, made by the workflow
+
+
+@dataclass(frozen=True)
+class ScoringBranch(Branch):
+    reference: tuple[str, ...] = ()
+    to_score: tuple[str, ...] = ()
+    bundle: str | None = None
+
+
+def plan_rnaseq(config: dict[str, Any], samples: pd.DataFrame) -> RnaseqBranch:
+    """The RNA-seq branch: runs when the config has an ``rnaseq`` section and the sheet names RNA-seq
+    columns; without either, the other branches run on their own. Resolves report.correlation_scale in
+    ``config`` (the captions state it)."""
     rna_cfg = config.get("rnaseq")
     rna = samples[samples["rnaseq_column"] != ""] if rna_cfg else samples.iloc[:0]
+    if rna.empty:
+        return RnaseqBranch(samples=rna)
     stem = list(rna.loc[rna["condition"] == "stem", "sample"])
     # Donors with both a stem and a differentiated sample; DESeq2's ~ donor + condition needs two or more.
     paired = sorted(
         set(rna.loc[rna["condition"] == "stem", "donor"])
         & set(rna.loc[rna["condition"] == "differentiated", "donor"])
     )
-    table, gene_sets, enrichr, scales, scale = "", {}, None, [], None
-    # The branch runs when the config has an `rnaseq` section and the sheet names RNA-seq columns; without
-    # either, the imaging branch (or a scoring run) runs on its own.
-    if not rna.empty:
-        if bool(rna_cfg.get("table")) == bool(rna_cfg.get("geo")):
-            _fail(
-                "config: give exactly one of rnaseq.table (a local file) or rnaseq.geo (accession and file)"
-            )
-        geo = rna_cfg.get("geo") or {}
-        table = rna_cfg.get("table") or f"resources/geo/{geo['accession']}/{geo['file']}"
-        if len(stem) < 2:
-            _fail(
-                f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column"
-            )
-        enrichr = rna_cfg["enrichment"].get("enrichr_library")
-        gene_sets = dict(rna_cfg["gene_sets"])
-        if enrichr:
-            gene_sets["enrichr"] = f"resources/enrichr/{enrichr}.gmt"
-        scales = rna_cfg["correlation"]["scales"]
-        scale = config["report"]["correlation_scale"] or scales[0]
-        if scale not in scales:
-            _fail(
-                f"config: report.correlation_scale {scale!r} is not one of rnaseq.correlation.scales "
-                f"({', '.join(scales)})"
-            )
-        config["report"]["correlation_scale"] = scale  # resolved, as the report's captions state it
+    if bool(rna_cfg.get("table")) == bool(rna_cfg.get("geo")):
+        _fail("config: give exactly one of rnaseq.table (a local file) or rnaseq.geo (accession and file)")
+    geo = rna_cfg.get("geo") or {}
+    table = rna_cfg.get("table") or f"resources/geo/{geo['accession']}/{geo['file']}"
+    if len(stem) < 2:
+        _fail(f"{config['samples']}: the RNA-seq branch needs at least 2 stem samples with an rnaseq_column")
+    enrichr = rna_cfg["enrichment"].get("enrichr_library")
+    gene_sets = dict(rna_cfg["gene_sets"])
+    if enrichr:
+        gene_sets["enrichr"] = f"resources/enrichr/{enrichr}.gmt"
+    scales = rna_cfg["correlation"]["scales"]
+    scale = config["report"]["correlation_scale"] or scales[0]
+    if scale not in scales:
+        _fail(
+            f"config: report.correlation_scale {scale!r} is not one of rnaseq.correlation.scales "
+            f"({', '.join(scales)})"
+        )
+    config["report"]["correlation_scale"] = scale
+    flags = {"rnaseq"}
+    if (rna["condition"] == "differentiated").any():
+        flags.add("differentiated")
+    if paired:
+        flags.add("paired")
+    if len(paired) >= 2 and rna_cfg["values"] == "counts":
+        flags.add("deseq2")
+    return RnaseqBranch(
+        flags=frozenset(flags),
+        targets=tuple(_rnaseq_targets(config, gene_sets, frozenset(flags))),
+        samples=rna,
+        table=table,
+        stem=tuple(stem),
+        paired=tuple(paired),
+        gene_sets=gene_sets,
+        enrichr=enrichr,
+        scales=tuple(scales),
+        scale=scale,
+    )
 
-    image_donors = sorted(samples.loc[samples["images"] != "", "donor"])
-    planned = _planned_images(config, image_donors)
+
+def plan_imaging(config: Mapping[str, Any], samples: pd.DataFrame) -> ImagingBranch:
+    """The imaging branch: the sheet's donors with images (the demo's planned files among them)."""
+    donors = sorted(samples.loc[samples["images"] != "", "donor"])
+    planned = _planned_images(config, donors)
     try:
         found = images_by_donor(samples, planned, config["imaging"].get("channel_pattern"))
     except ConfigError as error:
@@ -443,31 +441,89 @@ def build(
         d: {i: ({c: str(f) for c, f in s.items()} if isinstance(s, dict) else str(s)) for i, s in ims.items()}
         for d, ims in found.items()
     }
-    if config["cnn"]["enabled"]:
-        _check_cnn(config["cnn"], bool(images), config["imaging"]["channels"].get("label"), cache_dir)
-    masks = config["imaging"].get("masks")
+    imaging = config["imaging"]
+    masks = imaging.get("masks")
     if isinstance(masks, Mapping) and set(masks) - set(images):
         _fail(
             f"config: imaging.masks names donor(s) {', '.join(sorted(set(masks) - set(images)))} that have "
             f"no images in {config['samples']}"
         )
+    flags = set()
+    if images:
+        flags.add("images")
+        if imaging["channels"].get("label") is not None:
+            flags.add("label")
+        if any(masks_pattern(masks, donor) is None for donor in images):
+            flags.add("segmentation")
+        if demo_outdir(config) is not None:
+            flags.add("simulation")
+    return ImagingBranch(
+        flags=frozenset(flags),
+        targets=tuple(_imaging_targets(images, frozenset(flags), imaging["cropper"], masks)),
+        donors=tuple(donors),
+        images=images,
+        planned=tuple(planned),
+    )
 
-    if not images and rna.empty:
+
+def plan_cnn(config: Mapping[str, Any], imaging: ImagingBranch, cache_dir: str | Path | None) -> Branch:
+    """The CNN: one planner per data source, each checking what its source needs."""
+    cnn = config["cnn"]
+    if not cnn["enabled"]:
+        return Branch()
+    _check_training(cnn, cache_dir)
+    planner = _cnn_from_folder if cnn["data"]["source"] == "folder" else _cnn_from_imaging
+    return planner(config, imaging)
+
+
+def _cnn_from_imaging(config: Mapping[str, Any], imaging: ImagingBranch) -> Branch:
+    """The imaging branch's crops with their SSEA3 labels; the leave-one-donor-out validation needs the
+    donors these cells come from."""
+    if not imaging.images:
         _fail(
-            f"{config['samples']}: no sample has images or an rnaseq_column (with an rnaseq section): "
-            "nothing to analyse"
+            "config: cnn.data.source is imaging but no sample has images "
+            "(set cnn.enabled: false, or cnn.data.source: folder)"
         )
-    flags = _flags(config, rna, paired, images, demo)
+    if "label" not in imaging.flags:
+        _fail(
+            "config: the CNN learns SSEA3 labels but imaging.channels.label is null "
+            "(set cnn.enabled: false, or cnn.data.source: folder)"
+        )
+    flags = {"cnn", "lodo"} if config["cnn"]["lodo"] else {"cnn"}
+    targets = [f"results/cnn/{t}" for t in CNN_TARGETS] + ["results/model"]
+    if "lodo" in flags:
+        targets += [f"results/cnn/lodo/{n}" for n in ("fractions.tsv", "validation.tsv", "validation.png")]
+    return Branch(frozenset(flags), tuple(targets))
+
+
+def _cnn_from_folder(config: Mapping[str, Any], imaging: ImagingBranch) -> Branch:
+    """A folder of labelled single-cell images (a CellProfiler export, imaging flow cytometry): no sample
+    sheet or images needed. Its bundle records the source; the crops were not cut by this pipeline's
+    segmentation, so no scoring run takes images with it. No leave-one-donor-out validation: a folder
+    names donors only through an optional metadata.tsv."""
+    folder = config["cnn"]["data"]["folder"]
+    if not (folder and Path(folder).is_dir()):
+        _fail(f"config: cnn.data.folder: not a folder: {folder}")
+    targets = [f"results/cnn/{t}" for t in CNN_TARGETS] + ["results/model"]
+    return Branch(frozenset({"cnn", "folder"}), tuple(targets))
+
+
+def plan_scoring(
+    config: Mapping[str, Any],
+    samples: pd.DataFrame,
+    images: Mapping[str, Any],
+    flags: frozenset[str],
+    scoring: bool,
+) -> ScoringBranch:
+    """Which imaged donors train (reference) and which are only scored: every one of a scoring run with
+    score.bundle, else those of sample-sheet role ``score``, scored by the bundle this run trains."""
     roles = samples.loc[samples["images"] != ""].set_index("donor")["role"]
     to_score = sorted(images) if scoring else sorted(d for d in images if roles.get(d) == "score")
     reference = [d for d in sorted(images) if d not in to_score]
-    bundle = config["score"]["bundle"] if scoring else ("results/model" if to_score else None)
     if scoring:
         if not images:
             _fail(f"{config['samples']}: score.bundle is set but no sample has images to score")
-        # Scoring reads only the shape channel (DAPI when present seeds the segmentation); SSEA3 is not
-        # needed, and no shape modes are fitted: the bundle's are assigned (CNN and report are off).
-        flags = (flags - {"label", "simulation"}) | {"score"}
+        bundle = config["score"]["bundle"]
     elif to_score:
         # A mixed run: the reference donors train the model bundle that then scores the others.
         if "cnn" not in flags or "label" not in flags or config["cnn"]["data"]["source"] != "imaging":
@@ -483,58 +539,135 @@ def build(
                 f"config: score.estimator {config['score']['estimator']} needs the donor shift of the "
                 "leave-one-donor-out validation, and cnn.lodo is false"
             )
-        flags = flags | {"score"}
-    targets = [
-        "results/provenance/inputs.tsv",
-        *_rnaseq_targets(config, gene_sets, flags),
-        *_imaging_targets(images, flags, config["imaging"]["cropper"], config["imaging"].get("masks")),
-    ]
+        bundle = "results/model"
+    else:
+        return ScoringBranch(reference=tuple(reference))
+    targets = ("results/score/donor_scores.tsv", "results/report/score_report.html")
+    return ScoringBranch(frozenset({"score"}), targets, tuple(reference), tuple(to_score), bundle)
+
+
+def plan_report(config: Mapping[str, Any]) -> Branch:
+    if not config["report"]["enabled"]:
+        return Branch()
+    targets = ("results/report/donor_report.html", "results/report/donor_summary.tsv")
+    return Branch(frozenset({"report"}), targets)
+
+
+def plan_demo(config: Mapping[str, Any], imaging: ImagingBranch, rnaseq: RnaseqBranch) -> Branch:
+    demo = demo_outdir(config)
+    if demo is None:
+        return Branch()
+    targets = [str(demo / "truth/donors.tsv"), *imaging.planned]
+    if "rnaseq" in rnaseq.flags:
+        targets += [str(demo / "rnaseq/demo_counts.tsv.gz"), str(demo / "rnaseq/gene_lengths.tsv")]
+    return Branch(targets=tuple(targets))
+
+
+def _sample_sheet(config: Mapping[str, Any], schemas: Path, samples: pd.DataFrame | None) -> pd.DataFrame:
+    """The sheet as read (or given); none is needed by a CNN trained on a folder of labelled cells."""
+    if samples is None and config["samples"] is None:
+        cnn = config["cnn"]
+        if not (cnn["enabled"] and cnn["data"]["source"] == "folder"):
+            _fail(
+                "config: samples: no sample sheet given; only a CNN trained on a folder of labelled cells "
+                "(cnn.data.source: folder) runs without one"
+            )
+        return pd.DataFrame(columns=list(EMPTY_SHEET), dtype=str)
+    if samples is None:
+        samples = read_sample_sheet(config["samples"], load_schema(schemas / "samples.schema.yaml"))
+    if "role" not in samples:  # a sheet read elsewhere, without the optional column
+        samples = samples.assign(role="reference")
+    return samples
+
+
+def build(
+    config: Mapping[str, Any],
+    basedir: str | Path,
+    schemas: str | Path | None = None,
+    samples: pd.DataFrame | None = None,
+    cache_dir: str | Path | None = None,
+) -> Plan:
+    """The plan for ``config`` (as loaded from YAML; not modified): each branch planned on its own
+    (RNA-seq, imaging, the CNN by its data source, scoring, report, demo), then joined.
+
+    ``basedir`` is the workflow's folder, where shipped resources and the schemas live; ``samples`` a sheet
+    already read (else ``config['samples']``); ``cache_dir`` keeps the backbone names timm accepted (see
+    cnn.backbones). Raises ConfigError naming the key, file or line at fault."""
+    schemas = Path(schemas) if schemas else Path(basedir) / "workflow" / "schemas"
+    schema = load_schema(schemas / "config.schema.yaml")
+    config = copy.deepcopy(dict(config))
+    check_config(config, schema, source="config", files=False)
+    config = with_defaults(config, schema)
+    resolve_bundled(config, basedir)
+    check_input_files(config, schema, source="config (with defaults)")
+    scoring = _scoring_mode(config)
+    samples = _sample_sheet(config, schemas, samples)
+
+    rnaseq = plan_rnaseq(config, samples)
+    imaging = plan_imaging(config, samples)
+    cnn = plan_cnn(config, imaging, cache_dir)
+    if not (imaging.images or "rnaseq" in rnaseq.flags or "folder" in cnn.flags):
+        _fail(
+            f"{config['samples']}: no sample has images or an rnaseq_column (with an rnaseq section), "
+            "and no CNN learns from a folder of cells (cnn.data.source: folder): nothing to analyse"
+        )
+    flags = rnaseq.flags | imaging.flags | cnn.flags
     if scoring:
-        shape_fit = (
+        # Scoring reads only the shape channel (DAPI when present seeds the segmentation); SSEA3 is not
+        # needed, and no shape modes are fitted: the bundle's are assigned (CNN and report are off).
+        flags = flags - {"label", "simulation"}
+    score = plan_scoring(config, samples, imaging.images, flags, scoring)
+    report = plan_report(config)
+    demo = plan_demo(config, imaging, rnaseq)
+    flags = flags | score.flags | report.flags
+    imaging_targets = imaging.targets
+    if scoring:  # the bundle's shape modes are assigned, none fitted
+        fitted = (
             "results/imaging/shape_modes/assignments.tsv",
             "results/imaging/shape_modes/distribution.png",
         )
-        targets = [t for t in targets if t not in shape_fit]
-    if "score" in flags:
-        targets += ["results/score/donor_scores.tsv", "results/report/score_report.html"]
-    if "cnn" in flags:
-        targets += [f"results/cnn/{t}" for t in CNN_TARGETS]
-        if images:  # a model learnt from the imaging branch's cells can score new donors' images
-            targets.append("results/model")
-    if "lodo" in flags:
-        targets += [
-            f"results/cnn/lodo/{name}" for name in ("fractions.tsv", "validation.tsv", "validation.png")
-        ]
-    if "report" in flags:
-        targets += ["results/report/donor_report.html", "results/report/donor_summary.tsv"]
-    if demo is not None:
-        targets += [str(demo / "truth/donors.tsv"), *planned]
-        if "rnaseq" in flags:
-            targets += [str(demo / "rnaseq/demo_counts.tsv.gz"), str(demo / "rnaseq/gene_lengths.tsv")]
-    first = (reference or to_score or [None])[0]
+        imaging_targets = tuple(
+            t
+            for t in _imaging_targets(
+                imaging.images, flags, config["imaging"]["cropper"], config["imaging"].get("masks")
+            )
+            if t not in fitted
+        )
+    targets = [
+        "results/provenance/inputs.tsv",
+        *rnaseq.targets,
+        *imaging_targets,
+        *score.targets,
+        *cnn.targets,
+        *report.targets,
+        *demo.targets,
+    ]
+    first = (score.reference or score.to_score or (None,))[0]
     values = {
-        "scale": scales,
-        "collection": list(gene_sets),
+        "scale": list(rnaseq.scales),
+        "collection": list(rnaseq.gene_sets),
         "donor": [first] if first else [],
-        "image": [sorted(images[first])[0]] if first else [],
+        "image": [sorted(imaging.images[first])[0]] if first else [],
     }
     return Plan(
         config=config,
         samples=samples,
-        demo=None if demo is None else str(demo),
-        rnaseq_table=table,
-        rnaseq_samples=tuple(rna[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records")),
-        stem_samples=tuple(stem),
-        paired_donors=tuple(paired),
-        gene_set_files=gene_sets,
-        enrichr=enrichr,
-        image_donors=tuple(image_donors),
-        images=images,
-        reference_donors=tuple(reference),
-        score_donors=tuple(to_score),
-        bundle=bundle,
-        report_scale=scale,
-        flags=flags,
+        demo=None if demo_outdir(config) is None else str(demo_outdir(config)),
+        rnaseq_table=rnaseq.table,
+        rnaseq_samples=tuple(
+            rnaseq.samples[["sample", "donor", "condition", "rnaseq_column"]].to_dict("records")
+        ),
+        stem_samples=rnaseq.stem,
+        paired_donors=rnaseq.paired,
+        gene_set_files=rnaseq.gene_sets,
+        enrichr=rnaseq.enrichr,
+        image_donors=imaging.donors,
+        images=imaging.images,
+        reference_donors=score.reference,
+        score_donors=score.to_score,
+        bundle=score.bundle,
+        report_scale=rnaseq.scale,
+        flags=frozenset(flags),
         targets=tuple(targets),
-        sections=tuple(registry.sections(flags, values)),
+        sections=tuple(registry.sections(frozenset(flags), values)),
     )

@@ -83,8 +83,8 @@ def cnn_fold_weights(wildcards):
 
 
 def cnn_dataset_inputs(wildcards):
-    if CNN["data"]["source"] == "folder":
-        return {}
+    if CNN["data"]["source"] == "folder":  # every crop and metadata.tsv: a changed one re-runs training
+        return {"folder": PLAN.provenance_inputs()["cnn_folder"]}
     donors = PLAN.reference_donors
     return {
         "cells": [f"results/imaging/cells/{d}.h5ad" for d in donors],

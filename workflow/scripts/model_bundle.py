@@ -20,21 +20,24 @@ backbone = json.loads(Path(inp.selected).read_text())["backbone"]
 cells = pd.read_csv(inp.cells, sep="\t", dtype={"donor": str, "image": str})
 cv = pd.read_csv(inp.cv_predictions, sep="\t", dtype={"donor": str, "image": str})
 final = pd.read_csv(inp.final_predictions, sep="\t", dtype={"donor": str, "image": str})
-labels = pd.read_csv(inp.labels, sep="\t")
-ssea3_cut = ssea3_threshold(labels["ssea3_8bit"].to_numpy(), p.config["imaging"]["ssea3_threshold"])
+source = p.config["cnn"]["data"]["source"]
+ssea3_cut = None
+if inp.labels:  # the imaging source: the SSEA3 intensity that labelled the reference cells
+    labels = pd.read_csv(inp.labels, sep="\t")
+    ssea3_cut = ssea3_threshold(labels["ssea3_8bit"].to_numpy(), p.config["imaging"]["ssea3_threshold"])
 # The reference images' pixel size, as their shapes were measured (one value per image).
 pixels = cells.groupby(["donor", "image"])["pixel_size_um"].first() if "pixel_size_um" in cells else None
 reference_pixel = float(pixels.median()) if pixels is not None and pixels.notna().any() else None
 files = {
     "cnn/model.safetensors": inp.cnn,
     "cnn/model.json": inp.cnn_json,
-    "shape_modes/model.npz": inp.shape_model,
-    "shape_modes/model.json": inp.shape_model_json,
     "reference/donors.tsv": inp.donors,
     "metrics/test_metrics.tsv": inp.test_metrics,
     "metrics/comparison.tsv": inp.comparison,
     "provenance/inputs.tsv": inp.manifest,
 }
+if inp.shape_model:
+    files |= {"shape_modes/model.npz": inp.shape_model, "shape_modes/model.json": inp.shape_model_json}
 for path in inp.lodo:  # the leave-one-donor-out validation, which a QC report shows beside its scores
     files["metrics/lodo_validation.tsv"] = path
 for path in inp.shift:  # what the *_donor estimators move the final model's error rates by
@@ -48,7 +51,7 @@ provenance = {"config_sha256": config_hash(p.config), "commit": git_commit(p.bas
 export(
     snakemake.output.bundle,
     files,
-    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel),
+    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel, source),
     {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)},
     provenance,
 )

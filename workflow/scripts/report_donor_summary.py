@@ -29,7 +29,13 @@ def read(path):
     return pd.read_csv(path, sep="\t", dtype={"donor": str, "sample": str})
 
 
-samples = pd.read_csv(inp.samples, sep="\t", dtype=str, keep_default_na=False)
+# A CNN trained on a folder of labelled cells runs without a sample sheet.
+columns = ["sample", "donor", "condition", "rnaseq_column"]
+samples = (
+    pd.read_csv(inp.samples, sep="\t", dtype=str, keep_default_na=False)
+    if "samples" in inp.keys()
+    else pd.DataFrame(columns=columns)
+)
 stems = stem_sample_donors(samples)
 parts = []
 imaged = list(read(inp.ssea3)["donor"]) if "ssea3" in inp.keys() else None  # donors with 0 cells included

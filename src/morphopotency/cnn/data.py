@@ -96,15 +96,39 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(scaled * 255).astype(np.uint8)
 
 
+FOLDER_DONOR = "folder"  # the one donor of a folder without metadata.tsv
+METADATA = "metadata.tsv"
+
+
+def _class_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def folder_files(folder: str | Path) -> list[Path]:
+    """Every image of the class sub-folders and the metadata.tsv, in a fixed order (provenance)."""
+    folder = Path(folder)
+    files = [
+        p
+        for name in _class_folders(folder)
+        for p in sorted((folder / name).iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    return files + ([folder / METADATA] if (folder / METADATA).is_file() else [])
+
+
 def from_folder(folder: str | Path, positive_class: str, side: int) -> CellData:
     """``folder/<class>/*.png|tif|...``: ``positive_class`` is label 1, every other sub-folder label 0.
 
-    Images are resized once to ``side`` x ``side`` here, never in the training loop. An optional
+    Images are resized once to ``side`` x ``side`` here, never in the training loop; their shape measures
+    (``imaging.cells.crop_shape``, of the image as it came) give the shape-feature baseline. An optional
     ``folder/metadata.tsv`` (file, donor, image) says which donor and image each cell came from, so
-    grouped splits work on users' own cells too; without it every file is its own image.
+    grouped splits and per-donor fractions work on users' own cells too; without it every file is its
+    own image (its own group) and every cell belongs to one donor, ``folder``.
     """
+    from morphopotency.imaging.cells import crop_shape
+
     folder = Path(folder)
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    classes = _class_folders(folder)
     if positive_class not in classes or len(classes) < 2:
         raise ValueError(
             f"{folder}: needs one sub-folder per class including {positive_class!r}; found "
@@ -126,14 +150,15 @@ def from_folder(folder: str | Path, positive_class: str, side: int) -> CellData:
             rows.append(
                 {
                     "file": f"{name}/{path.name}",
-                    "donor": "folder",
+                    "donor": FOLDER_DONOR,
                     "image": f"{name}/{path.name}",
                     "cell_id": len(rows) + 1,
                     "label": int(name == positive_class),
+                    **crop_shape(grey),
                 }
             )
     cells = pd.DataFrame(rows)
-    meta_path = folder / "metadata.tsv"
+    meta_path = folder / METADATA
     if meta_path.is_file():
         meta = pd.read_csv(meta_path, sep="\t", dtype=str)
         missing = {"file", "donor", "image"} - set(meta.columns)
@@ -148,7 +173,7 @@ def from_folder(folder: str | Path, positive_class: str, side: int) -> CellData:
                 f"{meta_path}: no row for {cells.loc[unknown, 'file'].iloc[0]} (and "
                 f"{int(unknown.sum()) - 1} more)"
             )
-    return CellData(np.stack(crops), cells[["donor", "image", "cell_id", "label", "file"]])
+    return CellData(np.stack(crops), cells[["donor", "image", "cell_id", "label", "file", *SHAPE_FEATURES]])
 
 
 def save(data: CellData, crops_path: str | Path, cells_path: str | Path) -> None:

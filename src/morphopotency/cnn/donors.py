@@ -52,9 +52,12 @@ def adjusted_fractions(
     for donor, part in cv.groupby("donor", sort=True):
         other = cv[cv["donor"] != donor]
         labels = other["label"].to_numpy().astype(int)
+        row: dict[str, object] = {"donor": donor}
+        if len(np.unique(labels)) < 2:  # the other donors measure no error rates: nothing to adjust by
+            rows.append(row)
+            continue
         reference = Reference(labels, other["prob"].to_numpy(), other["threshold"].to_numpy(), labels.mean())
         prob, cut = part["prob"].to_numpy(), part["threshold"].to_numpy()
-        row: dict[str, object] = {"donor": donor}
         for method in methods:
             low, high = bootstrap_interval(method, reference, prob, cut, n_boot=n_boot, seed=seed)
             row |= {
@@ -66,6 +69,61 @@ def adjusted_fractions(
         row["cells_for_pm005"] = cells_needed(reference, 0.05, float(np.nan_to_num(fraction, nan=0.5)))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def ungrouped_reason(cells: pd.DataFrame) -> str | None:
+    """Why the cells give no per-donor fractions, or None: they must come from two donors or more, each
+    fraction adjusted by the error rates on the others' cells (a folder without metadata.tsv names one)."""
+    from morphopotency.cnn.data import FOLDER_DONOR, METADATA
+
+    donors = sorted(set(cells["donor"].astype(str)))
+    if donors == [FOLDER_DONOR]:
+        return (
+            f"cnn.data.folder has no {METADATA} naming the donors its cells come from: every file is its "
+            "own image, and no per-donor fraction is computed"
+        )
+    if len(donors) < 2:
+        return f"the cells come from one donor ({', '.join(donors) or 'none'}): no other donor to compare"
+    return None
+
+
+def donor_multipotency(
+    final: pd.DataFrame, cv: pd.DataFrame, n_boot: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """The per-donor table (paper Fig. 4F and beyond): the final model's fraction of called cells on all
+    and on its test cells, the same fraction from cross-validated predictions (each cell scored by a
+    model that never trained on its image or donor, so no fraction leans on memorised labels), and the
+    prevalence estimates of those predictions. ``cv``: the selected backbone's rows. One row with a
+    ``reason`` where the cells give no donors to compare."""
+    reason = ungrouped_reason(final)
+    if reason:
+        return pd.DataFrame({"reason": [reason]})
+    # Each prediction table carries the cut-off its model decided with (fixed, or chosen on validation).
+    table = donor_fractions(final, final["prob"].to_numpy(), final["threshold"].to_numpy(), n_boot, seed)
+    held_out = final[final["role"] == "test"].assign(called=lambda t: t["prob"] >= t["threshold"])
+    table = table.merge(
+        held_out.groupby("donor")
+        .agg(test_cells=("prob", "size"), test_predicted_fraction=("called", "mean"))
+        .reset_index(),
+        on="donor",
+        how="left",
+    )
+    crossed = donor_fractions(cv, cv["prob"].to_numpy(), cv["threshold"].to_numpy(), n_boot, seed)
+    table = table.merge(
+        crossed[["donor", "cells", "predicted_multipotent_fraction", "ci_low", "ci_high"]].rename(
+            columns={
+                "cells": "cv_cells",
+                "predicted_multipotent_fraction": "cv_predicted_fraction",
+                "ci_low": "cv_ci_low",
+                "ci_high": "cv_ci_high",
+            }
+        ),
+        on="donor",
+        how="left",
+    )
+    # Estimates that undo the pull of counting towards the training prevalence, each donor's error rates
+    # measured on the other donors' held-out cells (morphopotency.score.prevalence).
+    return table.merge(adjusted_fractions(cv, n_boot=n_boot, seed=seed), on="donor", how="left")
 
 
 # (column prefix, estimate, low, high) of each fraction the donor table holds.
@@ -104,6 +162,8 @@ def error_summary(
 def fraction_validation(table: pd.DataFrame) -> pd.DataFrame:
     """Each donor fraction against the donor's SSEA3-positive fraction: mean absolute, maximum and mean
     signed error, Spearman's rho, and how many donors' 95 % intervals cover the SSEA3 fraction."""
+    if "ssea3_positive_fraction" not in table:  # no donors to compare: the table holds the reason
+        return table[["reason"]].copy()
     truth = table["ssea3_positive_fraction"]
     rows = [
         error_summary(name, table[value], table[low], table[high], truth)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
@@ -91,7 +92,12 @@ def baseline_predictions(
     out = {"majority_class": majority}
     if features.shape[1]:
         x = features.to_numpy(dtype=float)
-        model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000))
+        # A crop whose Otsu mask finds no object has NaN measures: the training cells' median stands in.
+        model = make_pipeline(
+            SimpleImputer(strategy="median"),
+            StandardScaler(),
+            LogisticRegression(class_weight="balanced", max_iter=1000),
+        )
         model.fit(x[train], labels[train])
         out["logistic_shape_features"] = model.predict_proba(x[test])[:, 1]
     return out

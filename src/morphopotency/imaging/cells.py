@@ -42,13 +42,7 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
             "perimeter": table["perimeter"].to_numpy(),
         }
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["circularity"] = np.where(
-            out["perimeter"] > 0, 4 * np.pi * out["area"] / out["perimeter"] ** 2, np.nan
-        )
-        out["aspect_ratio"] = np.where(
-            table["axis_minor_length"] > 0, table["axis_major_length"] / table["axis_minor_length"], np.nan
-        )
+    out["circularity"], out["aspect_ratio"] = outline_ratios(table)
     # Our segmentation drops cells cut by the border; a lab's own masks may not, and a cut cell's shape is
     # not its shape: a scoring run counts them.
     rows, cols = labels.shape
@@ -66,6 +60,45 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
         out[f"{role}_mean"] = mean
         out[f"{role}_integrated"] = mean * out["area"].to_numpy()
     return out
+
+
+def outline_ratios(props: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Circularity 4 pi area / perimeter^2 and aspect ratio major / minor axis of regionprops rows;
+    NaN where the denominator is 0 (a one-pixel or one-line object)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        circularity = np.where(
+            props["perimeter"] > 0, 4 * np.pi * props["area"] / props["perimeter"] ** 2, np.nan
+        )
+        aspect = np.where(
+            props["axis_minor_length"] > 0, props["axis_major_length"] / props["axis_minor_length"], np.nan
+        )
+    return np.asarray(circularity, float), np.asarray(aspect, float)
+
+
+CROP_PROPERTIES = ("area", "perimeter", "solidity", "eccentricity", "axis_major_length", "axis_minor_length")
+
+
+def crop_shape(image: np.ndarray) -> dict[str, float]:
+    """The shape measures the imaging branch takes of each segmented cell, taken of a single-cell crop
+    that comes without a mask (a CellProfiler export, imaging flow cytometry): the largest object of
+    its Otsu mask. A crop Otsu cannot split (a flat image) has NaN measures."""
+    image = np.asarray(image, float)
+    if np.ptp(image) == 0:
+        return dict.fromkeys(
+            ("area", "perimeter", "circularity", "aspect_ratio", "solidity", "eccentricity"), np.nan
+        )
+    labels = measure.label(image > filters.threshold_otsu(image))
+    props = pd.DataFrame(measure.regionprops_table(labels, properties=CROP_PROPERTIES))
+    largest = props.loc[[props["area"].idxmax()]]
+    circularity, aspect = outline_ratios(largest)
+    return {
+        "area": float(largest["area"].iloc[0]),
+        "perimeter": float(largest["perimeter"].iloc[0]),
+        "circularity": float(circularity[0]),
+        "aspect_ratio": float(aspect[0]),
+        "solidity": float(largest["solidity"].iloc[0]),
+        "eccentricity": float(largest["eccentricity"].iloc[0]),
+    }
 
 
 def to_8bit(values: np.ndarray | pd.Series, max_value: float) -> np.ndarray:

@@ -3,6 +3,8 @@ example cells (Fig. 4D-E), per-donor multipotent fraction (Fig. 4F). Each is dra
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -109,6 +111,16 @@ def example_grid(crops: np.ndarray, outcomes: pd.DataFrame, per_row: int = 6) ->
 
 
 def donor_bars(donors: pd.DataFrame) -> plt.Figure:
+    if "reason" in donors:  # cells from no donors to compare: say why instead of drawing bars
+        fig, ax = plt.subplots(figsize=(5, 1.6))
+        ax.axis("off")
+        ax.text(
+            0,
+            0.5,
+            "No per-donor fractions:\n" + textwrap.fill(str(donors["reason"].iloc[0]), 70),
+            va="center",
+        )
+        return fig
     fig, ax = plt.subplots(figsize=(1.5 + 0.8 * len(donors), 3.5))
     x = np.arange(len(donors))
     y = donors["predicted_multipotent_fraction"].to_numpy()

@@ -73,12 +73,14 @@ def preprocessing_settings(
     cnn_meta: Mapping[str, Any],
     ssea3_cut: float | None = None,
     reference_pixel_um: float | None = None,
+    source: str = "imaging",
 ) -> dict[str, Any]:
     """From the training run's validated config and the final model's JSON: segmentation, cells, crops,
     shape-mode outline points, the CNN's input and its decision cut-off; ``ssea3_cut``, the 8-bit SSEA3
     intensity that labelled the reference cells (a scored donor's SSEA3, when imaged, is read against it);
     ``reference_pixel_um``, the reference images' median pixel size as measured (a scoring run brings new
-    images to it when the training run resampled nothing)."""
+    images to it when the training run resampled nothing); ``source``, the CNN's data (cnn.data.source):
+    a model trained on a folder of labelled cells never saw this pipeline's crops."""
     imaging = config["imaging"]
     extra = {"ssea3_cut_8bit": ssea3_cut, "reference_pixel_size_um": reference_pixel_um}
     return {
@@ -88,6 +90,7 @@ def preprocessing_settings(
             "spec": cnn_meta["spec"],
             "threshold": cnn_meta["threshold"],
             "positive_class": cnn_meta.get("positive_class"),
+            "data_source": source,
         },
     }
 
