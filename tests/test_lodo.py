@@ -15,7 +15,7 @@ from morphopotency.cnn.lodo import (
     prevalence_sweep,
 )
 from morphopotency.cnn.splits import leave_donor_out
-from morphopotency.score.prevalence import Reference, estimate
+from morphopotency.prevalence import Reference, estimate
 
 
 def _cells(seed=0):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from morphopotency.score.prevalence import (
+from morphopotency.prevalence import (
     DonorShift,
     Reference,
     bootstrap_interval,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from morphopotency.imaging.quality import focus, image_quality, saturated
+from morphopotency.prevalence import Reference, cells_needed
 from morphopotency.score.donors import precision_guide, validation, verdict
 from morphopotency.score.drift import (
     energy_distance,
@@ -17,7 +18,6 @@ from morphopotency.score.drift import (
     matched_rows,
 )
 from morphopotency.score.embedding import EmbeddingReference, fit_reference
-from morphopotency.score.prevalence import Reference, cells_needed
 from morphopotency.score.quality import quality
 from morphopotency.simulate.images import render_field
 
@@ -193,7 +193,7 @@ def test_precision_guide_is_cells_needed_at_each_fraction():
 
 
 def test_auto_takes_the_leave_one_donor_out_winner_among_covering_estimators():
-    from morphopotency.score.prevalence import choose_estimator
+    from morphopotency.prevalence import choose_estimator
 
     lodo = pd.DataFrame(
         {

@@ -26,9 +26,9 @@ from morphopotency.config import (
     resolve_bundled,
     with_defaults,
 )
+from morphopotency.prevalence import SHIFTED
 from morphopotency.report import registry
 from morphopotency.samples import images_by_donor, read_sample_sheet
-from morphopotency.score.prevalence import SHIFTED
 
 ImageSpec = str | dict[str, str]
 

@@ -16,6 +16,7 @@ from morphopotency.cnn.metrics import (
     pooled_metrics,
     read_predictions,
 )
+from morphopotency.features import SHAPE_FEATURES
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.cnn import roc_curves
@@ -26,7 +27,7 @@ p = snakemake.params
 predictions = read_predictions(snakemake.input.predictions)
 # Baselines on exactly the CNN's folds, scored like the CNN (Table 1 rows for the CNN backbones only).
 cells = data.load(snakemake.input.crops, snakemake.input.cells)
-features = cells.cells[[c for c in data.SHAPE_FEATURES if c in cells.cells]]
+features = cells.cells[[c for c in SHAPE_FEATURES if c in cells.cells]]
 baseline = baseline_cv_predictions(features, cells.labels, pd.read_csv(snakemake.input.splits, sep="\t"))
 # The baselines decide at P 0.5: the logistic regression is class-balanced, so that is its balanced cut-off.
 every = pd.concat(

@@ -5,7 +5,7 @@ import pandas as pd
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.score import donor_scores_figure
-from morphopotency.score.bundle import load
+from morphopotency.score.bundle import bundle_estimator, load
 from morphopotency.score.donors import (
     bundle_reference,
     donor_scores,
@@ -13,7 +13,6 @@ from morphopotency.score.donors import (
     shape_mode_profile,
     validation,
 )
-from morphopotency.score.prevalence import bundle_estimator
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "score_donors")

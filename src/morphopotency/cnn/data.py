@@ -14,19 +14,10 @@ import tifffile
 from skimage import io as skio
 from skimage.transform import resize
 
+from morphopotency.features import QC_FEATURES, SHAPE_FEATURES
 from morphopotency.io.atomic import atomic_path
 from morphopotency.io.tables import write_tsv
 
-SHAPE_FEATURES = ("area", "perimeter", "circularity", "aspect_ratio", "solidity", "eccentricity")
-# Image and segmentation quality, kept with the cells so a model bundle carries the reference's values.
-QC_FEATURES = (
-    "pixel_size_um",
-    "imaged_pixel_size_um",
-    "image_focus",
-    "image_saturated",
-    "image_unevenness",
-    "touches_border",
-)
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
 

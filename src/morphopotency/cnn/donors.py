@@ -46,7 +46,7 @@ def adjusted_fractions(
     prob, threshold), the classifier's error rates measured on the other donors' cells only: a donor's
     own SSEA3 labels never enter its estimate, as for a new donor. Columns cv_<method>_fraction, _low,
     _high, and the cells a new donor would need for +/- 0.05 at that fraction (adjusted count)."""
-    from morphopotency.score.prevalence import Reference, bootstrap_interval, cells_needed, estimate
+    from morphopotency.prevalence import Reference, bootstrap_interval, cells_needed, estimate
 
     rows = []
     for donor, part in cv.groupby("donor", sort=True):
@@ -122,7 +122,7 @@ def donor_multipotency(
         how="left",
     )
     # Estimates that undo the pull of counting towards the training prevalence, each donor's error rates
-    # measured on the other donors' held-out cells (morphopotency.score.prevalence).
+    # measured on the other donors' held-out cells (morphopotency.prevalence).
     return table.merge(adjusted_fractions(cv, n_boot=n_boot, seed=seed), on="donor", how="left")
 
 

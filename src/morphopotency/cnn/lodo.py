@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from morphopotency.cnn.donors import error_summary
-from morphopotency.score.prevalence import DonorShift, Reference, bootstrap_interval, estimate
+from morphopotency.prevalence import DonorShift, Reference, bootstrap_interval, estimate
 
 METHODS = ("cc", "pcc", "acc", "pacc", "em", "acc_donor", "pacc_donor")
 PREVALENCES = tuple(round(0.05 + 0.1 * i, 2) for i in range(10))

@@ -8,9 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from morphopotency.prevalence import SHIFTED
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
-from morphopotency.score.bundle import Bundle
-from morphopotency.score.prevalence import SHIFTED, bundle_estimator
+from morphopotency.score.bundle import Bundle, bundle_estimator
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
 ESTIMATORS = {

@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from morphopotency.io.atomic import atomic_folder
+from morphopotency.prevalence import choose_estimator
 from morphopotency.provenance import sha256
 
 FORMAT = 3  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um
@@ -218,3 +219,11 @@ def load(folder: str | Path, versions: Mapping[str, str] | None = None) -> Bundl
             )
     settings = json.loads((folder / "settings.json").read_text())
     return Bundle(folder, settings, record)
+
+
+def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """(estimator, why) of a scoring run (``settings``: the config's ``score`` section): the config's, or
+    by the bundle's leave-one-donor-out validation."""
+    return choose_estimator(
+        settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"), settings["auto_max_bias"]
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from morphopotency.cnn.data import QC_FEATURES, SHAPE_FEATURES
+from morphopotency.features import QC_FEATURES, SHAPE_FEATURES
 from morphopotency.score.bundle import Bundle
 
 

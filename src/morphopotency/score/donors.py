@@ -10,17 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from morphopotency.score.bundle import DONOR_SHIFT, Bundle
+from morphopotency.prevalence import DonorShift, Reference, bootstrap_interval, cells_needed, estimate
+from morphopotency.score.bundle import DONOR_SHIFT, Bundle, bundle_estimator
 from morphopotency.score.drift import interval_drift
 from morphopotency.score.embedding import EmbeddingReference
-from morphopotency.score.prevalence import (
-    DonorShift,
-    Reference,
-    bootstrap_interval,
-    bundle_estimator,
-    cells_needed,
-    estimate,
-)
 from morphopotency.score.quality import quality
 
 # Shape features compared with the reference cohort's (log area: sizes are compared as ratios).

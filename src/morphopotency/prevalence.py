@@ -19,19 +19,17 @@ classifier's error rates, measured on reference cells it never trained on (cross
 Intervals (``bootstrap_interval``) resample the reference cells (so the error rates' own uncertainty is
 in them) and the donor's cells together. Written by hand because the estimators are a few lines of
 arithmetic each; QuaPy (the reference library) is used by the tests to check them.
+
+Below both the CNN stage (its donor fractions and leave-one-donor-out validation) and scoring, which
+both estimate with it: neither imports the other for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from morphopotency.score.bundle import Bundle
 
 METHODS = ("cc", "acc", "pcc", "pacc", "em", "acc_donor", "pacc_donor")
 SHIFTED = ("acc_donor", "pacc_donor")
@@ -273,12 +271,4 @@ def choose_estimator(setting: str, lodo: pd.DataFrame | None, max_bias: float = 
     return str(best["estimator"]), (
         f"auto: lowest leave-one-donor-out mean absolute error {where} ({best[key]:.3f}; {among}"
         f"{int(best['intervals_covering'])} of {int(best['donors'])} intervals covering) of the training run"
-    )
-
-
-def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, str]:
-    """(estimator, why) of a scoring run (``settings``: the config's ``score`` section): the config's, or
-    by the bundle's leave-one-donor-out validation."""
-    return choose_estimator(
-        settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"), settings["auto_max_bias"]
     )

@@ -1,0 +1,16 @@
+"""The per-cell columns every stage agrees on: the CNN's data, the shape-feature baseline, the model
+bundle's reference cells and a scoring run's new cells. Below all of them, so none imports another for
+a name."""
+
+from __future__ import annotations
+
+SHAPE_FEATURES = ("area", "perimeter", "circularity", "aspect_ratio", "solidity", "eccentricity")
+# Image and segmentation quality, kept with the cells so a model bundle carries the reference's values.
+QC_FEATURES = (
+    "pixel_size_um",
+    "imaged_pixel_size_um",
+    "image_focus",
+    "image_saturated",
+    "image_unevenness",
+    "touches_border",
+)
