@@ -218,3 +218,29 @@ def test_a_mixed_run_scores_its_new_donor_with_its_own_bundle_never_training_on_
     assert list(shift["donor"]) == ["S1", "S8", "S9"]  # what the *_donor estimators move the rates by
     html = (cnn_run / "results/report/score_report.html").read_text()
     assert "leave-one-donor-out validation" in html and "N1" in html
+
+
+def test_the_study_collects_every_estimator_and_the_deployed_verdict_from_a_mixed_run(cnn_run):
+    """bench/score_study.py's collection on the tiny run's new lot N1: every estimator, the deployed one
+    as the run scored it, and the truth among N1's segmented cells (all matched to planted cells)."""
+    import sys
+
+    from morphopotency.prevalence import METHODS
+    from tests.conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from score_study import collect
+
+    lots = collect(cnn_run, "tiny", n_boot=50)
+    scores = pd.read_csv(cnn_run / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
+    assert list(lots["estimator"]) == list(METHODS) and set(lots["lot"]) == {"N1"}
+    deployed = lots[lots["deployed"]].iloc[0]
+    assert deployed["estimator"] == scores.loc["N1", "estimator"]
+    assert (
+        deployed["estimate"] == scores.loc["N1", "fraction"]
+        and deployed["low_0.95"] == scores.loc["N1", "ci_low"]
+    )
+    assert (lots["matched"] > 0).all() and (lots["matched"] <= lots["cells"]).all()
+    assert 0 <= lots["truth"].iloc[0] <= 1 and lots["held"].iloc[0] == scores.loc["N1", "verdict"].startswith(
+        "hold"
+    )

@@ -161,24 +161,23 @@ def estimate(
     raise ValueError(f"unknown prevalence method {method!r} (known: {', '.join(METHODS)})")
 
 
-def bootstrap_interval(
+def bootstrap_values(
     method: str,
     reference: Reference,
     prob: np.ndarray,
     threshold: float | np.ndarray | None = None,
     n_boot: int = 1000,
     seed: int = 0,
-    level: float = 0.95,
-) -> tuple[float, float]:
-    """Percentile interval over bootstrap resamples of the reference cells and of the donor's cells, and
-    for the *_donor estimators of the leave-one-donor-out models whose shift they use."""
+) -> np.ndarray:
+    """``method``'s estimates over bootstrap resamples of the reference cells and of the donor's cells,
+    and for the *_donor estimators of the leave-one-donor-out models whose shift they use (finite ones)."""
     prob = np.asarray(prob, float)
+    if prob.size == 0:
+        return np.empty(0)
     cut = np.broadcast_to(
         np.asarray(reference.threshold if threshold is None else threshold, float), prob.shape
     )
     ref_cut = np.broadcast_to(np.asarray(reference.threshold, float), np.shape(reference.prob))
-    if prob.size == 0:
-        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     labels, ref_prob = np.asarray(reference.labels), np.asarray(reference.prob, float)
     values = []
@@ -193,12 +192,28 @@ def bootstrap_interval(
         cells = rng.integers(0, len(prob), len(prob))
         values.append(estimate(method, ref, prob[cells], cut[cells]))
     values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    return values[np.isfinite(values)]
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    if np.size(values) == 0:
         return float("nan"), float("nan")
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def bootstrap_interval(
+    method: str,
+    reference: Reference,
+    prob: np.ndarray,
+    threshold: float | np.ndarray | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile interval over ``bootstrap_values``."""
+    return percentile_interval(bootstrap_values(method, reference, prob, threshold, n_boot, seed), level)
 
 
 def cells_needed(

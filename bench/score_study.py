@@ -1,0 +1,234 @@
+"""The replicated validation study of a lot's score: R independent training cohorts (the demo's recipe and
+size, simulator seed and reference fractions varied), each scoring M unseen lots at fractions spread over
+0.05-0.95 and two lots with a planted drift, all through the deployed workflow (a mixed run: the
+reference donors train the bundle that scores the lots, exactly as a lab's run does).
+
+Per estimator: mean signed error with its 95 % interval (cohorts, then lots, resampled), mean absolute
+and maximum error, the slope of signed error against the true fraction, coverage of the 95 % intervals
+overall and by band of true fraction, mean half-width; coverage at nominal 50-95 %; and the share of
+clean lots the drift and QC checks hold and of drifted lots they catch. A lot's truth is the multipotent
+share of the cells actually segmented (each matched to the planted cell under its centroid).
+
+Each cohort is a workflow run in a folder of its own under --out, so a stopped study resumes where it
+stopped (Snakemake keeps finished jobs; a cohort's collected lots are kept). It prints the wall time of
+every stage of every cohort and the summary tables, and writes study.tsv, coverage.tsv, holds.tsv,
+lots.tsv and study.png under --out.
+
+Run: .venv/bin/python bench/score_study.py [--cohorts 3] [--lots 10] [--large] [--out results/study]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from score_run import stage_seconds  # noqa: E402  (the bench folder is no package)
+
+from morphopotency.prevalence import METHODS  # noqa: E402
+from morphopotency.score.bundle import load  # noqa: E402
+from morphopotency.score.donors import bundle_reference  # noqa: E402
+from morphopotency.score.study import (  # noqa: E402
+    coverage_curve,
+    error_table,
+    hold_rates,
+    lot_estimates,
+    segmented_truth,
+)
+
+DRIFTS = {"B1": ("blur", 2.5, "out of focus (blur 2.5 px)"), "P1": ("pixel_size_um", 0.6, "imaged at 0.6 um")}
+
+
+def cohort_plan(index: int, lots: int, large: bool, seed: int) -> tuple[dict, list[str], dict[str, float]]:
+    """(config, sample-sheet rows, true lot fractions as planted) of one cohort: the shipped demo config
+    with RNA-seq and the donor report off (scoring needs neither), its own simulator seed and reference
+    fractions; lots L01.. at fractions spread over 0.05-0.95 and the drifted lots B1, P1 at 0.5."""
+    rng = np.random.default_rng(seed + index)
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config.pop("rnaseq", None)
+    config["report"] = {"enabled": False}
+    demo = config["demo"]
+    demo["seed"] = int(seed * 1000 + index)
+    n_reference = 10 if large else 5
+    demo["fields_per_donor"] = 7 if large else demo["fields_per_donor"]  # ~200 cells a donor, else ~110
+    reference = {f"R{i + 1:02d}": round(float(rng.uniform(0.3, 0.75)), 3) for i in range(n_reference)}
+    spread = np.linspace(0.05, 0.95, lots) + rng.uniform(-0.02, 0.02, lots)
+    planted = {f"L{i + 1:02d}": round(float(np.clip(f, 0.02, 0.98)), 3) for i, f in enumerate(spread)}
+    planted |= dict.fromkeys(DRIFTS, 0.5)
+    demo["multipotent_fraction"] = reference | planted
+    demo["field_scale"] = dict.fromkeys(planted, 2)  # ~400 cells a lot
+    demo["pixel_size_um"] = {d: v for d, (key, v, _) in DRIFTS.items() if key == "pixel_size_um"}
+    demo["blur"] = {d: v for d, (key, v, _) in DRIFTS.items() if key == "blur"}
+    rows = [f"{d}\t{d}\tstem\t\tresults/demo/images/{d}\treference" for d in reference]
+    rows += [f"{d}\t{d}\tstem\t\tresults/demo/images/{d}\tscore" for d in planted]
+    return config, rows, planted
+
+
+def run_cohort(folder: Path, config: dict, rows: list[str], cores: int) -> dict[str, float]:
+    """The workflow in ``folder`` (resumed if it ran before); seconds by rule, from Snakemake's log."""
+    (folder / "config").mkdir(parents=True, exist_ok=True)
+    (folder / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    header = "sample\tdonor\tcondition\trnaseq_column\timages\trole\n"
+    (folder / "config/samples.tsv").write_text(header + "\n".join(rows) + "\n")
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(folder)]
+    start = time.perf_counter()
+    run = subprocess.run([*cmd, "--cores", str(cores), "--rerun-incomplete"], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    (folder / "snakemake.log").write_text(run.stdout + run.stderr)
+    if run.returncode != 0:
+        sys.exit(f"{folder}: the workflow failed; see {folder / 'snakemake.log'}\n{run.stderr[-3000:]}")
+    return {"workflow (wall)": wall, **stage_seconds(run.stdout + run.stderr)}
+
+
+def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
+    """Every estimator's estimate and intervals of every lot from the run's own bundle and cell
+    probabilities, the truth among its segmented cells, and the deployed run's verdict (held or not)."""
+    import anndata as ad
+
+    results = folder / "results"
+    bundle = load(results / "model")
+    reference = bundle_reference(bundle)
+    settings = yaml.safe_load((folder / "config/config.yaml").read_text())
+    scores = pd.read_csv(results / "score/donor_scores.tsv", sep="\t", dtype={"donor": str}).set_index(
+        "donor"
+    )
+    seed = int(settings.get("score", {}).get("seed", 0))
+    frames = []
+    for lot in scores.index:
+        cells = pd.read_csv(results / f"score/cells/{lot}.tsv", sep="\t", dtype={"image": str})
+        obs = ad.read_h5ad(results / f"imaging/cells/{lot}.h5ad").obs.copy()
+        if {"pixel_size_um", "imaged_pixel_size_um"} <= set(obs):  # a resampled lot: back to its pixels
+            scale = obs["pixel_size_um"].astype(float) / obs["imaged_pixel_size_um"].astype(float)
+            obs["centroid_row"], obs["centroid_col"] = (
+                obs["centroid_row"] * scale,
+                obs["centroid_col"] * scale,
+            )
+        truth_dir = results / "demo/truth"
+        masks = {
+            image: tifffile.imread(truth_dir / f"masks/{lot}/{image}.ome.tif")
+            for image in obs["image"].unique()
+        }
+        planted = pd.read_csv(truth_dir / f"cells_{lot}.tsv", sep="\t", dtype={"image": str})
+        truth, matched = segmented_truth(obs, masks, planted)
+        table = lot_estimates(reference, cells["prob"].to_numpy(float), METHODS, n_boot=n_boot, seed=seed)
+        row = scores.loc[lot]
+        deployed = table["estimator"] == row["estimator"]
+        # The deployed estimator's 95 % interval is the run's own (score.bootstrap resamples), not redrawn.
+        table.loc[deployed, ["estimate", "low_0.95", "high_0.95"]] = [
+            row["fraction"],
+            row["ci_low"],
+            row["ci_high"],
+        ]
+        drift = DRIFTS.get(lot, (None, None, ""))[2]
+        frames.append(
+            table.assign(
+                cohort=cohort,
+                lot=lot,
+                cells=len(cells),
+                matched=matched,
+                truth=truth,
+                deployed=deployed,
+                drift=drift,
+                held=str(row["verdict"]).startswith("hold"),
+                flags=row["flags"] if isinstance(row["flags"], str) else "",
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def figure(lots: pd.DataFrame, curve: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    clean = lots[lots["drift"] == ""]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for method, part in clean.groupby("estimator", sort=False):
+        left.scatter(part["truth"], part["estimate"] - part["truth"], s=12, label=method, alpha=0.7)
+    left.axhline(0, color="grey", lw=0.8)
+    left.set(xlabel="true multipotent fraction (segmented cells)", ylabel="signed error", title="Clean lots")
+    left.legend(fontsize=7, ncol=2)
+    for method, part in curve.groupby("estimator", sort=False):
+        right.plot(part["nominal"], part["observed"], marker="o", label=method)
+    right.plot([0.4, 1], [0.4, 1], color="grey", lw=0.8, ls="--")
+    right.set(xlabel="nominal coverage", ylabel="observed coverage", title="Intervals")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cohorts", type=int, default=3, help="independent training cohorts (R)")
+    parser.add_argument("--lots", type=int, default=10, help="clean lots per cohort (M), plus 2 drifted")
+    parser.add_argument("--large", action="store_true", help="add one cohort of 10 donors x ~200 cells")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=REPO / "results/study")
+    args = parser.parse_args()
+    cohorts = [(f"cohort{i + 1}", i, False) for i in range(args.cohorts)]
+    if args.large:
+        cohorts.append(("large", args.cohorts, True))
+    frames, timing = [], {}
+    for name, index, large in cohorts:
+        folder = args.out / name
+        config, rows, _ = cohort_plan(index, args.lots, large, args.seed)
+        timing_file = folder / "timing.json"
+        if not timing_file.is_file():
+            timing_file.parent.mkdir(parents=True, exist_ok=True)
+            timing_file.write_text(json.dumps(run_cohort(folder, config, rows, args.cores), indent=1))
+        timing[name] = json.loads(timing_file.read_text())
+        collected = folder / "lots.tsv"
+        if not collected.is_file():
+            start = time.perf_counter()
+            table = collect(folder, name, args.bootstrap)
+            table.to_csv(collected, sep="\t", index=False)
+            timing[name]["collect (estimates and bootstrap)"] = time.perf_counter() - start
+            timing_file.write_text(json.dumps(timing[name], indent=1))
+        frames.append(pd.read_csv(collected, sep="\t", keep_default_na=False, na_values=[""]))
+        frames[-1]["drift"] = frames[-1]["drift"].fillna("")
+        frames[-1]["large"] = large
+    every = pd.concat(frames, ignore_index=True)
+    every.to_csv(args.out / "lots.tsv", sep="\t", index=False)
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 30)
+    print("Wall time by stage (seconds; job time summed per rule):")
+    print(pd.DataFrame(timing).round(1).fillna("").to_string())
+    for label, part in (
+        ("demo-sized reference", every[~every["large"]]),
+        ("larger reference", every[every["large"]]),
+    ):
+        if part.empty:
+            continue
+        clean = part[part["drift"] == ""]
+        table, curve = error_table(clean), coverage_curve(clean)
+        suffix = "" if label.startswith("demo") else "_large"
+        table.to_csv(args.out / f"study{suffix}.tsv", sep="\t", index=False)
+        curve.to_csv(args.out / f"coverage{suffix}.tsv", sep="\t", index=False)
+        deployed = sorted(set(part.loc[part["deployed"], "estimator"]))
+        lots = clean[["cohort", "lot"]].drop_duplicates()
+        print(f"\n{label}: {clean['cohort'].nunique()} cohorts, {len(lots)} clean lots")
+        print(f"estimator the runs deployed (score.estimator auto): {', '.join(deployed)}")
+        print(table.round(3).to_string(index=False))
+        print(curve.pivot(index="estimator", columns="nominal", values="observed").round(3).to_string())
+        holds = hold_rates(part.drop_duplicates(["cohort", "lot"]))
+        holds.to_csv(args.out / f"holds{suffix}.tsv", sep="\t", index=False)
+        print(holds.to_string(index=False))
+        figure(part, curve, args.out / f"study{suffix}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The replicated validation study's arithmetic (bench/score_study.py runs the cohorts): how accurate a
+lot's score is, and how often its interval covers, over many unseen lots of several independent
+training cohorts. One demo's three lots cannot tell estimators apart; this is what the README quotes.
+
+Lots of one cohort share its model and reference, so their errors are not independent: every
+uncertainty here resamples cohorts, then lots within them (a two-stage cluster bootstrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from morphopotency.prevalence import Reference, bootstrap_values, estimate, percentile_interval
+
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+BANDS = ((0.0, 0.2, "0-0.2"), (0.2, 0.8, "0.2-0.8"), (0.8, 1.0001, "0.8-1"))
+
+
+def segmented_truth(
+    cells: pd.DataFrame, masks: Mapping[str, np.ndarray], planted: pd.DataFrame
+) -> tuple[float, int]:
+    """The multipotent share of the cells actually segmented, and how many were matched: each segmented
+    cell (image, centroid_row, centroid_col) takes the class of the planted cell under its centroid
+    (``masks``: image -> planted label image; ``planted``: image, cell_id, multipotent). A centroid on
+    background matches none and is left out: a lot's truth is what its segmented cells are."""
+    classes = planted.set_index(["image", "cell_id"])["multipotent"].astype(bool)
+    found = []
+    for image, part in cells.groupby("image", sort=True):
+        mask = masks[str(image)]
+        rows = np.clip(np.rint(part["centroid_row"].to_numpy()).astype(int), 0, mask.shape[0] - 1)
+        cols = np.clip(np.rint(part["centroid_col"].to_numpy()).astype(int), 0, mask.shape[1] - 1)
+        ids = mask[rows, cols]
+        found += [classes[(image, int(i))] for i in ids if i]
+    return (float(np.mean(found)) if found else float("nan")), len(found)
+
+
+def lot_estimates(
+    reference: Reference,
+    prob: np.ndarray,
+    methods: Sequence[str],
+    levels: Sequence[float] = LEVELS,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per estimator: the estimate and its percentile interval at each level (low_<level>,
+    high_<level>), all levels from one set of bootstrap resamples, as a scoring run draws them."""
+    rows = []
+    for method in methods:
+        values = bootstrap_values(method, reference, prob, None, n_boot, seed)
+        row = {"estimator": method, "estimate": estimate(method, reference, prob)}
+        for level in levels:
+            row[f"low_{level:g}"], row[f"high_{level:g}"] = percentile_interval(values, level)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _cluster_draws(lots: pd.DataFrame, n_boot: int, seed: int) -> list[np.ndarray]:
+    """Row positions of ``n_boot`` two-stage resamples: cohorts with replacement, then lots within each."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(lots["cohort"].to_numpy() == c) for c in sorted(lots["cohort"].unique())]
+    draws = []
+    for _ in range(n_boot):
+        chosen = rng.integers(0, len(groups), len(groups))
+        draws.append(np.concatenate([rng.choice(groups[c], len(groups[c]), replace=True) for c in chosen]))
+    return draws
+
+
+def _slope(truth: np.ndarray, error: np.ndarray) -> float:
+    if len(np.unique(truth)) < 2:
+        return float("nan")
+    return float(np.polyfit(truth, error, 1)[0])
+
+
+def error_table(lots: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per estimator over every lot (columns cohort, lot, estimator, truth, estimate, low_0.95,
+    high_0.95): mean signed error with its 95 % cluster-bootstrap interval, mean absolute and maximum
+    error, the slope of signed error against the true fraction (a pull towards the training prevalence
+    is a negative slope) with its interval, coverage of the 95 % intervals overall and by band of true
+    fraction, and the mean interval half-width."""
+    rows = []
+    for method, part in lots.groupby("estimator", sort=False):
+        part = part.reset_index(drop=True)
+        truth, est = part["truth"].to_numpy(float), part["estimate"].to_numpy(float)
+        error = est - truth
+        covered = (part["low_0.95"] <= part["truth"]) & (part["truth"] <= part["high_0.95"])
+        draws = _cluster_draws(part, n_boot, seed)
+        bias = np.array([error[d].mean() for d in draws])
+        slopes = np.array([_slope(truth[d], error[d]) for d in draws])
+        row = {
+            "estimator": method,
+            "cohorts": part["cohort"].nunique(),
+            "lots": len(part),
+            "mean_signed_error": float(error.mean()),
+            "mse_ci_low": float(np.percentile(bias, 2.5)),
+            "mse_ci_high": float(np.percentile(bias, 97.5)),
+            "mean_abs_error": float(np.abs(error).mean()),
+            "max_abs_error": float(np.abs(error).max()),
+            "slope": _slope(truth, error),
+            "slope_ci_low": float(np.nanpercentile(slopes, 2.5)),
+            "slope_ci_high": float(np.nanpercentile(slopes, 97.5)),
+            "coverage_95": float(covered.mean()),
+            "mean_half_width": float(((part["high_0.95"] - part["low_0.95"]) / 2).mean()),
+        }
+        for low, high, name in BANDS:
+            band = (truth >= low) & (truth < high)
+            row[f"coverage_{name}"] = float(covered[band].mean()) if band.any() else float("nan")
+            row[f"lots_{name}"] = int(band.sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def coverage_curve(lots: pd.DataFrame, levels: Sequence[float] = LEVELS) -> pd.DataFrame:
+    """Observed coverage of each estimator's intervals at each nominal level: on the diagonal when the
+    intervals are as wide as they claim."""
+    rows = []
+    for method, part in lots.groupby("estimator", sort=False):
+        for level in levels:
+            low, high = part[f"low_{level:g}"], part[f"high_{level:g}"]
+            covered = (low <= part["truth"]) & (part["truth"] <= high)
+            rows.append({"estimator": method, "nominal": level, "observed": float(covered.mean())})
+    return pd.DataFrame(rows)
+
+
+def hold_rates(lots: pd.DataFrame) -> pd.DataFrame:
+    """Of the deployed runs' verdicts (one row per lot: drift, the planted drift or '' for a clean lot;
+    held, whether the run held it): the share of clean lots held (false holds) and of each planted drift
+    caught."""
+    rows = []
+    for drift, part in lots.groupby(lots["drift"].fillna("").replace("", "none (clean lot)"), sort=True):
+        rows.append({"drift": drift, "lots": len(part), "held": int(part["held"].sum())})
+    table = pd.DataFrame(rows, columns=["drift", "lots", "held"])
+    return table.assign(share_held=table["held"] / table["lots"])

@@ -1,0 +1,86 @@
+"""The replicated study's arithmetic on hand-worked lots (the study itself is bench/score_study.py)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from morphopotency.prevalence import Reference, bootstrap_interval, estimate
+from morphopotency.score.study import coverage_curve, error_table, hold_rates, lot_estimates, segmented_truth
+
+
+def test_a_segmented_cell_takes_the_class_of_the_planted_cell_under_its_centroid():
+    mask = np.zeros((10, 10), int)
+    mask[1:4, 1:4], mask[6:9, 6:9] = 1, 2
+    cells = pd.DataFrame(
+        {"image": "f1", "centroid_row": [2.2, 7.0, 5.0], "centroid_col": [1.6, 7.4, 5.0]}
+    )  # the third centroid lies on background: no planted cell, left out
+    planted = pd.DataFrame({"image": "f1", "cell_id": [1, 2], "multipotent": [True, False]})
+    assert segmented_truth(cells, {"f1": mask}, planted) == (0.5, 2)
+
+
+def test_lot_estimates_draw_every_level_from_one_bootstrap():
+    reference = Reference(np.array([1, 1, 0, 0]), np.array([0.9, 0.7, 0.3, 0.1]), 0.5, 0.5)
+    prob = np.array([0.9, 0.8, 0.2, 0.7, 0.1])
+    table = lot_estimates(reference, prob, ["cc", "pacc"], levels=(0.5, 0.95), n_boot=200).set_index(
+        "estimator"
+    )
+    assert table.loc["pacc", "estimate"] == pytest.approx(estimate("pacc", reference, prob))
+    low, high = bootstrap_interval("pacc", reference, prob, n_boot=200, level=0.95)
+    assert (table.loc["pacc", "low_0.95"], table.loc["pacc", "high_0.95"]) == pytest.approx((low, high))
+    assert table.loc["cc", "low_0.95"] <= table.loc["cc", "low_0.5"] <= table.loc["cc", "high_0.5"]
+
+
+def lots(errors_by_cohort, truths):
+    rows = []
+    for cohort, errors in enumerate(errors_by_cohort):
+        for lot, (error, truth) in enumerate(zip(errors, truths)):
+            rows.append(
+                {
+                    "cohort": cohort,
+                    "lot": lot,
+                    "estimator": "x",
+                    "truth": truth,
+                    "estimate": truth + error,
+                    "low_0.95": truth + error - 0.1,
+                    "high_0.95": truth + error + 0.1,
+                    "low_0.5": truth + error - 0.02,
+                    "high_0.5": truth + error + 0.02,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_error_table_by_hand():
+    truths = [0.1, 0.5, 0.9]
+    table = error_table(lots([[0.05, 0.0, -0.05], [0.15, 0.0, -0.15]], truths), n_boot=300).iloc[0]
+    assert table["lots"] == 6 and table["cohorts"] == 2
+    assert table["mean_signed_error"] == pytest.approx(0.0, abs=1e-12)
+    assert table["mean_abs_error"] == pytest.approx(0.4 / 6) and table["max_abs_error"] == pytest.approx(0.15)
+    # error = -0.125 (truth - 0.5) in cohort 0 and -0.375 (truth - 0.5) in cohort 1: pooled slope -0.25
+    assert table["slope"] == pytest.approx(-0.25)
+    assert table["slope_ci_low"] == pytest.approx(-0.375) and table["slope_ci_high"] == pytest.approx(-0.125)
+    # Half-widths 0.1: the lots 0.15 off are not covered, one at each end of the range.
+    assert table["coverage_95"] == pytest.approx(4 / 6) and table["mean_half_width"] == pytest.approx(0.1)
+    assert table["coverage_0-0.2"] == 0.5 and table["coverage_0.2-0.8"] == 1.0 and table["lots_0.8-1"] == 2
+    curve = coverage_curve(lots([[0.05, 0.0, -0.05], [0.15, 0.0, -0.15]], truths), (0.5, 0.95))
+    curve = curve.set_index("nominal")
+    assert curve.loc[0.5, "observed"] == pytest.approx(2 / 6) and curve.loc[
+        0.95, "observed"
+    ] == pytest.approx(4 / 6)
+
+
+def test_an_offset_shared_by_a_cohort_widens_the_bias_interval():
+    """Cluster bootstrap: two cohorts whose lots all read +0.1 and -0.1 give a bias interval spanning
+    both, not the narrow one of twelve independent lots."""
+    table = error_table(lots([[0.1] * 6, [-0.1] * 6], np.linspace(0.1, 0.9, 6)), n_boot=400).iloc[0]
+    assert table["mse_ci_low"] == pytest.approx(-0.1) and table["mse_ci_high"] == pytest.approx(0.1)
+
+
+def test_hold_rates_count_false_holds_and_caught_drifts():
+    table = hold_rates(
+        pd.DataFrame(
+            {"drift": ["", "", "", "blur 2.5", "pixel 0.6 um"], "held": [False, True, False, True, True]}
+        )
+    ).set_index("drift")
+    assert table.loc["none (clean lot)", "share_held"] == pytest.approx(1 / 3)
+    assert table.loc["blur 2.5", "share_held"] == 1.0 and table.loc["pixel 0.6 um", "lots"] == 1
