@@ -37,9 +37,11 @@ from score_run import stage_seconds  # noqa: E402  (the bench folder is no packa
 
 from morphopotency.prevalence import METHODS  # noqa: E402
 from morphopotency.score.bundle import load  # noqa: E402
+from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
     coverage_curve,
+    cross_estimates,
     error_table,
     hold_rates,
     lot_estimates,
@@ -98,6 +100,7 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
     results = folder / "results"
     bundle = load(results / "model")
     reference = bundle_reference(bundle)
+    crossfit = bundle.crossfit()
     settings = yaml.safe_load((folder / "config/config.yaml").read_text())
     scores = pd.read_csv(results / "score/donor_scores.tsv", sep="\t", dtype={"donor": str}).set_index(
         "donor"
@@ -121,6 +124,9 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
         planted = pd.read_csv(truth_dir / f"cells_{lot}.tsv", sep="\t", dtype={"image": str})
         truth, matched = segmented_truth(obs, masks, planted)
         table = lot_estimates(reference, cells["prob"].to_numpy(float), METHODS, n_boot=n_boot, seed=seed)
+        if crossfit is not None:
+            lot_prob = cells[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)
+            table = pd.concat([table, cross_estimates(crossfit, lot_prob, n_boot=n_boot, seed=seed)])
         row = scores.loc[lot]
         deployed = table["estimator"] == row["estimator"]
         # The deployed estimator's 95 % interval is the run's own (score.bootstrap resamples), not redrawn.

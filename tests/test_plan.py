@@ -331,10 +331,13 @@ def test_a_mixed_sheet_trains_on_reference_donors_and_scores_the_others():
         plan(no_cnn, sheet)
     with pytest.raises(ConfigError, match="every imaged donor has role score"):
         plan(config, sheet.assign(role="score"))
-    shifted = tiny(cnn={**cnn, "lodo": False}, score={"estimator": "pacc_donor"})
-    shifted["demo"]["multipotent_fraction"]["N1"] = 0.2
-    with pytest.raises(ConfigError, match="pacc_donor needs the donor shift .* cnn.lodo is false"):
-        plan(shifted, sheet)
+    for estimator in ("pacc_donor", "pacc_cross"):
+        needs_lodo = tiny(cnn={**cnn, "lodo": False}, score={"estimator": estimator})
+        needs_lodo["demo"]["multipotent_fraction"]["N1"] = 0.2
+        with pytest.raises(
+            ConfigError, match=f"{estimator} needs the leave-one-donor-out models, and cnn.lodo"
+        ):
+            plan(needs_lodo, sheet)
 
 
 def test_a_scoring_run_takes_the_bundles_preprocessing_and_keeps_what_describes_the_labs_files(tmp_path):

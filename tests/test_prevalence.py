@@ -4,6 +4,7 @@ same inputs, and the bias classify-and-count has and the adjusted estimators rem
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from morphopotency.prevalence import (
@@ -205,3 +206,54 @@ def test_per_cell_cut_offs_of_cross_validated_predictions():
     assert estimate("acc", ref, donor, donor_cut) == pytest.approx((0.5 - 0.25) / 0.25)
     low, high = bootstrap_interval("acc", ref, donor, donor_cut, n_boot=50, seed=0)
     assert 0 <= low <= high <= 1
+
+
+def crossfit():
+    from morphopotency.prevalence import CrossFit
+
+    predictions = pd.DataFrame(
+        {
+            "held_out": ["A"] * 5 + ["B"] * 3,
+            "role": ["test"] * 4 + ["val"] + ["test"] * 2 + ["val"],
+            "label": [1, 1, 0, 0, 1, 1, 0, 0],
+            "prob": [0.8, 0.6, 0.3, 0.1, 0.99, 0.9, 0.3, 0.5],
+        }
+    )  # model A: 0.7 / 0.2 on donor A; model B: 0.9 / 0.3 on donor B (val rows are not its unseen donor)
+    return CrossFit.from_predictions(predictions)
+
+
+def test_cross_fitted_pacc_by_hand():
+    fit = crossfit()
+    assert list(fit.donors) == ["A", "B"]
+    assert fit.rates() == pytest.approx(np.array([[0.7, 0.2], [0.9, 0.3]]))
+    lot = np.array([[0.7, 0.9], [0.2, 0.5]])  # model A's mean 0.45 -> 0.5; model B's 0.7 -> 2/3
+    assert fit.estimate(lot) == pytest.approx((0.5 + 2 / 3) / 2)
+    # Resampling only the donors draws model A's, model B's or their mean estimate.
+    values = np.unique(np.round(fit.bootstrap(lot, 200, parts=("donors",)), 10))
+    assert values == pytest.approx(np.round([0.5, (0.5 + 2 / 3) / 2, 2 / 3], 10))
+    parts = fit.variance_parts(lot, 200)
+    assert set(parts) == {"lot", "reference", "donors"} and all(v > 0 for v in parts.values())
+    with pytest.raises(ValueError, match="from each of the 2 leave-one-donor-out models \\(A, B\\)"):
+        fit.estimate(lot[:, :1])
+
+
+def test_cross_fitted_intervals_reach_the_bounds_without_piling_on_them():
+    """A lot read above 1 unclipped: the estimate is clipped to 1, and the interval is the clipped
+    percentile interval of the unclipped spread, so it still reaches below 1 where the spread does."""
+    fit = crossfit()
+    rng = np.random.default_rng(0)
+    lot = np.column_stack([rng.uniform(0.55, 0.95, 300), rng.uniform(0.75, 1.0, 300)])
+    low, high = fit.interval(lot, 400)
+    assert fit.estimate(lot) == 1.0 and high == 1.0 and low < 1.0
+
+
+def test_a_donor_without_a_class_gives_no_estimate_of_its_own():
+    from morphopotency.prevalence import CrossFit
+
+    fit = CrossFit(
+        np.array(["A", "B"], dtype=object),
+        (np.array([1, 0]), np.array([1, 1])),
+        (np.array([0.8, 0.2]), np.array([0.9, 0.7])),
+    )
+    assert np.isnan(fit.rates()[1, 1])
+    assert fit.estimate(np.array([[0.5, 0.1]])) == pytest.approx((0.5 - 0.2) / 0.6)  # model A alone

@@ -219,6 +219,11 @@ def test_auto_takes_the_leave_one_donor_out_winner_among_covering_estimators():
     assert choose_estimator("auto", biased, max_bias=0.06)[0] == "acc"
     estimator, why = choose_estimator("auto", biased, max_bias=0.001)  # none qualifies: error alone
     assert estimator == "acc" and "bias" not in why
+    # A bundle with the leave-one-donor-out models: auto takes the cross-fitted estimator, whatever the
+    # table (it cannot rank it: its held-out donors trained the other models); a set one is kept.
+    estimator, why = choose_estimator("auto", biased, cross_fitted=True)
+    assert estimator == "pacc_cross" and "each on a donor it never saw" in why
+    assert choose_estimator("pacc", biased, cross_fitted=True)[0] == "pacc"
 
 
 def test_image_qc_flags_each_image_against_the_cohort():

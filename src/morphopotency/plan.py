@@ -26,7 +26,7 @@ from morphopotency.config import (
     resolve_bundled,
     with_defaults,
 )
-from morphopotency.prevalence import SHIFTED
+from morphopotency.prevalence import CROSS_FITTED, SHIFTED
 from morphopotency.report import registry
 from morphopotency.samples import images_by_donor, read_sample_sheet
 
@@ -224,7 +224,7 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     folder = config["score"]["bundle"]
     if not folder:
         return False
-    from morphopotency.score.bundle import DONOR_SHIFT, IMAGING_KEYS, BundleError, load
+    from morphopotency.score.bundle import DONOR_SHIFT, IMAGING_KEYS, LODO_MODELS, BundleError, load
 
     try:
         bundle = load(folder)
@@ -242,6 +242,11 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | labs
     config["imaging"]["resample_um"] = bundle.target_pixel_size(config["score"]["match_pixel_size"])
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
+    if config["score"]["estimator"] == CROSS_FITTED and not bundle.lodo_models():
+        _fail(
+            f"config: score.estimator {CROSS_FITTED} needs the leave-one-donor-out models, which bundle "
+            f"{folder} lacks ({LODO_MODELS}/: its training run had cnn.lodo false or an older version)"
+        )
     if config["score"]["estimator"] in SHIFTED and not bundle.path(DONOR_SHIFT).is_file():
         _fail(
             f"config: score.estimator {config['score']['estimator']} needs the donor shift, which bundle "
@@ -534,10 +539,10 @@ def plan_scoring(
             )
         if not reference:
             _fail(f"{config['samples']}: every imaged donor has role score; no reference donor to train on")
-        if config["score"]["estimator"] in SHIFTED and "lodo" not in flags:
+        if config["score"]["estimator"] in (*SHIFTED, CROSS_FITTED) and "lodo" not in flags:
             _fail(
-                f"config: score.estimator {config['score']['estimator']} needs the donor shift of the "
-                "leave-one-donor-out validation, and cnn.lodo is false"
+                f"config: score.estimator {config['score']['estimator']} needs the leave-one-donor-out "
+                "models, and cnn.lodo is false"
             )
         bundle = "results/model"
     else:

@@ -33,6 +33,8 @@ import pandas as pd
 
 METHODS = ("cc", "acc", "pcc", "pacc", "em", "acc_donor", "pacc_donor")
 SHIFTED = ("acc_donor", "pacc_donor")
+CROSS_FITTED = "pacc_cross"  # needs the leave-one-donor-out models themselves (CrossFit), not one reference
+PARTS = ("lot", "reference", "donors")
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,9 @@ def cells_needed(
     return int(np.ceil(q * (1 - q) * (z / (half_width * gap)) ** 2))
 
 
-def choose_estimator(setting: str, lodo: pd.DataFrame | None, max_bias: float = 0.03) -> tuple[str, str]:
+def choose_estimator(
+    setting: str, lodo: pd.DataFrame | None, max_bias: float = 0.03, cross_fitted: bool = False
+) -> tuple[str, str]:
     """(estimator, why). ``auto`` takes, of the estimators whose 95 % intervals covered at least 80 % of
     the training run's held-out donors and whose bias over artificial prevalences 0.05-0.95 (mean absolute
     signed error, morphopotency.cnn.lodo) is at most ``max_bias``, the one with the lowest mean absolute
@@ -268,6 +272,11 @@ def choose_estimator(setting: str, lodo: pd.DataFrame | None, max_bias: float = 
     prevalence is smallest exactly where they lie."""
     if setting != "auto":
         return setting, "set in the config (score.estimator)"
+    if cross_fitted:
+        return CROSS_FITTED, (
+            "auto, and the bundle holds the leave-one-donor-out models: cross-fitted PACC, whose error rates "
+            "are those of the very models that score the lot, each on a donor it never saw"
+        )
     if lodo is None or lodo.empty:
         return (
             "pacc",
@@ -287,3 +296,127 @@ def choose_estimator(setting: str, lodo: pd.DataFrame | None, max_bias: float = 
         f"auto: lowest leave-one-donor-out mean absolute error {where} ({best[key]:.3f}; {among}"
         f"{int(best['intervals_covering'])} of {int(best['donors'])} intervals covering) of the training run"
     )
+
+
+@dataclass(frozen=True)
+class CrossFit:
+    """Cross-fitted error rates for ``pacc_cross``: each leave-one-donor-out model's mean probability of
+    the positive and of the negative cells of the one reference donor it never saw.
+
+    A new lot is a donor none of the models saw. Each model estimates it (PACC) with its own rates on its
+    own unseen donor, and the estimates are averaged: the rates describe the very models that score the
+    lot, on a donor they never trained on, so no shift from held-out images to a new donor needs
+    correcting. Every reference cell's out-of-donor prediction is used (not the final model's ~30 %
+    held-out share), and donor-to-donor spread of the rates enters the interval as what it is."""
+
+    donors: np.ndarray  # (K,) the donor each model left out
+    labels: tuple[np.ndarray, ...]  # per model: its left-out donor's 0/1 labels
+    prob: tuple[np.ndarray, ...]  # per model: its P(multipotent) of those cells
+
+    @classmethod
+    def from_predictions(cls, predictions: pd.DataFrame) -> CrossFit:
+        """From the LODO models' predictions (held_out, role, label, prob): their ``test`` rows, each
+        model's cells of the donor it left out."""
+        test = predictions[predictions["role"] == "test"]
+        if test.empty:
+            raise ValueError(
+                "cross-fitting needs the leave-one-donor-out models' predictions of their donors"
+            )
+        parts = [part for _, part in test.groupby("held_out", sort=True)]
+        return cls(
+            np.asarray([str(p["held_out"].iloc[0]) for p in parts], dtype=object),
+            tuple(p["label"].to_numpy().astype(int) for p in parts),
+            tuple(p["prob"].to_numpy(float) for p in parts),
+        )
+
+    def rates(self) -> np.ndarray:
+        """(K, 2): each model's mean probability of its unseen donor's positives and negatives; NaN for a
+        class that donor lacks."""
+        out = np.full((len(self.donors), 2), np.nan)
+        for k, (labels, prob) in enumerate(zip(self.labels, self.prob)):
+            for j, cls in enumerate((1, 0)):
+                if (labels == cls).any():
+                    out[k, j] = prob[labels == cls].mean()
+        return out
+
+    def _raw(self, rates: np.ndarray, lot_prob: np.ndarray, models: np.ndarray) -> float:
+        """Mean over ``models`` of each one's unclipped PACC; a model whose donor lacks a class, or whose
+        rates do not separate the classes, gives none."""
+        pos, neg = rates[models, 0], rates[models, 1]
+        gap = pos - neg
+        means = lot_prob[:, models].mean(axis=0)
+        ok = np.isfinite(gap) & (gap > 0)
+        return float(np.mean((means[ok] - neg[ok]) / gap[ok])) if ok.any() else float("nan")
+
+    def estimate(self, lot_prob: np.ndarray) -> float:
+        """The lot's fraction (``lot_prob``: cells x models, the models in ``donors``' order)."""
+        lot_prob = self._check(lot_prob)
+        if lot_prob.shape[0] == 0:
+            return float("nan")
+        return float(np.clip(self._raw(self.rates(), lot_prob, np.arange(len(self.donors))), 0.0, 1.0))
+
+    def bootstrap(
+        self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0, parts: tuple[str, ...] = PARTS
+    ) -> np.ndarray:
+        """Unclipped estimates over resamples of ``parts``: the lot's cells (``lot``), each donor's
+        reference cells (``reference``), the donors and their models (``donors``). Kept unclipped so an
+        interval near 0 or 1 is the percentile of the spread, clipped after, not of a pile at the bound."""
+        lot_prob = self._check(lot_prob)
+        if lot_prob.shape[0] == 0:
+            return np.empty(0)
+        rng = np.random.default_rng(seed)
+        n, k = lot_prob.shape[0], len(self.donors)
+        values = []
+        for _ in range(n_boot):
+            cells = rng.integers(0, n, n) if "lot" in parts else np.arange(n)
+            models = rng.integers(0, k, k) if "donors" in parts else np.arange(k)
+            rates = self.rates() if "reference" not in parts else self._resampled_rates(rng)
+            values.append(self._raw(rates, lot_prob[cells], models))
+        values = np.asarray(values, float)
+        return values[np.isfinite(values)]
+
+    def _resampled_rates(self, rng: np.random.Generator) -> np.ndarray:
+        out = np.full((len(self.donors), 2), np.nan)
+        for k, (labels, prob) in enumerate(zip(self.labels, self.prob)):
+            rows = rng.integers(0, len(labels), len(labels))
+            for j, cls in enumerate((1, 0)):
+                chosen = labels[rows] == cls
+                if chosen.any():
+                    out[k, j] = prob[rows][chosen].mean()
+        return out
+
+    def interval(self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
+        low, high = percentile_interval(self.bootstrap(lot_prob, n_boot, seed), level)
+        return float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1))
+
+    def variance_parts(self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
+        """The estimate's bootstrap variance from each source alone: the lot's cells (more cells per lot
+        narrow it), the reference cells' rates (more labelled cells per donor) and the donors' spread
+        (more reference donors)."""
+        return {
+            part: float(np.var(self.bootstrap(lot_prob, n_boot, seed + i, (part,))))
+            for i, part in enumerate(PARTS)
+        }
+
+    def _check(self, lot_prob: np.ndarray) -> np.ndarray:
+        lot_prob = np.asarray(lot_prob, float)
+        if lot_prob.ndim != 2 or lot_prob.shape[1] != len(self.donors):
+            raise ValueError(
+                f"pacc_cross needs one probability per cell from each of the {len(self.donors)} "
+                f"leave-one-donor-out models ({', '.join(self.donors)}); got shape {lot_prob.shape}"
+            )
+        return lot_prob
+
+
+def cross_cells_needed(parts: dict[str, float], cells: int, half_width: float, level: float = 0.95) -> int:
+    """Cells a lot needs for a ``pacc_cross`` interval of +/- ``half_width``, from its variance parts at
+    ``cells`` cells: the lot-sampling part shrinks as 1 / cells, the reference and donor parts do not
+    (more labelled reference cells or donors narrow those). -1 where they alone exceed the target: no
+    number of cells per lot reaches it."""
+    from scipy.stats import norm
+
+    target = (half_width / float(norm.ppf(0.5 + level / 2))) ** 2
+    floor = parts["reference"] + parts["donors"]
+    if floor >= target or cells <= 0:
+        return -1
+    return int(np.ceil(cells * parts["lot"] / (target - floor)))

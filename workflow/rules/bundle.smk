@@ -20,6 +20,17 @@ rule model_bundle:
         comparison=f"{CNN_DIR}/comparison.tsv",
         lodo=[f"{CNN_DIR}/lodo/validation.tsv"] if "lodo" in PLAN.flags else [],
         shift=[f"{CNN_DIR}/lodo/donor_shift.tsv"] if "lodo" in PLAN.flags else [],
+        # The LODO models and their predictions of the donor each left out: cross-fitted scoring.
+        lodo_models=(
+            expand(f"{CNN_DIR}/lodo/{{donor}}/model.safetensors", donor=PLAN.reference_donors)
+            if "lodo" in PLAN.flags
+            else []
+        ),
+        lodo_predictions=(
+            expand(f"{CNN_DIR}/lodo/{{donor}}/predictions.tsv", donor=PLAN.reference_donors)
+            if "lodo" in PLAN.flags
+            else []
+        ),
         manifest=PROVENANCE_INPUTS,
     output:
         bundle=directory("results/model"),

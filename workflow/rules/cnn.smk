@@ -237,6 +237,8 @@ rule cnn_lodo:
         weights=cnn_weight_inputs,
     output:
         predictions=f"{CNN_DIR}/lodo/{{donor}}/predictions.tsv",
+        model=f"{CNN_DIR}/lodo/{{donor}}/model.safetensors",
+        model_json=f"{CNN_DIR}/lodo/{{donor}}/model.json",
     log:
         "results/logs/cnn/lodo_{donor}.log",
     conda:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from morphopotency.cnn.job import prepare
 from morphopotency.cnn.metrics import decision_threshold
+from morphopotency.cnn.model import save_model
 from morphopotency.cnn.settings import train_params
 from morphopotency.cnn.train import predict_proba
 from morphopotency.io.tables import write_tsv
@@ -34,6 +35,20 @@ table = cells.cells.iloc[rows][["donor", "image", "cell_id", "label"]].assign(
     train_prevalence=float(cells.labels[index["train"]].mean()),
 )
 write_tsv(pd.DataFrame(table), snakemake.output.predictions)
+# Kept for cross-fitted scoring (score.estimator pacc_cross): a new lot is scored by every LODO model,
+# each with its rates on the donor it never saw.
+save_model(
+    fit.model,
+    job.spec,
+    snakemake.output.model,
+    {
+        "held_out": donor,
+        "learning_rate": learning_rate,
+        "best_epoch": fit.best_epoch,
+        "threshold": threshold,
+        "pretrained": str(job.weights),
+    },
+)
 Path(snakemake.params.checkpoint).unlink(missing_ok=True)
 log.info(
     "donor %s: SSEA3 %.3f, mean P %.3f",

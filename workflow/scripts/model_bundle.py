@@ -9,7 +9,14 @@ import torch
 
 from morphopotency.imaging.cells import ssea3_threshold
 from morphopotency.provenance import config_hash, git_commit
-from morphopotency.score.bundle import DONOR_SHIFT, export, preprocessing_settings, reference_cells
+from morphopotency.score.bundle import (
+    DONOR_SHIFT,
+    LODO_MODELS,
+    LODO_PREDICTIONS,
+    export,
+    preprocessing_settings,
+    reference_cells,
+)
 from morphopotency.score.embedding import reference_embedding
 from morphopotency.scriptlog import job_logger
 
@@ -42,6 +49,19 @@ for path in inp.lodo:  # the leave-one-donor-out validation, which a QC report s
     files["metrics/lodo_validation.tsv"] = path
 for path in inp.shift:  # what the *_donor estimators move the final model's error rates by
     files[DONOR_SHIFT] = path
+for path in inp.lodo_models:  # cross-fitting: every LODO model, named by the donor it left out
+    donor = Path(path).parent.name
+    files[f"{LODO_MODELS}/{donor}/model.safetensors"] = path
+    files[f"{LODO_MODELS}/{donor}/model.json"] = Path(path).with_suffix(".json")
+tables = {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)}
+if inp.lodo_predictions:
+    tables[LODO_PREDICTIONS] = pd.concat(
+        [
+            pd.read_csv(f, sep="\t", dtype={"donor": str, "image": str, "held_out": str})
+            for f in inp.lodo_predictions
+        ],
+        ignore_index=True,
+    )
 torch.set_num_threads(snakemake.threads)
 scratch = tempfile.TemporaryDirectory()
 embedding = Path(scratch.name) / "embedding.npz"
@@ -52,7 +72,7 @@ export(
     snakemake.output.bundle,
     files,
     preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel, source),
-    {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)},
+    tables,
     provenance,
 )
 scratch.cleanup()

@@ -5,11 +5,13 @@ import pandas as pd
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
 from morphopotency.plots.score import donor_scores_figure
+from morphopotency.prevalence import CROSS_FITTED
 from morphopotency.score.bundle import bundle_estimator, load
 from morphopotency.score.donors import (
     bundle_reference,
     donor_scores,
     precision_guide,
+    precision_parts,
     shape_mode_profile,
     validation,
 )
@@ -31,7 +33,11 @@ reference = bundle.table("reference/donors.tsv")
 write_tsv(scores, snakemake.output.scores)
 write_tsv(validation(scores, planted), snakemake.output.validation)
 method, _ = bundle_estimator(bundle, snakemake.params.score)
-write_tsv(precision_guide(bundle_reference(bundle), method), snakemake.output.precision)
+# pacc_cross: each lot's own variance split into its parts; else the cells needed at several fractions.
+precision = (
+    precision_parts(scores) if method == CROSS_FITTED else precision_guide(bundle_reference(bundle), method)
+)
+write_tsv(precision, snakemake.output.precision)
 write_tsv(shape_mode_profile(cells, bundle), snakemake.output.modes)
 save_figure(
     donor_scores_figure(scores, reference, snakemake.params.score["accept_at_least"]), snakemake.output.figure

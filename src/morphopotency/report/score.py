@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from morphopotency.prevalence import SHIFTED
+from morphopotency.prevalence import CROSS_FITTED, SHIFTED
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
 from morphopotency.score.bundle import Bundle, bundle_estimator
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
@@ -22,7 +22,48 @@ ESTIMATORS = {
     "acc_donor": "adjusted classify and count with error rates moved to a new donor's (the donor shift)",
     "pacc_donor": "probabilistic adjusted classify and count with error rates moved to a new donor's "
     "(the donor shift)",
+    "pacc_cross": "cross-fitted probabilistic adjusted classify and count",
 }
+
+
+def _single_model_text(method: str, why: str, settings: Mapping[str, Any]) -> str:
+    return (
+        f"Fraction: {ESTIMATORS[method]} ({why}) from the bundle's CNN, its error rates measured on the "
+        "reference cells the final model did not train on"
+        + (
+            ", moved by the donor shift: how much the leave-one-donor-out models' rates moved from "
+            "held-out images of their training donors to the donor they never saw (a new lot is a new "
+            "donor; bundle reference/donor_shift.tsv)"
+            if method in SHIFTED
+            else ""
+        )
+        + f"; 95 % intervals over {settings['bootstrap']} bootstrap resamples of those reference cells"
+        + (", of the leave-one-donor-out models' shifts" if method in SHIFTED else "")
+        + " and of the donor's "
+        f"cells. A donor is accepted when its whole interval reaches {settings['accept_at_least']:g}, "
+        "rejected when it lies wholly below, else inconclusive. cells_for_pm005: the cells a donor "
+        "needs for about +/-0.05. A flagged donor is scored all the same but held, whatever its "
+        "interval: the interval carries cell sampling and the error rates' uncertainty, which is all "
+        "there is while the donor's cells of each kind look like the reference's; a flag says they "
+        "may not, and then the estimate can be off by more than its interval."
+    )
+
+
+def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any]) -> str:
+    return (
+        f"Fraction: {ESTIMATORS[method]} ({why}). Each leave-one-donor-out model of the training run scores "
+        "the lot, and its PACC estimate uses that model's mean probabilities of the positive and the "
+        "negative cells of the one reference donor it never trained on; the estimates are averaged. A new "
+        "lot is a donor none of the models saw, so these rates describe the very models that score it on "
+        f"an unseen donor. 95 % intervals over {settings['bootstrap']} bootstrap resamples of the lot's "
+        "cells, of each reference donor's cells and of the reference donors themselves (percentiles of the "
+        "unclipped estimates, then clipped to 0-1). variance_lot, variance_reference and variance_donors "
+        "split the interval's variance (results/score/precision.tsv): more cells per lot narrow only the "
+        "first, more labelled reference cells the second, more reference donors the third. A donor is "
+        f"accepted when its whole interval reaches {settings['accept_at_least']:g}, rejected when it lies "
+        "wholly below, else inconclusive; a flagged donor is scored all the same but held. How accurate "
+        "this is, measured over independent simulated cohorts: README, 'How accurate is a score'."
+    )
 
 
 def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Section:
@@ -78,24 +119,9 @@ def score_report(
         title="Verdicts",
         text=f"<ul>{verdicts}</ul>"
         + paragraph(
-            f"Fraction: {ESTIMATORS[method]} ({why}) from the bundle's CNN, its error rates measured on the "
-            "reference cells the final model did not train on"
-            + (
-                ", moved by the donor shift: how much the leave-one-donor-out models' rates moved from "
-                "held-out images of their training donors to the donor they never saw (a new lot is a new "
-                "donor; bundle reference/donor_shift.tsv)"
-                if method in SHIFTED
-                else ""
-            )
-            + f"; 95 % intervals over {settings['bootstrap']} bootstrap resamples of those reference cells"
-            + (", of the leave-one-donor-out models' shifts" if method in SHIFTED else "")
-            + " and of the donor's "
-            f"cells. A donor is accepted when its whole interval reaches {settings['accept_at_least']:g}, "
-            "rejected when it lies wholly below, else inconclusive. cells_for_pm005: the cells a donor "
-            "needs for about +/-0.05. A flagged donor is scored all the same but held, whatever its "
-            "interval: the interval carries cell sampling and the error rates' uncertainty, which is all "
-            "there is while the donor's cells of each kind look like the reference's; a flag says they "
-            "may not, and then the estimate can be off by more than its interval."
+            _cross_fitted_text(method, why, settings)
+            if method == CROSS_FITTED
+            else _single_model_text(method, why, settings)
         ),
     )
     summary.figures.append(
@@ -133,9 +159,15 @@ def score_report(
     )
     if precision is not None and len(precision):
         checks.text += paragraph(
-            "Precision guidance: the cells a new donor needs for a 95 % interval of +/-0.05 or +/-0.10 "
-            "at several true fractions, from the final model's error rates on the reference cells it did "
-            "not train on (cell sampling alone; the error rates' own uncertainty adds a little)."
+            "Precision: each donor's interval variance split into the lot's cells (variance_lot, which "
+            "more cells per lot narrow), the reference cells' rates (variance_reference: more labelled "
+            "cells per reference donor) and the spread between reference donors (variance_donors: more "
+            "reference donors), with the cells the lot would need for +/-0.05 or +/-0.10 (-1: the "
+            "reference and donor parts alone are wider, so no number of cells gets there)."
+            if method == CROSS_FITTED
+            else "Precision guidance: the cells a new donor needs for a 95 % interval of +/-0.05 or "
+            "+/-0.10 at several true fractions, from the final model's error rates on the reference cells "
+            "it did not train on (cell sampling alone; the error rates' own uncertainty adds a little)."
         )
         checks.tables.append(table(precision, "results/score/precision.tsv"))
     shapes = Section(

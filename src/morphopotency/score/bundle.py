@@ -34,13 +34,17 @@ from typing import Any
 import pandas as pd
 
 from morphopotency.io.atomic import atomic_folder
-from morphopotency.prevalence import choose_estimator
+from morphopotency.prevalence import CrossFit, choose_estimator
 from morphopotency.provenance import sha256
 
 FORMAT = 3  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um
 MANIFEST = "MANIFEST.sha256"
 # Optional: what the *_donor estimators move the final model's error rates by (cnn.lodo runs only).
 DONOR_SHIFT = "reference/donor_shift.tsv"
+# Optional (cnn.lodo runs): the leave-one-donor-out models, lodo/<donor>/model.safetensors, and their
+# predictions, whose rows of the donor each left out give the cross-fitted rates (pacc_cross).
+LODO_MODELS = "lodo"
+LODO_PREDICTIONS = "reference/lodo_predictions.tsv"
 # Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
 UNLISTED = {MANIFEST, ".snakemake_timestamp"}
 # Packages whose major.minor must match for the stored model to load and compute the same numbers.
@@ -166,6 +170,26 @@ class Bundle:
         """A table only some bundles hold (the leave-one-donor-out validation), or None."""
         return self.table(name) if (self.folder / name).is_file() else None
 
+    def lodo_models(self) -> dict[str, Path]:
+        """donor left out -> its LODO model's weights, in donor order; empty for a bundle without them."""
+        root = self.folder / LODO_MODELS
+        found = sorted(root.glob("*/model.safetensors")) if root.is_dir() else []
+        return {p.parent.name: p for p in found}
+
+    def crossfit(self) -> CrossFit | None:
+        """The cross-fitted rates of pacc_cross, or None where the bundle holds no LODO models."""
+        predictions = self.optional_table(LODO_PREDICTIONS)
+        models = self.lodo_models()
+        if predictions is None or not models:
+            return None
+        fit = CrossFit.from_predictions(predictions.astype({"held_out": str}))
+        if list(fit.donors) != list(models):
+            raise BundleError(
+                f"{self.folder}: LODO models of {', '.join(models)} but predictions of "
+                f"{', '.join(fit.donors)} ({LODO_PREDICTIONS})"
+            )
+        return fit
+
 
 def folder_of(inputs: str | Path | list[str | Path]) -> Path:
     """The bundle folder behind a scoring rule's bundle inputs: this run's own bundle (the folder itself,
@@ -225,5 +249,8 @@ def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, 
     """(estimator, why) of a scoring run (``settings``: the config's ``score`` section): the config's, or
     by the bundle's leave-one-donor-out validation."""
     return choose_estimator(
-        settings["estimator"], bundle.optional_table("metrics/lodo_validation.tsv"), settings["auto_max_bias"]
+        settings["estimator"],
+        bundle.optional_table("metrics/lodo_validation.tsv"),
+        settings["auto_max_bias"],
+        cross_fitted=bool(bundle.lodo_models()) and bundle.path(LODO_PREDICTIONS).is_file(),
     )

@@ -8,17 +8,20 @@ import pandas as pd
 from morphopotency.features import QC_FEATURES, SHAPE_FEATURES
 from morphopotency.score.bundle import Bundle
 
+LODO_PROB = "prob_lodo_"  # prob_lodo_<donor>: the probability from the model that left <donor> out
+
 
 def score_cells(
     obs: pd.DataFrame, contours: np.ndarray, crops: np.ndarray, bundle: Bundle, device: str = "cpu"
 ) -> pd.DataFrame:
     """One row per cell (as ``obs``, the imaging branch's per-cell table): its shape and image-quality
     features, P(multipotent) from the bundle's CNN (the same test-time augmentation as the training run),
-    its CNN embedding projected on the bundle's reference PCA (emb_0, emb_1, ...) and the shape mode the
-    bundle's shape model assigns."""
+    its CNN embedding projected on the bundle's reference PCA (emb_0, emb_1, ...), the shape mode the
+    bundle's shape model assigns, and each leave-one-donor-out model's probability where the bundle
+    holds them (prob_lodo_<donor>)."""
     from morphopotency.cnn.model import load_model
     from morphopotency.cnn.tensors import resolve_device, to_device
-    from morphopotency.cnn.train import predict_and_embed
+    from morphopotency.cnn.train import predict_and_embed, predict_proba
     from morphopotency.imaging.shapes import ShapeModel
     from morphopotency.score.embedding import EmbeddingReference
 
@@ -29,7 +32,8 @@ def score_cells(
     reference = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
     names = [f"emb_{i}" for i in range(len(reference.components))]
     if table.empty:
-        empty = {name: pd.Series(dtype=float) for name in ("prob", *names)}
+        lodo = [f"{LODO_PROB}{d}" for d in bundle.lodo_models()]
+        empty = {name: pd.Series(dtype=float) for name in ("prob", *names, *lodo)}
         return table.assign(**empty, shape_mode=pd.Series(dtype=int))
     model, spec, _ = load_model(bundle.path("cnn/model.safetensors"))
     on = resolve_device(device)
@@ -40,6 +44,11 @@ def score_cells(
     coords = reference.project(features)
     shapes = ShapeModel.load(bundle.path("shape_modes/model.npz"), bundle.path("shape_modes/model.json"))
     table = table.assign(prob=prob, **dict(zip(names, coords.T)), shape_mode=shapes.assign(contours))
+    # Each leave-one-donor-out model's probability too (with the same test-time augmentation): pacc_cross
+    # estimates the lot with every one of them, each by its rates on the donor it never saw.
+    for donor, path in bundle.lodo_models().items():
+        lodo, lodo_spec, _ = load_model(path)
+        table[f"{LODO_PROB}{donor}"] = predict_proba(lodo.to(on), crops, every, lodo_spec)
     cut = bundle.settings["imaging"].get("ssea3_cut_8bit")
     if "ssea3_8bit" in obs and cut is not None:  # imaged: validates the score, against the reference's cut
         values = obs["ssea3_8bit"].to_numpy(float)

@@ -10,8 +10,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from morphopotency.prevalence import DonorShift, Reference, bootstrap_interval, cells_needed, estimate
+from morphopotency.prevalence import (
+    CROSS_FITTED,
+    PARTS,
+    DonorShift,
+    Reference,
+    bootstrap_interval,
+    cells_needed,
+    cross_cells_needed,
+    estimate,
+)
 from morphopotency.score.bundle import DONOR_SHIFT, Bundle, bundle_estimator
+from morphopotency.score.cells import LODO_PROB
 from morphopotency.score.drift import interval_drift
 from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.quality import quality
@@ -75,12 +85,22 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
     emb_columns = [f"emb_{i}" for i in range(len(embedding.components))]
     threshold = float(bundle.settings["cnn"]["threshold"])
     method, _ = bundle_estimator(bundle, settings)
-    alpha, seed = settings["drift_alpha"], settings["seed"]
+    crossfit = bundle.crossfit() if method == CROSS_FITTED else None
+    alpha, seed, n_boot = settings["drift_alpha"], settings["seed"], settings["bootstrap"]
     rows = []
     for donor, part in cells.groupby("donor", sort=True):
         prob = part["prob"].to_numpy(float)
-        value = estimate(method, reference, prob, threshold)
-        low, high = bootstrap_interval(method, reference, prob, threshold, settings["bootstrap"], seed)
+        parts = dict.fromkeys(PARTS, np.nan)
+        if crossfit is not None:
+            lot = part[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)
+            value = crossfit.estimate(lot)
+            low, high = crossfit.interval(lot, n_boot, seed)
+            parts = crossfit.variance_parts(lot, n_boot, seed)
+            needed = cross_cells_needed(parts, len(part), 0.05)
+        else:
+            value = estimate(method, reference, prob, threshold)
+            low, high = bootstrap_interval(method, reference, prob, threshold, n_boot, seed)
+            needed = cells_needed(reference, 0.05, float(np.nan_to_num(value, nan=0.5)), method=method)
         shape, shape_p, shape_at = interval_drift(
             shape_features(part), shape_features(ref_cells), ref_cells["label"], low, high, seed=seed
         )
@@ -103,9 +123,8 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
                 "fraction": value,
                 "ci_low": low,
                 "ci_high": high,
-                "cells_for_pm005": cells_needed(
-                    reference, 0.05, float(np.nan_to_num(value, nan=0.5)), method=method
-                ),
+                "cells_for_pm005": needed,
+                **{f"variance_{p}": v for p, v in parts.items()},
                 "ssea3_fraction": part["ssea3_positive"].mean() if "ssea3_positive" in part else np.nan,
                 "shape_drift": shape,
                 "shape_drift_p": shape_p,
@@ -171,6 +190,30 @@ def precision_guide(
             for f in fractions
         ]
     )
+
+
+def precision_parts(scores: pd.DataFrame, half_widths: tuple[float, ...] = (0.05, 0.1)) -> pd.DataFrame:
+    """Per scored donor (pacc_cross): its interval's variance split into lot sampling (more cells per lot
+    narrow it), the reference cells' rates (more labelled cells per reference donor) and the spread
+    between reference donors (more donors), each part's share, and the cells the lot would need for each
+    half-width (-1: the reference and donor parts alone are wider, so more cells cannot get there)."""
+    rows = []
+    for r in scores.itertuples():
+        parts = {p: float(getattr(r, f"variance_{p}")) for p in PARTS}
+        total = sum(parts.values())
+        rows.append(
+            {
+                "donor": r.donor,
+                "cells": r.cells,
+                **{f"variance_{p}": v for p, v in parts.items()},
+                **{f"share_{p}": v / total if total > 0 else np.nan for p, v in parts.items()},
+                **{
+                    f"cells_for_pm{round(w * 100):03d}": cross_cells_needed(parts, int(r.cells), w)
+                    for w in half_widths
+                },
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def shape_mode_profile(cells: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:

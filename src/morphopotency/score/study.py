@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from morphopotency.prevalence import Reference, bootstrap_values, estimate, percentile_interval
+from morphopotency.prevalence import (
+    CROSS_FITTED,
+    CrossFit,
+    Reference,
+    bootstrap_values,
+    estimate,
+    percentile_interval,
+)
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 BANDS = ((0.0, 0.2, "0-0.2"), (0.2, 0.8, "0.2-0.8"), (0.8, 1.0001, "0.8-1"))
@@ -55,6 +62,22 @@ def lot_estimates(
             row[f"low_{level:g}"], row[f"high_{level:g}"] = percentile_interval(values, level)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cross_estimates(
+    crossfit: CrossFit,
+    lot_prob: np.ndarray,
+    levels: Sequence[float] = LEVELS,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``lot_estimates``' row for pacc_cross (``lot_prob``: cells x LODO models)."""
+    values = crossfit.bootstrap(lot_prob, n_boot, seed)
+    row = {"estimator": CROSS_FITTED, "estimate": crossfit.estimate(lot_prob)}
+    for level in levels:
+        low, high = percentile_interval(values, level)
+        row[f"low_{level:g}"], row[f"high_{level:g}"] = float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1))
+    return pd.DataFrame([row])
 
 
 def _cluster_draws(lots: pd.DataFrame, n_boot: int, seed: int) -> list[np.ndarray]:
