@@ -40,6 +40,7 @@ from morphopotency.score.bundle import load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
+    BANDS,
     coverage_curve,
     cross_estimates,
     error_table,
@@ -173,6 +174,27 @@ def figure(lots: pd.DataFrame, curve: pd.DataFrame, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def markdown(table: pd.DataFrame, holds: pd.DataFrame, deployed: list[str]) -> str:
+    """The study's table as the README and the reports quote it."""
+    lines = [
+        "| estimator | lots | mean signed error (95 % CI) | MAE | max | slope (95 % CI) | coverage | "
+        "coverage 0-0.2 / 0.2-0.8 / 0.8-1 | mean half-width |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.to_dict("records"):
+        name = f"**{r['estimator']}** (deployed)" if r["estimator"] in deployed else r["estimator"]
+        bands = " / ".join(f"{r[f'coverage_{band}']:.0%}" for _, _, band in BANDS)
+        lines.append(
+            f"| {name} | {r['lots']} | {r['mean_signed_error']:+.3f} ({r['mse_ci_low']:+.3f} to "
+            f"{r['mse_ci_high']:+.3f}) | {r['mean_abs_error']:.3f} | {r['max_abs_error']:.3f} | "
+            f"{r['slope']:+.3f} ({r['slope_ci_low']:+.3f} to {r['slope_ci_high']:+.3f}) | "
+            f"{r['coverage_95']:.0%} | {bands} | {r['mean_half_width']:.3f} |"
+        )
+    lines += ["", "| lots | held | share held |", "|---|---|---|"]
+    lines += [f"| {r.drift} ({r.lots}) | {r.held} | {r.share_held:.0%} |" for r in holds.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -233,6 +255,7 @@ def main() -> None:
         holds = hold_rates(part.drop_duplicates(["cohort", "lot"]))
         holds.to_csv(args.out / f"holds{suffix}.tsv", sep="\t", index=False)
         print(holds.to_string(index=False))
+        (args.out / f"study{suffix}.md").write_text(markdown(table, holds, deployed))
         figure(part, curve, args.out / f"study{suffix}.png")
 
 
