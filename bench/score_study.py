@@ -195,6 +195,23 @@ def markdown(table: pd.DataFrame, holds: pd.DataFrame, deployed: list[str]) -> s
     return "\n".join(lines) + "\n"
 
 
+def publish(table: pd.DataFrame, clean: pd.DataFrame, args: argparse.Namespace) -> None:
+    """The table the reports quote (morphopotency.report.study), with what it was measured on."""
+    from morphopotency.provenance import git_commit
+    from morphopotency.report.study import STUDY, STUDY_META
+
+    (REPO / STUDY).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(REPO / STUDY, sep="\t", index=False, float_format="%.4g")
+    meta = {
+        "cohorts": int(clean["cohort"].nunique()),
+        "lots": int(len(clean[["cohort", "lot"]].drop_duplicates())),
+        "reference": "5 donors of about 110 labelled cells each (the demo's recipe)",
+        "commit": git_commit(REPO),
+        "command": f"bench/score_study.py --cohorts {args.cohorts} --lots {args.lots} --seed {args.seed}",
+    }
+    (REPO / STUDY_META).write_text(json.dumps(meta, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -206,6 +223,11 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=REPO / "results/study")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="write the demo-sized study's table to resources/validation/, where the reports quote it",
+    )
     args = parser.parse_args()
     cohorts = [(f"cohort{i + 1}", i, False) for i in range(args.cohorts)]
     if args.large:
@@ -256,6 +278,8 @@ def main() -> None:
         holds.to_csv(args.out / f"holds{suffix}.tsv", sep="\t", index=False)
         print(holds.to_string(index=False))
         (args.out / f"study{suffix}.md").write_text(markdown(table, holds, deployed))
+        if args.publish and not suffix:
+            publish(table, clean, args)
         figure(part, curve, args.out / f"study{suffix}.png")
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from morphopotency.score.bundle import load
 from tests.workflow_helpers import assert_lint_clean, snakemake, write_project
 
 pytestmark = pytest.mark.workflow
@@ -96,10 +97,10 @@ def test_reference_images_give_the_final_models_probabilities_and_shape_modes(sc
 def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     _, root, _, _ = scored
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
-    assert (
-        list(scores["donor"]) == ["S1", "S8", "S8x", "S9"]
-        and scores["estimator"].isin(["cc", "pcc", "acc", "pacc", "em", "acc_donor", "pacc_donor"]).all()
-    )
+    # The bundle holds the leave-one-donor-out models: auto deploys the cross-fitted estimator.
+    assert list(scores["donor"]) == ["S1", "S8", "S8x", "S9"] and (scores["estimator"] == "pacc_cross").all()
+    cells = pd.read_csv(root / "results/score/cells/S1.tsv", sep="\t")
+    assert {"prob_lodo_S1", "prob_lodo_S8", "prob_lodo_S9"} <= set(cells.columns)
     assert scores["fraction"].between(0, 1).all() and (scores["ci_low"] <= scores["ci_high"]).all()
     assert scores["flags"].str.contains("too few cells").all()  # a handful of cells a donor, min 50
     # A flagged donor is scored but held, whatever its interval says.
@@ -108,10 +109,15 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     # The reference donors' own images, at the reference's pixel size; one tiny field a donor makes its
     # sharpness noisy (the demo test checks the focus flag on four fields a donor).
     assert scores["focus_ratio"].between(0.5, 2).all() and (scores["pixel_size_ratio"] == 1).all()
-    precision = pd.read_csv(root / "results/score/precision.tsv", sep="\t")
-    assert list(precision.columns) == ["fraction", "cells_for_pm005", "cells_for_pm010"]
+    # Each lot's interval variance in its three parts, their shares summing to one.
+    precision = pd.read_csv(root / "results/score/precision.tsv", sep="\t").set_index("donor")
+    parts = ["variance_lot", "variance_reference", "variance_donors"]
+    assert list(precision.index) == list(scores["donor"]) and (precision[parts] >= 0).all().all()
+    shares = precision[["share_lot", "share_reference", "share_donors"]].sum(axis=1)
+    assert np.allclose(shares, 1) and np.allclose(precision[parts], scores.set_index("donor")[parts])
     html = (root / "results/report/score_report.html").read_text()
     assert 'id="verdicts"' in html and "S8" in html and "MANIFEST.sha256" in html
+    assert "cross-fitted probabilistic adjusted classify and count" in html
 
 
 def test_a_lot_imaged_at_another_pixel_size_is_resampled_to_the_reference_and_held(scored):
@@ -216,6 +222,14 @@ def test_a_mixed_run_scores_its_new_donor_with_its_own_bundle_never_training_on_
     assert (cnn_run / "results/model/metrics/lodo_validation.tsv").is_file()
     shift = pd.read_csv(cnn_run / "results/model/reference/donor_shift.tsv", sep="\t")
     assert list(shift["donor"]) == ["S1", "S8", "S9"]  # what the *_donor estimators move the rates by
+    # Cross-fitting: every LODO model, and each one's predictions of the donor it left out.
+    bundle = load(cnn_run / "results/model")
+    assert list(bundle.lodo_models()) == ["S1", "S8", "S9"]
+    fit = bundle.crossfit()
+    lodo_cells = pd.read_csv(cnn_run / "results/cnn/lodo/S8/predictions.tsv", sep="\t")
+    s8 = lodo_cells[lodo_cells["role"] == "test"]
+    assert list(fit.donors) == ["S1", "S8", "S9"] and np.allclose(fit.prob[1], s8["prob"])
+    assert (s8["donor"] == "S8").all()  # the cells of the donor the model never trained on
     html = (cnn_run / "results/report/score_report.html").read_text()
     assert "leave-one-donor-out validation" in html and "N1" in html
 

@@ -84,3 +84,32 @@ def test_hold_rates_count_false_holds_and_caught_drifts():
     ).set_index("drift")
     assert table.loc["none (clean lot)", "share_held"] == pytest.approx(1 / 3)
     assert table.loc["blur 2.5", "share_held"] == 1.0 and table.loc["pixel 0.6 um", "lots"] == 1
+
+
+def test_the_reports_quote_the_published_study_and_say_where_it_comes_from(tmp_path):
+    import json
+
+    from morphopotency.report.study import STUDY, STUDY_META, read_study, study_files, study_sentence
+
+    assert study_files(tmp_path) == []  # nothing published: the reports say so
+    (tmp_path / STUDY).parent.mkdir(parents=True)
+    row = {
+        "estimator": "pacc_cross",
+        "lots": 30,
+        "mean_signed_error": -0.004,
+        "mse_ci_low": -0.02,
+        "mse_ci_high": 0.011,
+        "mean_abs_error": 0.041,
+        "max_abs_error": 0.12,
+        "coverage_95": 0.933,
+        "mean_half_width": 0.09,
+    }
+    pd.DataFrame([row]).to_csv(tmp_path / STUDY, sep="\t", index=False)
+    meta = {"cohorts": 3, "lots": 30, "reference": "5 donors", "commit": "abc123"}
+    (tmp_path / STUDY_META).write_text(json.dumps(meta))
+    table, read_meta = read_study(study_files(tmp_path))
+    sentence = study_sentence(table, read_meta, "pacc_cross")
+    assert "commit abc123" in sentence and "3 independent simulated training cohorts" in sentence
+    assert "not by this run" in sentence and "-0.004 off on average (95 % CI -0.020 to +0.011)" in sentence
+    assert "covered 93% of lots, 0.090 wide" in sentence
+    assert study_sentence(table, read_meta, "cc").endswith("the study did not measure cc.")

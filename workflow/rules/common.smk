@@ -11,6 +11,7 @@ from morphopotency.config import ConfigError
 from morphopotency.jobs import by_attempt, segmentation_mem_mb
 from morphopotency.plan import build
 from morphopotency.report.registry import report_args
+from morphopotency.report.study import study_files
 from morphopotency.score.bundle import folder_of as bundle_folder
 
 # This workflow's own folder, also when it runs as a module of a user's workflow (workflow.basedir is

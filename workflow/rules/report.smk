@@ -48,6 +48,7 @@ rule report_html:
         sentences=f"{REPORT_DIR}/donor_sentences.tsv",
         unavailable=f"{REPORT_DIR}/unavailable.tsv",
         manifest=PROVENANCE_INPUTS,
+        study=study_files(WORKFLOW_DIR),
     output:
         html=f"{REPORT_DIR}/donor_report.html",
     log:

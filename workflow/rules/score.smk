@@ -74,6 +74,8 @@ if "score" in PLAN.flags:
             modes="results/score/shape_modes.tsv",
             figure="results/score/donor_scores.png",
             bundle=BUNDLE_FILES,
+            # How accurate a score is: the replicated study published with the workflow, where it is.
+            study=study_files(WORKFLOW_DIR),
         output:
             html="results/report/score_report.html",
         log:

@@ -6,9 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from morphopotency.io.atomic import atomic_path
+from morphopotency.prevalence import choose_estimator
 from morphopotency.provenance import config_hash, git_commit, package_versions, run_span
 from morphopotency.report.build import build_report, provenance_section
 from morphopotency.report.choices import beyond_paper
+from morphopotency.report.study import read_study, study_sentence
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "report_html")
@@ -25,6 +27,13 @@ provenance = provenance_section(
     run_span(sorted(Path(p.log_dir).rglob("*.log"))),
     datetime.now().isoformat(sep=" ", timespec="seconds"),
 )
+choices = beyond_paper(config)
+study = read_study(snakemake.input.study)
+if study is not None and config["cnn"]["enabled"]:
+    cnn = config["cnn"]
+    cross = cnn["lodo"] and cnn["data"]["source"] == "imaging"
+    estimator = choose_estimator(config["score"]["estimator"], None, cross_fitted=cross)[0]
+    choices.append(f"How accurate a new lot's score ({estimator}) is. " + study_sentence(*study, estimator))
 page = build_report(
     "morphopotency donor report",
     f"Donors {', '.join(donors)}: multipotency from single-cell shape, checked against the transcriptome "
@@ -33,7 +42,7 @@ page = build_report(
     config,
     p.basedir,
     sentences,
-    beyond_paper(config),
+    choices,
     provenance,
     pd.read_csv(snakemake.input.unavailable, sep="\t", dtype=str),
 )

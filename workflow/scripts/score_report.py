@@ -6,6 +6,7 @@ import pandas as pd
 
 from morphopotency.io.atomic import atomic_path
 from morphopotency.report.score import score_report
+from morphopotency.report.study import read_study
 from morphopotency.score.bundle import load
 from morphopotency.scriptlog import job_logger
 
@@ -20,6 +21,7 @@ page = score_report(
     datetime.now().isoformat(sep=" ", timespec="seconds"),
     known=read(snakemake.input.validation),
     precision=read(snakemake.input.precision),
+    study=read_study(snakemake.input.study),
 )
 with atomic_path(snakemake.output.html) as tmp:
     tmp.write_text(page, encoding="utf-8")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from morphopotency.prevalence import CROSS_FITTED, SHIFTED
 from morphopotency.report.html import Section, figure, paragraph, render_report, table
+from morphopotency.report.study import study_sentence, study_table
 from morphopotency.score.bundle import Bundle, bundle_estimator
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
@@ -105,6 +106,7 @@ def score_report(
     generated: str,
     known: pd.DataFrame | None = None,
     precision: pd.DataFrame | None = None,
+    study: tuple[pd.DataFrame, dict] | None = None,
 ) -> str:
     verdicts = "".join(
         f"<li><b>{html.escape(r.donor)}</b>: {html.escape(r.verdict)}"
@@ -134,6 +136,14 @@ def score_report(
         )
     )
     summary.tables.append(table(scores, "results/score/donor_scores.tsv", max_rows=200))
+    if study is None:
+        summary.text += paragraph(
+            "How accurate a score is: no replicated study is published with this workflow "
+            "(bench/score_study.py --publish)."
+        )
+    else:
+        summary.text += paragraph("How accurate a score is. " + study_sentence(*study, method))
+        summary.tables.append(table(study_table(study[0]), "the replicated study (resources/validation)"))
     qc = settings["qc"]
     checks = Section(
         id="quality",
