@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from score_run import stage_seconds  # noqa: E402  (the bench folder is no package)
 
-from morphopotency.prevalence import METHODS  # noqa: E402
+from morphopotency.prevalence import METHODS, PARTS  # noqa: E402
 from morphopotency.score.bundle import load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference  # noqa: E402
@@ -147,6 +147,8 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
                 deployed=deployed,
                 drift=drift,
                 held=str(row["verdict"]).startswith("hold"),
+                # The deployed interval's variance by part (pacc_cross; NaN for other estimators).
+                **{f"variance_{p}": row.get(f"variance_{p}", np.nan) for p in PARTS},
                 flags=row["flags"] if isinstance(row["flags"], str) else "",
             )
         )
@@ -172,6 +174,15 @@ def figure(lots: pd.DataFrame, curve: pd.DataFrame, path: Path) -> None:
     right.set(xlabel="nominal coverage", ylabel="observed coverage", title="Intervals")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def variance_shares(deployed: pd.DataFrame) -> pd.Series | None:
+    """Mean over lots of each part's share of the deployed interval's variance (lot, reference, donors)."""
+    columns = [f"variance_{p}" for p in PARTS]
+    if not set(columns) <= set(deployed) or deployed[columns].isna().all().all():
+        return None
+    values = deployed[columns].astype(float)
+    return values.div(values.sum(axis=1), axis=0).mean().rename(lambda c: c.removeprefix("variance_"))
 
 
 def markdown(table: pd.DataFrame, holds: pd.DataFrame, deployed: list[str]) -> str:
@@ -277,6 +288,10 @@ def main() -> None:
         holds = hold_rates(part.drop_duplicates(["cohort", "lot"]))
         holds.to_csv(args.out / f"holds{suffix}.tsv", sep="\t", index=False)
         print(holds.to_string(index=False))
+        parts = variance_shares(part[part["deployed"] & (part["drift"] == "")])
+        if parts is not None:
+            print("share of the deployed interval's variance, mean over lots:", parts.round(3).to_dict())
+            parts.to_frame("mean_share").to_csv(args.out / f"variance{suffix}.tsv", sep="\t")
         (args.out / f"study{suffix}.md").write_text(markdown(table, holds, deployed))
         if args.publish and not suffix:
             publish(table, clean, args)
