@@ -18,6 +18,7 @@ from morphopotency.cnn.model import load_model
 from morphopotency.cnn.tensors import to_device
 from morphopotency.cnn.train import predict_proba
 from morphopotency.prevalence import choose_estimator
+from morphopotency.score.bundle import load
 from morphopotency.simulate.images import shape_class_ceiling
 from tests.conftest import REPO
 from tests.workflow_helpers import shipped_samples, snakemake, write_project
@@ -293,9 +294,13 @@ def test_new_donor_lots_are_scored_and_only_the_one_imaged_otherwise_flagged(dem
     lodo = pd.read_csv(root / "results/cnn/lodo/validation.tsv", sep="\t").set_index("estimator")
     estimators = ["cc", "pcc", "acc", "pacc", "em", "acc_donor", "pacc_donor"]
     assert list(lodo.index) == estimators and (lodo["donors"] == 5).all()
-    # auto applies its rule to this run's validation table (which estimator wins moves with training).
-    rule = choose_estimator("auto", lodo.reset_index(), max_bias)[0]
-    assert scores["estimator"].eq(rule).all()
+    # auto applies its rule: the bundle holds the LODO models, so the cross-fitted estimator (which
+    # estimator the validation table alone would pick moves with training).
+    bundle = load(root / "results/model")
+    assert list(bundle.lodo_models()) == ["S1", "S5", "S7", "S8", "S9"]
+    rule = choose_estimator("auto", lodo.reset_index(), max_bias, cross_fitted=True)[0]
+    assert rule == "pacc_cross" and scores["estimator"].eq(rule).all()
+    assert (scores[["variance_lot", "variance_reference", "variance_donors"]] > 0).all().all()
     shift = pd.read_csv(root / "results/cnn/lodo/donor_shift.tsv", sep="\t")
     assert list(shift["donor"]) == ["S1", "S5", "S7", "S8", "S9"]
     known = pd.read_csv(root / "results/score/validation.tsv", sep="\t").set_index("donor")
