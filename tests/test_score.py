@@ -247,7 +247,7 @@ def test_the_study_collects_every_estimator_and_the_deployed_verdict_from_a_mixe
 
     lots = collect(cnn_run, "tiny", n_boot=50)
     scores = pd.read_csv(cnn_run / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
-    assert list(lots["estimator"]) == list(METHODS) and set(lots["lot"]) == {"N1"}
+    assert list(lots["estimator"]) == [*METHODS, "pacc_cross"] and set(lots["lot"]) == {"N1"}
     deployed = lots[lots["deployed"]].iloc[0]
     assert deployed["estimator"] == scores.loc["N1", "estimator"]
     assert (

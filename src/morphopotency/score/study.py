@@ -35,7 +35,7 @@ def segmented_truth(
     background matches none and is left out: a lot's truth is what its segmented cells are."""
     classes = planted.set_index(["image", "cell_id"])["multipotent"].astype(bool)
     found = []
-    for image, part in cells.groupby("image", sort=True):
+    for image, part in cells.groupby("image", sort=True, observed=True):
         mask = masks[str(image)]
         rows = np.clip(np.rint(part["centroid_row"].to_numpy()).astype(int), 0, mask.shape[0] - 1)
         cols = np.clip(np.rint(part["centroid_col"].to_numpy()).astype(int), 0, mask.shape[1] - 1)
