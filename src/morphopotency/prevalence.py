@@ -329,11 +329,14 @@ class CrossFit:
             tuple(p["prob"].to_numpy(float) for p in parts),
         )
 
-    def rates(self) -> np.ndarray:
-        """(K, 2): each model's mean probability of its unseen donor's positives and negatives; NaN for a
-        class that donor lacks."""
+    def rates(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """(K, 2): each model's mean probability of its unseen donor's positives and negatives, of that
+        donor's cells as they are or (``rng``) resampled; NaN for a class the cells lack."""
         out = np.full((len(self.donors), 2), np.nan)
         for k, (labels, prob) in enumerate(zip(self.labels, self.prob)):
+            if rng is not None:
+                rows = rng.integers(0, len(labels), len(labels))
+                labels, prob = labels[rows], prob[rows]
             for j, cls in enumerate((1, 0)):
                 if (labels == cls).any():
                     out[k, j] = prob[labels == cls].mean()
@@ -366,24 +369,15 @@ class CrossFit:
             return np.empty(0)
         rng = np.random.default_rng(seed)
         n, k = lot_prob.shape[0], len(self.donors)
+        fixed = self.rates()
         values = []
         for _ in range(n_boot):
             cells = rng.integers(0, n, n) if "lot" in parts else np.arange(n)
             models = rng.integers(0, k, k) if "donors" in parts else np.arange(k)
-            rates = self.rates() if "reference" not in parts else self._resampled_rates(rng)
+            rates = self.rates(rng) if "reference" in parts else fixed
             values.append(self._raw(rates, lot_prob[cells], models))
         values = np.asarray(values, float)
         return values[np.isfinite(values)]
-
-    def _resampled_rates(self, rng: np.random.Generator) -> np.ndarray:
-        out = np.full((len(self.donors), 2), np.nan)
-        for k, (labels, prob) in enumerate(zip(self.labels, self.prob)):
-            rows = rng.integers(0, len(labels), len(labels))
-            for j, cls in enumerate((1, 0)):
-                chosen = labels[rows] == cls
-                if chosen.any():
-                    out[k, j] = prob[rows][chosen].mean()
-        return out
 
     def interval(self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
         low, high = percentile_interval(self.bootstrap(lot_prob, n_boot, seed), level)
