@@ -246,8 +246,9 @@ def load(folder: str | Path, versions: Mapping[str, str] | None = None) -> Bundl
 
 
 def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, str]:
-    """(estimator, why) of a scoring run (``settings``: the config's ``score`` section): the config's, or
-    by the bundle's leave-one-donor-out validation."""
+    """(estimator, why) of a scoring run (``settings``: the config's ``score`` section): the config's; with
+    auto, pacc_cross where the bundle holds the LODO models and their predictions, else by its
+    leave-one-donor-out validation."""
     return choose_estimator(
         settings["estimator"],
         bundle.optional_table("metrics/lodo_validation.tsv"),
