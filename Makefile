@@ -1,6 +1,6 @@
 # morphopotency: the two commands the README gives.
 #   make demo   set up .venv (once) and run the workflow on the embedded demo cohort
-#   make test   set up .venv (once), install Chromium for the report's browser test (once), check style
+#   make test   set up .venv (once), install Chromium and poppler for the report tests (once), check style
 #               (ruff, snakefmt), run the tests
 # Both reuse .venv while pyproject.toml and constraints.txt are unchanged.
 
@@ -25,11 +25,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
 
-# Debian's chromium + chromium-driver, for the test that opens donor_report.html in a headless browser.
+# Debian's chromium + chromium-driver, for the tests that open the reports in a headless browser and print
+# the QC report's PDF, and poppler-utils (pdftotext, pdfinfo) for the test that reads that PDF.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v pdftotext >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver poppler-utils; }
 
 # Style first (seconds), then the tests. ruff: lint and format of the Python code; snakefmt: the Snakemake files.
 test: setup browser

@@ -197,6 +197,30 @@ def test_score_report_opens_offline_in_a_browser(scored, tmp_path):
     assert [u for u in result["requests"] if u != result["url"] and not u.startswith("data:")] == []
 
 
+def test_the_run_writes_a_qc_record_a_person_can_read_and_file(scored, tmp_path):
+    """As a QC scientist sees it: every lot's verdict in the first 1,280 x 800 viewport, no table wider
+    than its container, and the run's PDF naming the bundle and each lot's verdict on page one."""
+    import subprocess
+
+    from morphopotency.report.readable import verdict_word
+    from tests.browser import inspect_layout
+
+    _, root, bundle, _ = scored
+    scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t", dtype={"donor": str})
+    layout = inspect_layout(root / "results/report/score_report.html", tmp_path / "viewport.png")
+    assert [(lot["name"], lot["verdict"]) for lot in layout["lots"]] == list(
+        zip(scores["donor"], scores["verdict"].map(verdict_word))
+    )
+    assert all(lot["bottom"] <= 800 for lot in layout["lots"]), layout["lots"]
+    assert layout["overflowing"] == [] and layout["opened"] == [] and not layout["scrollsSideways"]
+    pdf = root / "results/report/score_report.pdf"
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", pdf, "-"], capture_output=True, text=True)
+    flat = re.sub(r"\s+", "", first.stdout)
+    assert load(bundle).digest() in flat, first.stdout
+    for name, word in zip(scores["donor"], scores["verdict"].map(verdict_word)):
+        assert name in first.stdout and word in first.stdout, (name, word)
+
+
 def test_a_mixed_run_scores_its_new_donor_with_its_own_bundle_never_training_on_it(cnn_run):
     """The tiny run's sheet marks N1 as a donor to score: imaged without SSEA3 (and out of focus), its
     cells segmented like the others', kept out of training, shape-mode fitting and the error rates, and

@@ -28,6 +28,7 @@ from morphopotency.config import (
 )
 from morphopotency.prevalence import CROSS_FITTED, SHIFTED
 from morphopotency.report import registry
+from morphopotency.report.pdf import SCORE_PDF, pdf_planned
 from morphopotency.samples import images_by_donor, read_sample_sheet
 
 ImageSpec = str | dict[str, str]
@@ -76,6 +77,7 @@ class Plan:
     flags: frozenset[str]
     targets: tuple[str, ...]
     sections: tuple[dict, ...]
+    notes: tuple[str, ...] = ()  # what the run leaves out and why (printed when the workflow is parsed)
 
     def image_files(self, donor: str, image: str) -> list[str]:
         spec = self.images[donor][image]
@@ -379,6 +381,7 @@ class ScoringBranch(Branch):
     reference: tuple[str, ...] = ()
     to_score: tuple[str, ...] = ()
     bundle: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def plan_rnaseq(config: dict[str, Any], samples: pd.DataFrame) -> RnaseqBranch:
@@ -519,9 +522,11 @@ def plan_scoring(
     images: Mapping[str, Any],
     flags: frozenset[str],
     scoring: bool,
+    browser: str | None = None,
 ) -> ScoringBranch:
     """Which imaged donors train (reference) and which are only scored: every one of a scoring run with
-    score.bundle, else those of sample-sheet role ``score``, scored by the bundle this run trains."""
+    score.bundle, else those of sample-sheet role ``score``, scored by the bundle this run trains; the QC
+    report's PDF where score.pdf asks for it and ``browser`` (a Chromium found on PATH) can print it."""
     roles = samples.loc[samples["images"] != ""].set_index("donor")["role"]
     to_score = sorted(images) if scoring else sorted(d for d in images if roles.get(d) == "score")
     reference = [d for d in sorted(images) if d not in to_score]
@@ -548,7 +553,11 @@ def plan_scoring(
     else:
         return ScoringBranch(reference=tuple(reference))
     targets = ("results/score/donor_scores.tsv", "results/report/score_report.html")
-    return ScoringBranch(frozenset({"score"}), targets, tuple(reference), tuple(to_score), bundle)
+    pdf, note = pdf_planned(config["score"]["pdf"], browser)
+    if pdf:
+        targets += (SCORE_PDF,)
+    notes = (note,) if note else ()
+    return ScoringBranch(frozenset({"score"}), targets, tuple(reference), tuple(to_score), bundle, notes)
 
 
 def plan_report(config: Mapping[str, Any]) -> Branch:
@@ -591,13 +600,15 @@ def build(
     schemas: str | Path | None = None,
     samples: pd.DataFrame | None = None,
     cache_dir: str | Path | None = None,
+    browser: str | None = None,
 ) -> Plan:
     """The plan for ``config`` (as loaded from YAML; not modified): each branch planned on its own
     (RNA-seq, imaging, the CNN by its data source, scoring, report, demo), then joined.
 
     ``basedir`` is the workflow's folder, where shipped resources and the schemas live; ``samples`` a sheet
     already read (else ``config['samples']``); ``cache_dir`` keeps the backbone names timm accepted (see
-    cnn.backbones). Raises ConfigError naming the key, file or line at fault."""
+    cnn.backbones); ``browser``: the Chromium that prints the QC report's PDF (report.pdf.find_browser),
+    None where there is none. Raises ConfigError naming the key, file or line at fault."""
     schemas = Path(schemas) if schemas else Path(basedir) / "workflow" / "schemas"
     schema = load_schema(schemas / "config.schema.yaml")
     config = copy.deepcopy(dict(config))
@@ -621,7 +632,7 @@ def build(
         # Scoring reads only the shape channel (DAPI when present seeds the segmentation); SSEA3 is not
         # needed, and no shape modes are fitted: the bundle's are assigned (CNN and report are off).
         flags = flags - {"label", "simulation"}
-    score = plan_scoring(config, samples, imaging.images, flags, scoring)
+    score = plan_scoring(config, samples, imaging.images, flags, scoring, browser)
     report = plan_report(config)
     demo = plan_demo(config, imaging, rnaseq)
     flags = flags | score.flags | report.flags
@@ -675,4 +686,5 @@ def build(
         flags=frozenset(flags),
         targets=tuple(targets),
         sections=tuple(registry.sections(frozenset(flags), values)),
+        notes=score.notes,
     )

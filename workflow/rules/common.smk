@@ -3,6 +3,7 @@
 # functions the rules call; the rules find the morphopotency library as an installed package.
 
 import os
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -10,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from morphopotency.config import ConfigError
 from morphopotency.jobs import by_attempt, segmentation_mem_mb
 from morphopotency.plan import build
+from morphopotency.report.pdf import find_browser
 from morphopotency.report.registry import report_args
 from morphopotency.report.study import study_files
 from morphopotency.score.bundle import folder_of as bundle_folder
@@ -19,9 +21,11 @@ from morphopotency.score.bundle import folder_of as bundle_folder
 WORKFLOW_DIR = str(Path(str(workflow.current_basedir)).parents[1])
 
 try:
-    PLAN = build(config, WORKFLOW_DIR, cache_dir=".snakemake/morphopotency")
+    PLAN = build(config, WORKFLOW_DIR, cache_dir=".snakemake/morphopotency", browser=find_browser())
 except ConfigError as error:
     raise WorkflowError(str(error)) from None  # a plain message, not a Python traceback
+for note in PLAN.notes:
+    print(f"morphopotency: {note}", file=sys.stderr)
 
 # Where per-rule conda envs install the library from (envs/*.post-deploy.sh); read only when an env is made.
 if (Path(WORKFLOW_DIR) / "pyproject.toml").is_file():

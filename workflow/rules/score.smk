@@ -90,3 +90,20 @@ if "score" in PLAN.flags:
             score=C["score"],
         script:
             "../scripts/score_report.py"
+
+    # The record a lab files: the same page printed by headless Chromium (planned only where one is found,
+    # or required by score.pdf: true).
+    rule score_report_pdf:
+        input:
+            html="results/report/score_report.html",
+        output:
+            pdf="results/report/score_report.pdf",
+        log:
+            "results/logs/score/report_pdf.log",
+        conda:
+            "../../envs/report.yaml"
+        resources:
+            mem_mb=by_attempt(2000),
+            runtime=by_attempt(10),
+        script:
+            "../scripts/score_report_pdf.py"

@@ -13,6 +13,7 @@ import yaml
 
 from morphopotency.report.choices import reproducibility
 from morphopotency.report.html import Section, figure, paragraph, render_caption, render_report, table
+from morphopotency.report.readable import donor_columns, donor_table, full_table
 
 
 def _caption(spec: Mapping[str, Any], config: Mapping[str, Any], root: Path) -> str:
@@ -29,9 +30,15 @@ def content_sections(
         section = Section(id=spec["id"], title=spec["title"])
         for item in spec["tables"]:
             frame = pd.read_csv(item["path"], sep="\t")
-            section.tables.append(
-                table(frame, item["path"], _caption(item, config, root), item.get("rows", 25))
-            )
+            entry = table(frame, item["path"], _caption(item, config, root), item.get("rows", 25))
+            if Path(item["path"]).name == "donor_summary.tsv":  # read first: short, the rest collapsed
+                entry["html"] = donor_table(frame) + full_table(
+                    frame,
+                    item["path"],
+                    donor_columns(frame),
+                    f"Full table: every measure of the {len(frame)} donors, with a glossary",
+                )
+            section.tables.append(entry)
         for item in spec["figures"]:
             section.figures.append(figure(item["path"], _caption(item, config, root)))
         sections.append(section)

@@ -79,7 +79,9 @@ def paragraph(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-def render_report(title: str, subtitle: str, sections: list[Section]) -> str:
+def render_report(title: str, subtitle: str, sections: list[Section], record: str = "") -> str:
+    """The page; ``record``: one line under the title naming what the page was made from (a filed copy
+    must say which bundle, settings and date its verdicts came from)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=False,
@@ -87,7 +89,10 @@ def render_report(title: str, subtitle: str, sections: list[Section]) -> str:
         keep_trailing_newline=True,
     )
     page = env.get_template("donor_report.html.j2").render(
-        title=html.escape(title), subtitle=html.escape(subtitle), sections=sections
+        title=html.escape(title),
+        subtitle=html.escape(subtitle),
+        sections=sections,
+        record=html.escape(record),
     )
     external = re.findall(r"""(?:src|href)\s*=\s*["'](?!data:|#)([^"']+)""", page)
     if external:  # the file must open anywhere: nothing may point outside it

@@ -9,7 +9,9 @@ from typing import Any
 import pandas as pd
 
 from morphopotency.prevalence import CROSS_FITTED, SHIFTED
-from morphopotency.report.html import Section, figure, paragraph, render_report, table
+from morphopotency.provenance import config_hash
+from morphopotency.report.html import Section, embed_png, paragraph, render_report, table
+from morphopotency.report.readable import SCORE_COLUMNS, full_table, lot_table
 from morphopotency.report.study import study_sentence, study_table
 from morphopotency.score.bundle import Bundle, bundle_estimator
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
@@ -108,34 +110,42 @@ def score_report(
     precision: pd.DataFrame | None = None,
     study: tuple[pd.DataFrame, dict] | None = None,
 ) -> str:
-    verdicts = "".join(
-        f"<li><b>{html.escape(r.donor)}</b>: {html.escape(r.verdict)}"
-        + (f" <i>Flags: {html.escape(r.flags)}.</i>" if isinstance(r.flags, str) and r.flags else "")
-        + "</li>"
-        for r in scores.itertuples()
-    )
     lodo = bundle.optional_table("metrics/lodo_validation.tsv")
     method, why = bundle_estimator(bundle, settings)
+    accept = float(settings["accept_at_least"])
+    lead = (
+        '<div class="lead"><div class="leadtable">'
+        + lot_table(scores, accept)
+        + paragraph(
+            f"Accept: the whole 95 % interval at or above {accept:g}; reject: wholly below; inconclusive: "
+            "it spans the threshold (image more cells); hold: a quality or drift check failed, so the "
+            "interval cannot be trusted whatever it says. The bar: the interval (purple), the estimate "
+            "(dot), the threshold (red line)."
+        )
+        + '</div><figure class="leadfigure">'
+        + f'<img src="{embed_png(figure_path)}" alt="{html.escape(figure_path)}">'
+        + "<figcaption>"
+        + paragraph(
+            "Scored lots (purple, hollow when flagged) beside the reference donors' SSEA3-positive fractions."
+        )
+        + "</figcaption></figure></div>"
+    )
     summary = Section(
         id="verdicts",
         title="Verdicts",
-        text=f"<ul>{verdicts}</ul>"
+        text=lead
         + paragraph(
             _cross_fitted_text(method, why, settings)
             if method == CROSS_FITTED
             else _single_model_text(method, why, settings)
+        )
+        + full_table(
+            scores,
+            "results/score/donor_scores.tsv",
+            SCORE_COLUMNS,
+            f"Full table: every measure of the {len(scores)} lots, with a glossary",
         ),
     )
-    summary.figures.append(
-        figure(
-            figure_path,
-            paragraph(
-                "Scored donors (purple, hollow when flagged) beside the reference donors' SSEA3-positive "
-                "fractions."
-            ),
-        )
-    )
-    summary.tables.append(table(scores, "results/score/donor_scores.tsv", max_rows=200))
     if study is None:
         summary.text += paragraph(
             "How accurate a score is: no replicated study is published with this workflow "
@@ -212,7 +222,7 @@ def score_report(
     )
     return render_report(
         "morphopotency QC report",
-        f"{len(scores)} donors scored with a trained model, "
+        f"{len(scores)} lots scored with a trained model, "
         "from cell shape alone (after Kim et al., Sci. Rep. 2023).",
         [
             summary,
@@ -221,4 +231,6 @@ def score_report(
             shapes,
             provenance,
         ],
+        record=f"Generated {generated}; bundle {bundle.folder.name} SHA-256 {bundle.digest()} (of its "
+        f"MANIFEST.sha256); scoring settings SHA-256 {config_hash(settings)} (the config's score section).",
     )

@@ -163,6 +163,10 @@ class Bundle:
     def path(self, name: str) -> Path:
         return self.folder / name
 
+    def digest(self) -> str:
+        """SHA-256 of the bundle's manifest: one number naming every file of it (a QC record cites it)."""
+        return sha256(self.folder / MANIFEST)
+
     def table(self, name: str) -> pd.DataFrame:
         return pd.read_csv(self.folder / name, sep="\t", dtype={"donor": str, "image": str})
 

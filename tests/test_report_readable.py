@@ -1,0 +1,241 @@
+"""The QC report as a person reads and files it: the lot table (verdict by word and colour, the interval as
+a bar against the threshold), the full table collapsed with human names and a glossary, the page at
+1,280 x 800 and its PDF. Rendered from fixed tables and a bundle made here: no training, seconds."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from morphopotency.config import ConfigError, load_schema, with_defaults
+from morphopotency.report.pdf import BROWSERS, find_browser, pdf_planned, print_pdf
+from morphopotency.report.readable import (
+    SCORE_COLUMNS,
+    full_table,
+    glossary,
+    interval_bar,
+    lot_table,
+    readable,
+    tsv_link,
+    verdict_word,
+)
+from morphopotency.report.score import score_report
+from morphopotency.score.bundle import export, load, preprocessing_settings
+from morphopotency.score.donors import verdict
+from tests.conftest import REPO
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+def config_defaults() -> dict:
+    return with_defaults(yaml.safe_load((REPO / "config/config.yaml").read_text()), load_schema(SCHEMA))
+
+
+def scores_of(lots: int) -> pd.DataFrame:
+    """``lots`` lots, every verdict among them, with every column donor_scores writes."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(lots):
+        value = (i + 0.5) / lots
+        low, high = max(value - 0.08, 0), min(value + 0.08, 1)
+        flags = ["images out of focus (edge sharpness 0.41 x the reference's)"] if i % 5 == 3 else []
+        rows.append(
+            {
+                "donor": f"LOT-2026-{i + 1:03d}",
+                "cells": 380 + i,
+                "cc_fraction": value,
+                "estimator": "pacc",
+                "fraction": value,
+                "ci_low": low,
+                "ci_high": high,
+                "cells_for_pm005": 1200 + i,
+                **{f"variance_{p}": rng.uniform(0, 0.002) for p in ("lot", "reference", "donors")},
+                "ssea3_fraction": np.nan,
+                "shape_drift": 0.01,
+                "shape_drift_p": 0.4,
+                "shape_drift_at": value,
+                "embedding_drift": 0.02,
+                "embedding_drift_p": 0.3,
+                "embedding_drift_at": value,
+                "focus_ratio": 0.41 if flags else 1.0,
+                "saturated_max": 0.0,
+                "pixel_size_ratio": 1.0,
+                "imaged_pixel_size_ratio": 1.0,
+                "border_share": 0.1,
+                "tiny_share": 0.0,
+                "merged_share": 0.01,
+                "flags": "; ".join(flags),
+                "verdict": verdict(low, high, 0.5, flags),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture()
+def report_page(tmp_path):
+    """A QC report of 12 lots from a bundle exported here (weights are bytes: nothing is scored)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = config_defaults()
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"\x00weights" * 100)
+    meta = {"spec": {"backbone": "resnet18", "image_size": 48}, "threshold": 0.5}
+    export(
+        tmp_path / "bundle",
+        {"cnn/model.safetensors": weights},
+        preprocessing_settings(config, meta, reference_pixel_um=0.8),
+        {"reference/cells.tsv": pd.DataFrame({"donor": ["S1"], "prob": [0.2]})},
+        {"config_sha256": "abc", "commit": "deadbeef"},
+    )
+    bundle = load(tmp_path / "bundle")
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(tmp_path / "scores.png", dpi=80)
+    scores = scores_of(12)
+    settings = config["score"] | {"estimator": "pacc"}
+    modes = pd.DataFrame({"donor": scores["donor"], "mode_0": 0.5, "mode_1": 0.5})
+    page = tmp_path / "score_report.html"
+    page.write_text(score_report(scores, modes, str(tmp_path / "scores.png"), bundle, settings, "2026-12-03"))
+    return page, scores, bundle, settings
+
+
+def test_verdict_words_and_the_interval_bar_by_hand():
+    assert verdict_word(verdict(0.6, 0.8, 0.5)) == "accept"
+    assert verdict_word(verdict(0.1, 0.3, 0.5)) == "reject"
+    assert verdict_word(verdict(0.4, 0.6, 0.5)) == "inconclusive"
+    assert verdict_word(verdict(0.6, 0.8, 0.5, ["blurred"])) == "hold"
+    assert verdict_word(verdict(np.nan, np.nan, 0.5)) == "no estimate"
+    assert verdict_word("something else") == "no estimate"
+    bar = interval_bar(0.25, 0.75, 0.5, 0.5, width=104)  # x = 2 + v * 100
+    assert '<rect x="27.0" y="3" width="50.0"' in bar and '<circle cx="52.0"' in bar
+    assert 'x1="52.0" x2="52.0"' in bar
+    empty = interval_bar(np.nan, np.nan, np.nan, 0.5)
+    assert "<circle" not in empty and 'aria-label="no estimate, threshold 0.5"' in empty
+
+
+def test_lot_table_has_one_row_per_lot_with_its_verdict_and_flags_in_words():
+    scores = scores_of(5)
+    page = lot_table(scores, 0.5)
+    rows = re.findall(r'<tr class="lot v-([a-z-]+)"><td class="name">([^<]+)</td>', page)
+    assert [name for _, name in rows] == list(scores["donor"])
+    assert [word for word, _ in rows] == [verdict_word(v) for v in scores["verdict"]]
+    assert "images out of focus" in page and page.count(">none</td>") == 4
+    assert '0.70 <span class="ci">(0.62–0.78)</span>' in page  # lot 4: 0.7 +/- 0.08
+
+
+def test_full_table_names_every_column_and_links_the_tsv():
+    scores = scores_of(3).assign(new_measure=1.0)
+    names = readable(scores, SCORE_COLUMNS).columns
+    assert "Multipotent fraction" in names and "new_measure" in names and "fraction" not in names
+    listed = glossary(scores, SCORE_COLUMNS)
+    assert listed.count("<dt>") == len(scores.columns)
+    assert "no description" in listed  # a column the report does not know says so
+    link = tsv_link(scores, "results/score/donor_scores.tsv")
+    data = re.search(r'href="data:text/tab-separated-values;base64,([^"]+)"', link).group(1)
+    assert base64.b64decode(data).decode() == scores.to_csv(sep="\t", index=False)
+    full = full_table(scores_of(11), "x.tsv", SCORE_COLUMNS, "all", per_block=8)
+    assert full.count('<table class="measures">') == 2 and full.startswith('<details class="full">')
+
+
+def test_the_pdf_is_planned_where_chromium_is_and_required_only_when_asked():
+    assert pdf_planned("auto", "/usr/bin/chromium") == (True, None)
+    planned, note = pdf_planned("auto", None)
+    assert not planned and "apt-get install chromium" in note
+    assert pdf_planned(False, "/usr/bin/chromium") == (False, None)
+    with pytest.raises(ConfigError, match="score.pdf is true"):
+        pdf_planned(True, None)
+
+
+def test_the_plan_targets_the_pdf_only_with_a_browser():
+    from morphopotency.plan import build
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())  # the demo scores N1-N3
+    with_pdf = build(config, REPO, browser="/usr/bin/chromium")
+    without = build(config, REPO, browser=None)
+    off = build(config | {"score": {"pdf": False}}, REPO, browser="/usr/bin/chromium")
+    assert "results/report/score_report.pdf" not in off.targets and not off.notes
+    assert "results/report/score_report.pdf" in with_pdf.targets and not with_pdf.notes
+    assert "results/report/score_report.pdf" not in without.targets
+    assert len(without.notes) == 1 and "HTML only" in without.notes[0]
+
+
+needs_browser = pytest.mark.skipif(
+    find_browser() is None or shutil.which("chromedriver") is None or shutil.which("pdftotext") is None,
+    reason=f"needs Chromium ({', '.join(BROWSERS)}), chromedriver and pdftotext: `make test` installs them",
+)
+
+
+@needs_browser
+def test_every_lots_verdict_is_in_the_first_viewport_and_no_table_overflows(report_page, tmp_path):
+    from tests.browser import inspect_layout
+
+    page, scores, _, _ = report_page
+    layout = inspect_layout(page, tmp_path / "first_viewport.png")
+    assert (layout["width"], layout["height"]) == (1280, 800)
+    assert [lot["name"] for lot in layout["lots"]] == list(scores["donor"])
+    assert [lot["verdict"] for lot in layout["lots"]] == [verdict_word(v) for v in scores["verdict"]]
+    assert all(0 <= lot["top"] and lot["bottom"] <= 800 for lot in layout["lots"]), layout["lots"]
+    assert layout["overflowing"] == [] and layout["opened"] == []
+    assert not layout["scrollsSideways"]
+    assert (tmp_path / "first_viewport.png").stat().st_size > 10_000
+
+
+@needs_browser
+def test_the_pdf_record_names_bundle_settings_date_and_every_verdict(report_page, tmp_path):
+    from morphopotency.provenance import config_hash
+
+    page, scores, bundle, settings = report_page
+    pdf = tmp_path / "score_report.pdf"
+    print_pdf(page, pdf)
+    pages = int(
+        re.search(
+            r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", pdf], capture_output=True, text=True).stdout
+        ).group(1)
+    )
+    sections = len(re.findall(r"<section ", page.read_text()))
+    assert pages >= sections  # a page break before each section
+    first = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-layout", pdf, "-"], capture_output=True, text=True
+    ).stdout
+    flat = re.sub(r"\s+", "", first)  # long hashes wrap across lines
+    assert bundle.digest() in flat and config_hash(settings) in flat and "2026-12-03" in first
+    for name, word in zip(scores["donor"], scores["verdict"].map(verdict_word)):
+        assert re.search(rf"{name}\s.*\b{word}\b", first), (name, word, first)
+
+
+def test_the_donor_table_reads_first_and_every_summary_column_has_a_name():
+    from morphopotency.report.donor_table import Unavailable, donor_summary
+    from morphopotency.report.readable import donor_columns, donor_table
+
+    index = pd.Index(["S1", "S5"], name="donor")
+    summary = donor_summary(
+        [
+            pd.Series([0.6, 0.3], index=index, name="ssea3_positive_fraction"),
+            pd.DataFrame(
+                {
+                    "cnn_multipotent_fraction": [0.55, 0.35],
+                    "cnn_ci_low": [0.5, 0.3],
+                    "cnn_ci_high": [0.6, 0.4],
+                },
+                index=index,
+            ),
+            Unavailable("pc1_score", "no RNA-seq in this run"),
+        ]
+    )
+    page = donor_table(summary)
+    assert re.findall(r'<td class="name">(\w+)</td>', page) == ["S1", "S5"]
+    assert '0.55 <span class="ci">(0.50–0.60)</span>' in page and "<line" not in page  # no threshold
+    columns = donor_columns(summary)
+    assert set(summary.columns) <= set(columns), set(summary.columns) - set(columns)
+    assert columns["rank_ssea3_positive_fraction"][0] == "rank: SSEA3-positive (share)"
+    assert columns["pc1_score_note"][0] == "Transcriptome PC1: why empty"
