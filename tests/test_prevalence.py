@@ -228,11 +228,19 @@ def test_cross_fitted_pacc_by_hand():
     assert fit.rates() == pytest.approx(np.array([[0.7, 0.2], [0.9, 0.3]]))
     lot = np.array([[0.7, 0.9], [0.2, 0.5]])  # model A's mean 0.45 -> 0.5; model B's 0.7 -> 2/3
     assert fit.estimate(lot) == pytest.approx((0.5 + 2 / 3) / 2)
-    # Resampling only the donors draws model A's, model B's or their mean estimate.
+    # Resampling only the donors draws model A's, model B's or their mean estimate, each one's distance
+    # from the mean 7/12 scaled by sqrt(2 / 1), the small-sample correction for two donors.
     values = np.unique(np.round(fit.bootstrap(lot, 200, parts=("donors",)), 10))
-    assert values == pytest.approx(np.round([0.5, (0.5 + 2 / 3) / 2, 2 / 3], 10))
-    parts = fit.variance_parts(lot, 200)
-    assert set(parts) == {"lot", "reference", "donors"} and all(v > 0 for v in parts.values())
+    mean, step = 7 / 12, np.sqrt(2) / 12
+    assert values == pytest.approx(np.round([mean - step, mean, mean + step], 10))
+    # The interval resamples the lot and the donors; the donors' own cells only split the donors' part.
+    both = fit.bootstrap(lot, 300, seed=4)
+    assert both == pytest.approx(fit.bootstrap(lot, 300, seed=4, parts=("lot", "donors")))
+    parts = fit.variance_parts(lot, 300, seed=4)
+    between = np.var(fit.bootstrap(lot, 300, seed=6, parts=("donors",)))
+    assert set(parts) == {"lot", "reference", "donors"} and parts["lot"] > 0
+    assert parts["reference"] + parts["donors"] == pytest.approx(between)
+    assert 0 <= parts["reference"] <= between
     with pytest.raises(ValueError, match="from each of the 2 leave-one-donor-out models \\(A, B\\)"):
         fit.estimate(lot[:, :1])
 

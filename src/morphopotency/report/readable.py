@@ -40,11 +40,12 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
     ),
     "variance_reference": (
         "Variance: reference cells",
-        "part from the reference donors' labelled cells (the error rates); more labelled cells narrow it",
+        "part of the spread between reference donors that their number of labelled cells explains; more "
+        "labelled cells per donor narrow it",
     ),
     "variance_donors": (
         "Variance: reference donors",
-        "part from the spread between reference donors; more reference donors narrow it",
+        "the rest of the spread between reference donors and their models; more reference donors narrow it",
     ),
     "ssea3_fraction": (
         "SSEA3-positive (share)",

@@ -59,13 +59,15 @@ def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any]) -> st
         "negative cells of the one reference donor it never trained on; the estimates are averaged. A new "
         "lot is a donor none of the models saw, so these rates describe the very models that score it on "
         f"an unseen donor. 95 % intervals over {settings['bootstrap']} bootstrap resamples of the lot's "
-        "cells, of each reference donor's cells and of the reference donors themselves (percentiles of the "
-        "unclipped estimates, then clipped to 0-1). variance_lot, variance_reference and variance_donors "
-        "split the interval's variance (results/score/precision.tsv): more cells per lot narrow only the "
-        "first, more labelled reference cells the second, more reference donors the third. A donor is "
+        "cells and of the reference donors with their models (their spread scaled by sqrt(K / (K - 1)) "
+        "for K donors; percentiles of the unclipped estimates, then clipped to 0-1); each donor's own "
+        "cells are not resampled again, their noise being part of the spread between donors. "
+        "variance_lot, variance_reference and variance_donors split the interval's variance "
+        "(results/score/precision.tsv): more cells per lot narrow only the first, more labelled cells per "
+        "reference donor the second, more reference donors the second and the third. A donor is "
         f"accepted when its whole interval reaches {settings['accept_at_least']:g}, rejected when it lies "
         "wholly below, else inconclusive; a flagged donor is scored all the same but held. How accurate "
-        "this is, measured over independent simulated cohorts: README, 'How accurate is a score'."
+        "this is, measured over independent simulated cohorts: docs/METHODS.md, 'How accurate is a score'."
     )
 
 
@@ -179,11 +181,12 @@ def score_report(
     )
     if precision is not None and len(precision):
         checks.text += paragraph(
-            "Precision: each donor's interval variance split into the lot's cells (variance_lot, which "
-            "more cells per lot narrow), the reference cells' rates (variance_reference: more labelled "
-            "cells per reference donor) and the spread between reference donors (variance_donors: more "
-            "reference donors), with the cells the lot would need for +/-0.05 or +/-0.10 (-1: the "
-            "reference and donor parts alone are wider, so no number of cells gets there)."
+            "Precision: each lot's interval variance split into the lot's cells (variance_lot, which "
+            "more cells per lot narrow) and the spread between reference donors, itself split into what "
+            "their number of labelled cells explains (variance_reference: more labelled cells per "
+            "reference donor) and the rest (variance_donors: more reference donors), with the cells the "
+            "lot would need for +/-0.05 or +/-0.10 (-1: the reference and donor parts alone are wider, so "
+            "no number of cells gets there)."
             if method == CROSS_FITTED
             else "Precision guidance: the cells a new donor needs for a 95 % interval of +/-0.05 or "
             "+/-0.10 at several true fractions, from the final model's error rates on the reference cells "

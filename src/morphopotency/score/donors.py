@@ -194,9 +194,10 @@ def precision_guide(
 
 def precision_parts(scores: pd.DataFrame, half_widths: tuple[float, ...] = (0.05, 0.1)) -> pd.DataFrame:
     """Per scored donor (pacc_cross): its interval's variance split into lot sampling (more cells per lot
-    narrow it), the reference cells' rates (more labelled cells per reference donor) and the spread
-    between reference donors (more donors), each part's share, and the cells the lot would need for each
-    half-width (-1: the reference and donor parts alone are wider, so more cells cannot get there)."""
+    narrow it) and the spread between reference donors: what their labelled cells' number explains (more
+    labelled cells per donor) and the rest (more donors), each part's share, and the cells the lot would
+    need for each half-width (-1: the reference and donor parts alone are wider, so more cells cannot get
+    there)."""
     rows = []
     for r in scores.itertuples():
         parts = {p: float(getattr(r, f"variance_{p}")) for p in PARTS}

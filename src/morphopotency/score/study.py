@@ -1,6 +1,7 @@
 """The replicated validation study's arithmetic (bench/score_study.py runs the cohorts): how accurate a
 lot's score is, and how often its interval covers, over many unseen lots of several independent
-training cohorts. One demo's three lots cannot tell estimators apart; this is what the README quotes.
+training cohorts. One demo's three lots cannot tell estimators apart; this is what the README and the
+methods (docs/METHODS.md) quote.
 
 Lots of one cohort share its model and reference, so their errors are not independent: every
 uncertainty here resamples cohorts, then lots within them (a two-stage cluster bootstrap).
