@@ -2,7 +2,7 @@
 by stage, with the time to read the same images once (tifffile) as the baseline measured in the same run.
 
 Needs a finished training run for its bundle and images: ``make demo`` (results/model/, results/demo/).
-The scoring run happens in a temporary folder, as a lab would run it (README, "Scoring new donors").
+The scoring run happens in a temporary folder, as a lab would run it (README, "Scoring new lots").
 
 Run: .venv/bin/python bench/score_run.py [--bundle results/model] [--images results/demo/images]
 """

@@ -36,11 +36,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from score_run import stage_seconds  # noqa: E402  (the bench folder is no package)
 
 from morphopotency.prevalence import METHODS, PARTS  # noqa: E402
+from morphopotency.report.study import study_quote  # noqa: E402
 from morphopotency.score.bundle import load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
-    BANDS,
     coverage_curve,
     cross_estimates,
     error_table,
@@ -185,42 +185,41 @@ def variance_shares(deployed: pd.DataFrame) -> pd.Series | None:
     return values.div(values.sum(axis=1), axis=0).mean().rename(lambda c: c.removeprefix("variance_"))
 
 
-def markdown(table: pd.DataFrame, holds: pd.DataFrame, deployed: list[str]) -> str:
-    """The study's table as the README and the reports quote it."""
-    lines = [
-        "| estimator | lots | mean signed error (95 % CI) | MAE | max | slope (95 % CI) | coverage | "
-        "coverage 0-0.2 / 0.2-0.8 / 0.8-1 | mean half-width |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.to_dict("records"):
-        name = f"**{r['estimator']}** (deployed)" if r["estimator"] in deployed else r["estimator"]
-        bands = " / ".join(f"{r[f'coverage_{band}']:.0%}" for _, _, band in BANDS)
-        lines.append(
-            f"| {name} | {r['lots']} | {r['mean_signed_error']:+.3f} ({r['mse_ci_low']:+.3f} to "
-            f"{r['mse_ci_high']:+.3f}) | {r['mean_abs_error']:.3f} | {r['max_abs_error']:.3f} | "
-            f"{r['slope']:+.3f} ({r['slope_ci_low']:+.3f} to {r['slope_ci_high']:+.3f}) | "
-            f"{r['coverage_95']:.0%} | {bands} | {r['mean_half_width']:.3f} |"
-        )
-    lines += ["", "| lots | held | share held |", "|---|---|---|"]
-    lines += [f"| {r.drift} ({r.lots}) | {r.held} | {r.share_held:.0%} |" for r in holds.itertuples()]
-    return "\n".join(lines) + "\n"
-
-
-def publish(table: pd.DataFrame, clean: pd.DataFrame, args: argparse.Namespace) -> None:
-    """The table the reports quote (morphopotency.report.study), with what it was measured on."""
+def study_meta(
+    clean: pd.DataFrame,
+    holds: pd.DataFrame,
+    deployed: str,
+    shares: pd.Series | None,
+    args: argparse.Namespace,
+) -> dict:
+    """What the table was measured on, and the rest of what the documents quote (holds, variance parts)."""
     from morphopotency.provenance import git_commit
-    from morphopotency.report.study import STUDY, STUDY_META
 
-    (REPO / STUDY).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(REPO / STUDY, sep="\t", index=False, float_format="%.4g")
-    meta = {
+    return {
         "cohorts": int(clean["cohort"].nunique()),
         "lots": int(len(clean[["cohort", "lot"]].drop_duplicates())),
         "reference": "5 donors of about 110 labelled cells each (the demo's recipe)",
         "commit": git_commit(REPO),
-        "command": f"bench/score_study.py --cohorts {args.cohorts} --lots {args.lots} --seed {args.seed}",
+        "command": f"bench/score_study.py --cohorts {args.cohorts} --lots {args.lots} --seed {args.seed}"
+        + (" --large" if args.large else ""),
+        "deployed": deployed,
+        "holds": holds.to_dict("records"),
+        **({"variance": shares.round(4).to_dict()} if shares is not None else {}),
     }
+
+
+def publish(table: pd.DataFrame, meta: dict) -> None:
+    """The table the reports quote (morphopotency.report.study), and its quote in the README and the
+    methods, between their study markers."""
+    from morphopotency.report.study import STUDY, STUDY_META, quote_study, study_quote
+
+    (REPO / STUDY).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(REPO / STUDY, sep="\t", index=False, float_format="%.4g")
     (REPO / STUDY_META).write_text(json.dumps(meta, indent=1) + "\n")
+    published = pd.read_csv(REPO / STUDY, sep="\t")  # quote what the reports will read, rounding and all
+    for document in ("README.md", "docs/METHODS.md"):
+        path = REPO / document
+        path.write_text(quote_study(path.read_text(), study_quote(published, meta)))
 
 
 def main() -> None:
@@ -268,6 +267,7 @@ def main() -> None:
     pd.set_option("display.max_columns", 30)
     print("Wall time by stage (seconds; job time summed per rule):")
     print(pd.DataFrame(timing).round(1).fillna("").to_string())
+    summaries = {}
     for label, part in (
         ("demo-sized reference", every[~every["large"]]),
         ("larger reference", every[every["large"]]),
@@ -288,14 +288,26 @@ def main() -> None:
         holds = hold_rates(part.drop_duplicates(["cohort", "lot"]))
         holds.to_csv(args.out / f"holds{suffix}.tsv", sep="\t", index=False)
         print(holds.to_string(index=False))
-        parts = variance_shares(part[part["deployed"] & (part["drift"] == "")])
-        if parts is not None:
-            print("share of the deployed interval's variance, mean over lots:", parts.round(3).to_dict())
-            parts.to_frame("mean_share").to_csv(args.out / f"variance{suffix}.tsv", sep="\t")
-        (args.out / f"study{suffix}.md").write_text(markdown(table, holds, deployed))
-        if args.publish and not suffix:
-            publish(table, clean, args)
+        shares = variance_shares(part[part["deployed"] & (part["drift"] == "")])
+        if shares is not None:
+            print("share of the deployed interval's variance, mean over lots:", shares.round(3).to_dict())
+            shares.to_frame("mean_share").to_csv(args.out / f"variance{suffix}.tsv", sep="\t")
+        meta = study_meta(clean, holds, deployed[0] if deployed else "", shares, args)
+        summaries[suffix] = (table, meta, len(lots))
+        (args.out / f"study{suffix}.md").write_text(study_quote(table, meta))
         figure(part, curve, args.out / f"study{suffix}.png")
+    if args.publish and "" in summaries:
+        table, meta, _ = summaries[""]
+        if "_large" in summaries:
+            large, large_meta, n_lots = summaries["_large"]
+            row = large[large["estimator"] == meta["deployed"]]
+            meta["large"] = {
+                "reference": "10 donors of about 200 labelled cells each",
+                "lots": n_lots,
+                "row": row.iloc[0].to_dict() if len(row) else {},
+                "variance": large_meta.get("variance", {}),
+            }
+        publish(table, meta)
 
 
 if __name__ == "__main__":

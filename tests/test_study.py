@@ -113,3 +113,64 @@ def test_the_reports_quote_the_published_study_and_say_where_it_comes_from(tmp_p
     assert "not by this run" in sentence and "-0.004 off on average (95 % CI -0.020 to +0.011)" in sentence
     assert "covered 93% of lots, 0.090 wide" in sentence
     assert study_sentence(table, read_meta, "cc").endswith("the study did not measure cc.")
+
+
+def study_row(estimator: str, error: float) -> dict:
+    return {
+        "estimator": estimator,
+        "lots": 30,
+        "mean_signed_error": error,
+        "mse_ci_low": error - 0.01,
+        "mse_ci_high": error + 0.01,
+        "mean_abs_error": 0.04,
+        "max_abs_error": 0.1,
+        "slope": -0.02,
+        "slope_ci_low": -0.05,
+        "slope_ci_high": 0.01,
+        "coverage_95": 0.9333,
+        "coverage_0-0.2": 1.0,
+        "coverage_0.2-0.8": 0.9,
+        "coverage_0.8-1": 1.0,
+        "mean_half_width": 0.09,
+    }
+
+
+def test_the_documents_quote_the_study_between_their_markers():
+    from morphopotency.report.study import QUOTE_END, QUOTE_START, quote_study, quoted_study, study_quote
+
+    table = pd.DataFrame([study_row("cc", -0.06), study_row("pacc_cross", 0.004)])
+    meta = {
+        "cohorts": 3,
+        "lots": 30,
+        "reference": "5 donors",
+        "commit": "abc123",
+        "command": "bench/score_study.py --cohorts 3",
+        "deployed": "pacc_cross",
+        "variance": {"lot": 0.5, "reference": 0.3, "donors": 0.2},
+        "holds": [{"drift": "none (clean lot)", "lots": 30, "held": 1, "share_held": 1 / 30}],
+    }
+    quote = study_quote(table, meta)
+    assert (
+        "| cc | 30 | -0.060 (-0.070 to -0.050) | 0.040 | 0.100 | -0.020 (-0.050 to +0.010) | 93% |" in quote
+    )
+    assert "| **pacc_cross** (deployed) | 30 | +0.004 (-0.006 to +0.014)" in quote
+    assert "100% / 90% / 100% | 0.090 |" in quote and "lot cells 50%" in quote
+    assert "| none (clean lot) (30) | 1 | 3% |" in quote and "at commit abc123" in quote
+    document = f"# Guide\n\nbefore\n{QUOTE_START}\nold table\n{QUOTE_END}\nafter\n"
+    quoted = quote_study(document, quote)
+    assert quoted_study(quoted) == quote.strip() and quoted.endswith(f"{QUOTE_END}\nafter\n")
+    assert quoted.startswith("# Guide\n\nbefore\n") and "old table" not in quoted
+    with pytest.raises(ValueError, match="markers"):
+        quote_study("no markers here", quote)
+
+
+def test_readme_and_methods_quote_exactly_the_published_study():
+    """What the README and the methods show is the published table, not prose typed after a run; with
+    nothing published they show nothing (and the reports say so)."""
+    from morphopotency.report.study import quoted_study, read_study, study_files, study_quote
+    from tests.conftest import REPO
+
+    published = read_study(study_files(REPO))
+    for document in ("README.md", "docs/METHODS.md"):
+        quoted = quoted_study((REPO / document).read_text())
+        assert quoted == (study_quote(*published).strip() if published else ""), document

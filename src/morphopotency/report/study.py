@@ -58,3 +58,79 @@ def study_sentence(table: pd.DataFrame, meta: dict, estimator: str) -> str:
 
 def study_table(table: pd.DataFrame) -> pd.DataFrame:
     return table[[c for c in COLUMNS if c in table]].rename(columns=COLUMNS)
+
+
+BANDS = ("0-0.2", "0.2-0.8", "0.8-1")  # the study's bands of true fraction (score.study.BANDS)
+QUOTE_START, QUOTE_END = "<!-- study-table -->", "<!-- /study-table -->"
+
+
+def study_markdown(table: pd.DataFrame, deployed: str, meta: dict | None = None) -> str:
+    """The study's table as the README and the methods quote it, the deployed estimator in bold."""
+    lines = []
+    if meta:
+        lines += [
+            f"{meta['lots']} unseen lots of {meta['cohorts']} independent training cohorts "
+            f"({meta['reference']}); `{meta['command']}` at commit {meta['commit']}.",
+            "",
+        ]
+    lines += [
+        "| estimator | lots | mean signed error (95 % CI) | MAE | max | slope (95 % CI) | coverage | "
+        "coverage 0-0.2 / 0.2-0.8 / 0.8-1 | mean half-width |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table.to_dict("records"):
+        name = f"**{r['estimator']}** (deployed)" if r["estimator"] == deployed else r["estimator"]
+        bands = " / ".join(f"{r[f'coverage_{band}']:.0%}" for band in BANDS)
+        lines.append(
+            f"| {name} | {r['lots']} | {r['mean_signed_error']:+.3f} ({r['mse_ci_low']:+.3f} to "
+            f"{r['mse_ci_high']:+.3f}) | {r['mean_abs_error']:.3f} | {r['max_abs_error']:.3f} | "
+            f"{r['slope']:+.3f} ({r['slope_ci_low']:+.3f} to {r['slope_ci_high']:+.3f}) | "
+            f"{r['coverage_95']:.0%} | {bands} | {r['mean_half_width']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def study_quote(table: pd.DataFrame, meta: dict) -> str:
+    """Everything the README and the methods quote from a published study: the table, the variance of the
+    deployed interval by part, the larger reference's deployed row, and the drift and QC checks' holds."""
+    deployed = meta.get("deployed", "")
+    text = study_markdown(table, deployed, meta)
+    shares = meta.get("variance")
+    if shares:
+        text += (
+            f"\nThe deployed interval's variance, mean over lots: lot cells {shares['lot']:.0%}, reference "
+            f"donors' labelled cells {shares['reference']:.0%}, the rest of the spread between reference "
+            f"donors {shares['donors']:.0%}.\n"
+        )
+    large = meta.get("large")
+    if large:
+        row = pd.DataFrame([large["row"]])
+        text += (
+            f"\nWith a larger reference ({large['reference']}; {large['lots']} lots of one cohort):\n\n"
+            + study_markdown(row, deployed)
+            + f"\nIts interval's variance: lot cells {large['variance']['lot']:.0%}, reference donors' "
+            f"labelled cells {large['variance']['reference']:.0%}, "
+            f"the rest {large['variance']['donors']:.0%}.\n"
+        )
+    holds = meta.get("holds")
+    if holds:
+        text += "\n| lots | held by the drift and QC checks | share held |\n|---|---|---|\n"
+        text += "".join(
+            f"| {h['drift']} ({h['lots']}) | {h['held']} | {h['share_held']:.0%} |\n" for h in holds
+        )
+    return text
+
+
+def quoted_study(text: str) -> str:
+    """What a document quotes between its study markers (stripped); '' where it has none."""
+    if QUOTE_START not in text:
+        return ""
+    return text.split(QUOTE_START, 1)[1].split(QUOTE_END, 1)[0].strip()
+
+
+def quote_study(text: str, markdown: str) -> str:
+    """``text`` with ``markdown`` between its study markers (a document without them is refused)."""
+    if QUOTE_START not in text or QUOTE_END not in text:
+        raise ValueError(f"no {QUOTE_START} ... {QUOTE_END} markers to quote the study between")
+    head, rest = text.split(QUOTE_START, 1)
+    return f"{head}{QUOTE_START}\n{markdown.strip()}\n{QUOTE_END}{rest.split(QUOTE_END, 1)[1]}"

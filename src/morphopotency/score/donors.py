@@ -34,7 +34,7 @@ def bundle_reference(bundle: Bundle) -> Reference:
     """The final model's error rates, on the reference cells it did not train on (its validation and test
     cells), at its own cut-off, with the training run's donor shift where it measured one. Rates of the
     cross-validation models would not do: each model is calibrated its own way, and mixing them
-    mis-adjusted held-out donors on the demo (README)."""
+    mis-adjusted held-out donors on the demo (docs/METHODS.md)."""
     cells = bundle.table("reference/cells.tsv")
     held_out = cells[cells["final_role"].isin(["val", "test"])]
     labels = held_out["label"].to_numpy().astype(int)
