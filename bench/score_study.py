@@ -45,6 +45,7 @@ from morphopotency.score.study import (  # noqa: E402
     cross_estimates,
     error_table,
     hold_rates,
+    labelled_truth,
     lot_estimates,
     segmented_truth,
 )
@@ -93,6 +94,24 @@ def run_cohort(folder: Path, config: dict, rows: list[str], cores: int) -> dict[
     return {"workflow (wall)": wall, **stage_seconds(run.stdout + run.stderr)}
 
 
+def lot_ssea3(demo: dict, lot: str) -> dict[str, np.ndarray]:
+    """image -> the SSEA3 plane of a lot imaged without it: the simulator draws a donor's fields
+    deterministically, so drawing them again with every channel gives the very cells, SSEA3 included."""
+    from morphopotency.simulate import CHANNELS, simulate_donor
+
+    scale = demo.get("field_scale", {}).get(lot, 1)
+    fields = simulate_donor(
+        int(demo["seed"]),
+        lot,
+        int(demo["fields_per_donor"]),
+        int(demo["image_size"]) * scale,
+        int(demo["cells_per_field"]) * scale**2,
+        float(demo["multipotent_fraction"][lot]),
+        float(demo.get("blur", {}).get(lot, 1.0)),
+    )
+    return {name: field.image[CHANNELS.index("SSEA3")] for name, field in fields}
+
+
 def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
     """Every estimator's estimate and intervals of every lot from the run's own bundle and cell
     probabilities, the truth among its segmented cells, and the deployed run's verdict (held or not)."""
@@ -107,6 +126,7 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
         "donor"
     )
     seed = int(settings.get("score", {}).get("seed", 0))
+    cut = float(bundle.settings["imaging"]["ssea3_cut_8bit"])
     frames = []
     for lot in scores.index:
         cells = pd.read_csv(results / f"score/cells/{lot}.tsv", sep="\t", dtype={"image": str})
@@ -124,6 +144,13 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
         }
         planted = pd.read_csv(truth_dir / f"cells_{lot}.tsv", sep="\t", dtype={"image": str})
         truth, matched = segmented_truth(obs, masks, planted)
+        labelled = np.nan  # what SSEA3 would have labelled: clean lots, imaged at the reference's pixels
+        if lot not in DRIFTS:
+            segmented = {
+                image: tifffile.imread(results / f"imaging/segmentation/{lot}/{image}.tif")
+                for image in obs["image"].unique()
+            }
+            labelled, _ = labelled_truth(obs, segmented, lot_ssea3(settings["demo"], lot), 65535.0, cut)
         table = lot_estimates(reference, cells["prob"].to_numpy(float), METHODS, n_boot=n_boot, seed=seed)
         if crossfit is not None:
             lot_prob = cells[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)
@@ -143,7 +170,8 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
                 lot=lot,
                 cells=len(cells),
                 matched=matched,
-                truth=truth,
+                planted_truth=truth,
+                truth=labelled if np.isfinite(labelled) else truth,
                 deployed=deployed,
                 drift=drift,
                 held=str(row["verdict"]).startswith("hold"),

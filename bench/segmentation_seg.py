@@ -1,22 +1,35 @@
-"""Segmentation on real MSC frames: speed, SEG and whether the objects are cells, against a baseline.
+"""Segmentation on real MSC frames, measured so that it cannot be tuned to its own test.
 
-Reads ../shared/data/ctc_msc_01 (18 frames of Fluo-C2DL-MSC with manual masks). One shared parameter set
-for all frames (the defaults, keeping cells cut by the border since CTC annotates them). For ours and for
-a plain smoothed-Otsu + distance-transform watershed baseline, measured in the same run on the same
-frames, prints seconds per megapixel, SEG (the Cell Tracking Challenge measure), object precision, recall
-and F1 at IoU 0.5, and the split and merge counts (morphopotency.imaging.metrics.splits_and_merges): SEG
-sees neither splits nor fragments, but a donor fraction counts every object as a cell.
-Run: .venv/bin/python bench/segmentation_seg.py
+Reads ../shared/data/ctc_msc_01 (18 frames of Fluo-C2DL-MSC with manual masks; shape channel only, no
+nuclei). Every frame is segmented once per parameter set of a grid around the defaults (border cells kept,
+as CTC annotates them), and per frame the benchmark keeps SEG's per-cell Jaccard indices, matched objects
+at IoU 0.5, cells split and merges (morphopotency.imaging.metrics). From those it prints, all measured in
+the same run:
+
+- the baseline (smoothed Otsu + distance watershed) and the defaults on every frame: seconds per
+  megapixel, SEG, objects, object F1, cells split (share of annotated cells), merges, and SEG's spread
+  over frames;
+- frame-level cross-validation: for each of --folds splits of the frames, the grid's parameters that
+  score best (mean of SEG and object F1) on the other frames, scored on the held-out ones; pooled over
+  the splits every frame is scored once, by parameters chosen without it;
+- a sensitivity sweep: each parameter at 0.5-1.5 x its default, the others at theirs, so a flat optimum
+  shows as a flat row and a peak tuned to these frames as a spike.
+
+Run: .venv/bin/python bench/segmentation_seg.py [--folds 6] [--workers 2]
 """
 
 from __future__ import annotations
 
+import argparse
 import glob
+import itertools
 import time
-from dataclasses import replace
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import tifffile
 from scipy import ndimage as ndi
 from skimage import feature, filters, measure, segmentation
@@ -25,6 +38,11 @@ from morphopotency.imaging.metrics import match_f1, seg_score, splits_and_merges
 from morphopotency.imaging.segment import SegmentationParams, segment_cells
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctc_msc_01"
+DEFAULTS = replace(SegmentationParams(), drop_border=False)
+# The parameters that decide objects without a nuclei channel; the grid the cross-validation chooses in.
+SWEPT = ("smooth_sigma", "low", "high", "background_size", "seed_sigma", "seed_h", "min_area_share")
+GRID = {"seed_sigma": (8.0, 12.0, 18.0), "seed_h": (5.0, 10.0, 15.0, 20.0), "min_area_share": (0.1, 0.2, 0.3)}
+FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
 
 
 def baseline(image: np.ndarray) -> np.ndarray:
@@ -40,43 +58,141 @@ def baseline(image: np.ndarray) -> np.ndarray:
     return segmentation.watershed(-distance, markers, mask=mask)
 
 
-def main() -> None:
+def load_frames() -> list[tuple[str, np.ndarray, np.ndarray]]:
     frames = sorted(glob.glob(str(DATA / "images" / "t*.tif")))
     if not frames:
         raise SystemExit(f"no frames under {DATA}: the benchmark needs ../shared/data/ctc_msc_01")
-    params = replace(SegmentationParams(), drop_border=False)
-    results = {}
-    for name, method in (
-        ("smoothed Otsu + watershed (baseline)", baseline),
-        ("morphopotency", lambda im: segment_cells(im, None, params)),
-    ):
-        seg, seconds, megapixels = [], 0.0, 0.0
-        tp = fp = fn = splits = merges = 0
-        for frame in frames:
-            image = tifffile.imread(frame).astype(float)
-            truth = tifffile.imread(frame.replace("images/t", "masks/man_seg"))
-            t0 = time.perf_counter()
-            labels = method(image)
-            seconds += time.perf_counter() - t0
-            megapixels += image.size / 1e6
-            seg.append(seg_score(truth, labels)[1])
-            _, t, p, n = match_f1(truth, labels)
-            s, m = splits_and_merges(truth, labels)
-            tp, fp, fn, splits, merges = tp + t, fp + p, fn + n, splits + s, merges + m
-        per_object = np.concatenate(seg)
-        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
-        results[name] = (per_object.mean(), seconds / megapixels, f1)
-        print(
-            f"{name:<38} {seconds / megapixels:6.2f} s/MP  SEG {per_object.mean():.3f} "
-            f"({len(per_object)} cells)  objects: {tp + fp} predicted, precision {tp / max(tp + fp, 1):.2f}, "
-            f"recall {tp / max(tp + fn, 1):.2f}, F1 {f1:.3f}; {splits} cells split, {merges} merges",
-            flush=True,
+    return [
+        (
+            Path(f).stem,
+            tifffile.imread(f).astype(float),
+            tifffile.imread(f.replace("images/t", "masks/man_seg")),
         )
-    (base_seg, base_t, base_f1), (seg_ours, t, f1) = results.values()
-    print(
-        f"ours / baseline: time x{t / base_t:.2f}, SEG x{seg_ours / base_seg:.2f}, "
-        f"object F1 x{f1 / base_f1:.2f}"
+        for f in frames
+    ]
+
+
+def measure_frame(job: tuple[str, dict | None, str, np.ndarray, np.ndarray]) -> dict:
+    """One frame under one parameter set (None: the baseline): the counts every summary is made from."""
+    label, params, frame, image, truth = job
+    start = time.perf_counter()
+    labels = baseline(image) if params is None else segment_cells(image, None, SegmentationParams(**params))
+    seconds = time.perf_counter() - start
+    jaccard = seg_score(truth, labels)[1]
+    _, tp, fp, fn = match_f1(truth, labels)
+    splits, merges = splits_and_merges(truth, labels)
+    return {
+        "set": label,
+        "frame": frame,
+        "seconds": seconds,
+        "megapixels": image.size / 1e6,
+        "seg_sum": float(np.sum(jaccard)),
+        "cells": len(jaccard),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "splits": splits,
+        "merges": merges,
+    }
+
+
+def summary(rows: pd.DataFrame) -> dict:
+    """Pooled measures over the frames in ``rows`` (one parameter set)."""
+    tp, fp, fn, cells = (int(rows[c].sum()) for c in ("tp", "fp", "fn", "cells"))
+    return {
+        "SEG": rows["seg_sum"].sum() / max(cells, 1),
+        "objects": tp + fp,
+        "F1": 2 * tp / max(2 * tp + fp + fn, 1),
+        "split_share": rows["splits"].sum() / max(cells, 1),
+        "splits": int(rows["splits"].sum()),
+        "merges": int(rows["merges"].sum()),
+        "s_per_MP": rows["seconds"].sum() / rows["megapixels"].sum(),
+    }
+
+
+def parameter_sets() -> dict[str, dict]:
+    """name -> SegmentationParams fields: the defaults, the grid, and the sweep of each parameter."""
+    base = asdict(DEFAULTS)
+    sets = {"defaults": base}
+    for values in itertools.product(*GRID.values()):
+        changes = dict(zip(GRID, values))
+        sets["grid " + ", ".join(f"{k}={v:g}" for k, v in changes.items())] = base | changes
+    for name in SWEPT:
+        for factor in FACTORS:
+            if factor != 1.0:
+                value = type(base[name])(base[name] * factor)
+                if name == "background_size":
+                    value = int(value) | 1  # an odd window
+                sets[f"sweep {name} x{factor:g}"] = base | {name: value}
+    return sets
+
+
+def cross_validate(table: pd.DataFrame, folds: int) -> tuple[pd.DataFrame, dict]:
+    """Per split: the grid's (and the defaults') set best on the other frames, scored on the held-out
+    ones; and the measures pooled over every held-out frame."""
+    frames = sorted(table["frame"].unique())
+    candidates = [s for s in table["set"].unique() if s.startswith("grid") or s == "defaults"]
+    rows, chosen_rows = [], []
+    for k in range(folds):
+        test = frames[k::folds]
+        train = table[~table["frame"].isin(test)]
+        scores = {s: summary(train[train["set"] == s]) for s in candidates}
+        best = max(candidates, key=lambda s: (scores[s]["SEG"] + scores[s]["F1"]) / 2)
+        held = table[(table["set"] == best) & table["frame"].isin(test)]
+        chosen_rows.append(held)
+        rows.append({"split": k + 1, "test frames": ",".join(test), "chosen": best, **summary(held)})
+    return pd.DataFrame(rows), summary(pd.concat(chosen_rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--folds", type=int, default=6, help="splits of the frames for cross-validation")
+    parser.add_argument("--workers", type=int, default=2, help="processes segmenting frames in parallel")
+    args = parser.parse_args()
+    frames = load_frames()
+    sets = parameter_sets()
+    jobs = [("baseline", None, f, im, tr) for f, im, tr in frames]
+    jobs += [(name, params, f, im, tr) for name, params in sets.items() for f, im, tr in frames]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        table = pd.DataFrame(list(pool.map(measure_frame, jobs, chunksize=4)))
+    print(f"{len(frames)} frames x {len(sets) + 1} parameter sets in {time.perf_counter() - start:.0f} s")
+    pd.set_option("display.width", 200)
+    cells = int(table[table["set"] == "defaults"]["cells"].sum())
+    print(f"\nOn every frame ({cells} annotated cells):")
+    every = pd.DataFrame({name: summary(table[table["set"] == name]) for name in ("baseline", "defaults")}).T
+    print(every.round(3).to_string())
+    per_frame = table[table["set"] == "defaults"].assign(SEG=lambda t: t["seg_sum"] / t["cells"])
+    print(
+        f"defaults' SEG per frame: min {per_frame['SEG'].min():.3f}, median {per_frame['SEG'].median():.3f}, "
+        f"max {per_frame['SEG'].max():.3f}"
+    )
+    splits, pooled = cross_validate(table, args.folds)
+    print(f"\nFrame-level cross-validation ({args.folds} splits; parameters chosen on the other frames):")
+    print(splits.round(3).to_string(index=False))
+    print("pooled over held-out frames: " + ", ".join(f"{k} {v:.3g}" for k, v in pooled.items()))
+    print("\nSensitivity (each parameter alone at a multiple of its default; pooled over every frame):")
+    sweep = []
+    for name in SWEPT:
+        for factor in FACTORS:
+            label = "defaults" if factor == 1.0 else f"sweep {name} x{factor:g}"
+            s = summary(table[table["set"] == label])
+            sweep.append(
+                {
+                    "parameter": name,
+                    "factor": factor,
+                    "SEG": s["SEG"],
+                    "F1": s["F1"],
+                    "split_share": s["split_share"],
+                    "merges": s["merges"],
+                }
+            )
+    sweep = pd.DataFrame(sweep)
+    for measure_name in ("SEG", "F1", "split_share"):
+        print(f"\n{measure_name}:")
+        print(sweep.pivot(index="parameter", columns="factor", values=measure_name).round(3).to_string())
 
 
 if __name__ == "__main__":

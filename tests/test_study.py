@@ -174,3 +174,19 @@ def test_readme_and_methods_quote_exactly_the_published_study():
     for document in ("README.md", "docs/METHODS.md"):
         quoted = quoted_study((REPO / document).read_text())
         assert quoted == (study_quote(*published).strip() if published else ""), document
+
+
+def test_labelled_truth_measures_each_cell_as_the_reference_labels_were():
+    """Mean SSEA3 over each segmented cell on the 8-bit scale, above the cut: the share the score targets."""
+    from morphopotency.score.study import labelled_truth
+
+    labels = np.zeros((4, 4), int)
+    labels[:2, :2], labels[2:, 2:], labels[:2, 2:] = 1, 2, 3
+    ssea3 = np.zeros((4, 4))
+    ssea3[:2, :2] = 100 * 257  # 100 on the 8-bit scale
+    ssea3[2:, 2:] = [[80 * 257, 80 * 257], [120 * 257, 0]]  # mean 70: below the cut
+    ssea3[:2, 2:] = 95 * 257
+    cells = pd.DataFrame({"image": ["a", "a", "a"], "cell_id": [1, 2, 3]})
+    share, n = labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0)
+    assert n == 3 and share == pytest.approx(2 / 3)
+    assert labelled_truth(cells.iloc[:1], {"a": labels}, {"a": ssea3}, 65535.0, 100.0) == (0.0, 1)

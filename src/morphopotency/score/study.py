@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage as ndi
 
 from morphopotency.prevalence import (
     CROSS_FITTED,
@@ -43,6 +44,28 @@ def segmented_truth(
         ids = mask[rows, cols]
         found += [classes[(image, int(i))] for i in ids if i]
     return (float(np.mean(found)) if found else float("nan")), len(found)
+
+
+def labelled_truth(
+    cells: pd.DataFrame,
+    labels: Mapping[str, np.ndarray],
+    ssea3: Mapping[str, np.ndarray],
+    max_value: float,
+    cut: float,
+) -> tuple[float, int]:
+    """The share of a lot's segmented cells SSEA3 staining would have labelled multipotent, measured as the
+    reference's were (mean SSEA3 over each cell's segmented pixels on the 8-bit scale, above ``cut``):
+    what the score estimates, since its error rates are measured against those labels. ``cells``: image,
+    cell_id; ``labels``/``ssea3``: image -> segmentation labels / SSEA3 plane of the same pixels."""
+    from morphopotency.imaging.cells import to_8bit
+
+    calls = []
+    for image, part in cells.groupby("image", sort=True, observed=True):
+        lab, plane = labels[str(image)], np.asarray(ssea3[str(image)], float)
+        ids = part["cell_id"].to_numpy(int)
+        means = ndi.mean(plane, lab, ids)
+        calls += list(to_8bit(np.asarray(means), max_value) > cut)
+    return (float(np.mean(calls)) if calls else float("nan")), len(calls)
 
 
 def lot_estimates(
