@@ -144,6 +144,14 @@ def _cells(value: object) -> str:
         return "–"
 
 
+def _fraction_cells(value: float, low: float, high: float, threshold: float | None) -> str:
+    """The fraction with its interval as numbers, then as a bar: the two cells both short tables show."""
+    return (
+        f'<td>{_number(value)} <span class="ci">({_number(low)}–{_number(high)})</span></td>'
+        f"<td>{interval_bar(low, high, value, threshold)}</td>"
+    )
+
+
 def lot_table(scores: pd.DataFrame, accept: float, key: str = "donor", heading: str = "Lot") -> str:
     """One row per lot: cells, fraction with its interval as numbers and as a bar, verdict, flags."""
     rows = []
@@ -155,9 +163,8 @@ def lot_table(scores: pd.DataFrame, accept: float, key: str = "donor", heading: 
         rows.append(
             f'<tr class="lot v-{word.replace(" ", "-")}"><td class="name">{html.escape(str(r[key]))}</td>'
             f"<td>{_cells(r.get('cells'))}</td>"
-            f'<td>{_number(value)} <span class="ci">({_number(low)}–{_number(high)})</span></td>'
-            f"<td>{interval_bar(low, high, value, accept)}</td>"
-            f'<td class="verdict"><span class="badge">{html.escape(word)}</span></td>'
+            + _fraction_cells(value, low, high, accept)
+            + f'<td class="verdict"><span class="badge">{html.escape(word)}</span></td>'
             f'<td class="flags">{html.escape(flags)}</td></tr>'
         )
     return (
@@ -231,8 +238,7 @@ def donor_table(summary: pd.DataFrame) -> str:
         rows.append(
             f'<tr><td class="name">{html.escape(str(r["donor"]))}</td>'
             f"<td>{_number(r.get('ssea3_positive_fraction'))}</td>"
-            f'<td>{_number(value)} <span class="ci">({_number(low)}–{_number(high)})</span></td>'
-            f"<td>{interval_bar(low, high, value, None)}</td>"
+            + _fraction_cells(value, low, high, None)
             + "".join(f"<td>{_number(r.get(c))}</td>" for c in shown)
             + "</tr>"
         )
@@ -291,17 +297,18 @@ def full_table(
     ``per_block`` lots a block, so no number of measures or lots runs off the page; its glossary and the
     TSV. Turned on its side because a lot has two dozen measures and a run a handful of lots."""
     measures = [c for c in frame.columns if c != key]
+    headings = dict(zip(frame.columns, readable(frame, columns).columns))
     blocks = []
     for start in range(0, len(frame), per_block):
         part = frame.iloc[start : start + per_block]
         head = "".join(f"<th>{html.escape(str(v))}</th>" for v in part[key])
         body = "".join(
-            f"<tr><th>{html.escape(columns.get(m, (m, ''))[0])}</th>"
+            f"<tr><th>{html.escape(str(headings[m]))}</th>"
             + "".join(f"<td>{html.escape(_value(v))}</td>" for v in part[m])
             + "</tr>"
             for m in measures
         )
-        label = html.escape(columns.get(key, (key, ""))[0])
+        label = html.escape(str(headings[key]))
         blocks.append(
             f'<div class="tablewrap"><table class="measures"><thead><tr><th>{label}</th>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table></div>"

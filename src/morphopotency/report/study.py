@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from morphopotency.score.study import BANDS
+
 STUDY = "resources/validation/score_study.tsv"
 STUDY_META = "resources/validation/score_study.json"
 COLUMNS = {
@@ -60,7 +62,6 @@ def study_table(table: pd.DataFrame) -> pd.DataFrame:
     return table[[c for c in COLUMNS if c in table]].rename(columns=COLUMNS)
 
 
-BANDS = ("0-0.2", "0.2-0.8", "0.8-1")  # the study's bands of true fraction (score.study.BANDS)
 QUOTE_START, QUOTE_END = "<!-- study-table -->", "<!-- /study-table -->"
 
 
@@ -80,7 +81,7 @@ def study_markdown(table: pd.DataFrame, deployed: str, meta: dict | None = None)
     ]
     for r in table.to_dict("records"):
         name = f"**{r['estimator']}** (deployed)" if r["estimator"] == deployed else r["estimator"]
-        bands = " / ".join(f"{r[f'coverage_{band}']:.0%}" for band in BANDS)
+        bands = " / ".join(f"{r[f'coverage_{band}']:.0%}" for _, _, band in BANDS)
         lines.append(
             f"| {name} | {r['lots']} | {r['mean_signed_error']:+.3f} ({r['mse_ci_low']:+.3f} to "
             f"{r['mse_ci_high']:+.3f}) | {r['mean_abs_error']:.3f} | {r['max_abs_error']:.3f} | "
