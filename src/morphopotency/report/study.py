@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from morphopotency.score.study import BANDS
+from morphopotency.score.bands import BANDS
 
 STUDY = "resources/validation/score_study.tsv"
 STUDY_META = "resources/validation/score_study.json"

@@ -23,9 +23,9 @@ from morphopotency.prevalence import (
     estimate,
     percentile_interval,
 )
+from morphopotency.score.bands import BANDS
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
-BANDS = ((0.0, 0.2, "0-0.2"), (0.2, 0.8, "0.2-0.8"), (0.8, 1.0001, "0.8-1"))
 
 
 def segmented_truth(
