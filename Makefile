@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# The cellpose extra (imaging.segmenter: cellpose) without its declared deps: pyproject.toml says why.
+CELLPOSE := cellpose fastremap fill-voids roifile natsort
 # apt-get needs root: run it directly as root (CI), through sudo otherwise.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -20,6 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,slurm,crops,olympus,zarr]"
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt $(CELLPOSE)
 	touch $(STAMP)
 
 demo: setup
@@ -47,6 +50,7 @@ lint: setup
 constraints:
 	rm -rf .venv-pin && $(PYTHON) -m venv .venv-pin
 	.venv-pin/bin/python -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" -e ".[dev,slurm,crops,olympus,zarr]"
+	.venv-pin/bin/python -m pip install --quiet --no-deps $(CELLPOSE)
 	{ head -n 2 constraints.txt; .venv-pin/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf .venv-pin
 

@@ -51,6 +51,11 @@ def _env_pins(path) -> list[tuple[str, str, str]]:
         else:
             name, _, version = dep.partition("=")
             pins.append((_name(name), version, "conda"))
+    # A package the env's post-deploy script installs without its declared dependencies (Cellpose).
+    deploy = path.with_name(path.name.replace(".yaml", ".post-deploy.sh"))
+    if deploy.is_file():
+        found = re.findall(r"pip install --no-deps[^\n]*?\s([\w.-]+)==([\w.]+)", deploy.read_text())
+        pins += [(_name(name), version, "pip") for name, version in found]
     return pins
 
 

@@ -91,6 +91,19 @@ class Plan:
             channels["optional"] = ["label"]
         return channels
 
+    def cellpose_model_input(self) -> list[str]:
+        """The Cellpose model file a run copies (its input: a new file re-segments), or nothing for a
+        built-in name (fetched by Cellpose)."""
+        from morphopotency.imaging.learned import is_model_file
+
+        model = self.config["imaging"]["cellpose"]["model"]
+        return [model] if is_model_file(model) else []
+
+    def own_masks(self) -> list[str]:
+        """The donors whose labels are the lab's own masks (imaging.masks), not this run's segmenter."""
+        masks = self.config["imaging"].get("masks")
+        return [d for d in sorted(self.images) if masks_pattern(masks, d) is not None]
+
     def label_image(self, donor: str, image: str) -> str:
         """The user's own mask when ``imaging.masks`` names one for this image, else our segmentation."""
         pattern = masks_pattern(self.config["imaging"].get("masks"), donor)
@@ -242,6 +255,7 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     # metadata has none (the reference's files told nothing about these).
     labs = {key: config["imaging"][key] for key in ("channels", "pixel_size_um")}
     config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | labs
+    config["imaging"] |= bundle.segmentation()  # the bundle's segmenter, and its own Cellpose model
     config["imaging"]["resample_um"] = bundle.target_pixel_size(config["score"]["match_pixel_size"])
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]
     if config["score"]["estimator"] == CROSS_FITTED and not bundle.lodo_models():
@@ -437,6 +451,16 @@ def plan_rnaseq(config: dict[str, Any], samples: pd.DataFrame) -> RnaseqBranch:
     )
 
 
+def _check_segmenter(imaging: Mapping[str, Any]) -> None:
+    """A Cellpose model given as a file must exist; a built-in name is checked when fetched (by Cellpose,
+    which need not be installed where a run is only planned)."""
+    from morphopotency.imaging.learned import is_model_file
+
+    model = imaging["cellpose"]["model"]
+    if imaging["segmenter"] == "cellpose" and is_model_file(model) and not Path(model).is_file():
+        _fail(f"config: imaging.cellpose.model: file not found: {model}")
+
+
 def plan_imaging(config: Mapping[str, Any], samples: pd.DataFrame) -> ImagingBranch:
     """The imaging branch: the sheet's donors with images (the demo's planned files among them)."""
     donors = sorted(samples.loc[samples["images"] != "", "donor"])
@@ -456,6 +480,7 @@ def plan_imaging(config: Mapping[str, Any], samples: pd.DataFrame) -> ImagingBra
             f"config: imaging.masks names donor(s) {', '.join(sorted(set(masks) - set(images)))} that have "
             f"no images in {config['samples']}"
         )
+    _check_segmenter(imaging)
     flags = set()
     if images:
         flags.add("images")

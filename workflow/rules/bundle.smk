@@ -32,6 +32,8 @@ rule model_bundle:
             else []
         ),
         manifest=PROVENANCE_INPUTS,
+        # The Cellpose model that segmented the reference: a scoring run segments with this file.
+        cellpose=["results/imaging/cellpose/model.pth"] if IMG["segmenter"] == "cellpose" else [],
     output:
         bundle=directory("results/model"),
     log:

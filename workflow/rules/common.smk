@@ -70,6 +70,10 @@ def image_path(wildcards):
     return PLAN.image_files(wildcards.donor, wildcards.image)
 
 
+def cellpose_model_file(wildcards):
+    return PLAN.cellpose_model_input()
+
+
 def donor_images(wildcards):
     ids = sorted(PLAN.images[wildcards.donor])
     return {

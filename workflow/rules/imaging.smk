@@ -4,31 +4,88 @@
 IMG = C["imaging"]
 
 
-rule imaging_segment:
-    input:
-        image=image_path,
-    output:
-        labels="results/imaging/segmentation/{donor}/{image}.tif",
-        overlay=reported("results/imaging/segmentation/{donor}/{image}.png"),
-    log:
-        "results/logs/imaging/segment_{donor}_{image}.log",
-    group:
-        "segmentation"
-    conda:
-        "../../envs/imaging.yaml"
-    resources:
-        mem_mb=segmentation_mem_mb,
-        runtime=by_attempt(30),
-    params:
-        image=lambda w: image_spec(w.donor, w.image),
-        channels=lambda w: PLAN.channels(w.donor),
-        segmentation=IMG["segmentation"],
-        bit_depth=IMG["bit_depth"],
-        z_projection=IMG["z_projection"],
-        resample_um=IMG["resample_um"],
-        pixel_size_um=IMG["pixel_size_um"],
-    script:
-        "../scripts/imaging_segment.py"
+if IMG["segmenter"] == "cellpose":
+
+    # The model file is fetched (a built-in) or copied once, on the head node, and checked against the
+    # bundle's when scoring; the per-image jobs read that copy.
+    localrules:
+        imaging_cellpose_model,
+
+    rule imaging_cellpose_model:
+        input:
+            cellpose_model_file,
+        output:
+            "results/imaging/cellpose/model.pth",
+        log:
+            "results/logs/imaging/cellpose_model.log",
+        conda:
+            "../../envs/cellpose.yaml"
+        resources:
+            mem_mb=by_attempt(1000),
+            runtime=by_attempt(30),
+        params:
+            model=IMG["cellpose"]["model"],
+            expected_sha256=IMG["cellpose"].get("model_sha256"),
+        script:
+            "../scripts/imaging_cellpose_model.py"
+
+    rule imaging_segment_cellpose:
+        input:
+            image=image_path,
+            model="results/imaging/cellpose/model.pth",
+        output:
+            labels="results/imaging/segmentation/{donor}/{image}.tif",
+            overlay=reported("results/imaging/segmentation/{donor}/{image}.png"),
+        log:
+            "results/logs/imaging/segment_{donor}_{image}.log",
+        group:
+            "segmentation"
+        conda:
+            "../../envs/cellpose.yaml"
+        resources:
+            mem_mb=segmentation_mem_mb,
+            runtime=by_attempt(30),
+        params:
+            image=lambda w: image_spec(w.donor, w.image),
+            channels=lambda w: PLAN.channels(w.donor),
+            cellpose={
+                k: IMG["cellpose"][k] for k in ("diameter", "flow_threshold", "cellprob_threshold", "gpu")
+            },
+            segmentation=IMG["segmentation"],
+            bit_depth=IMG["bit_depth"],
+            z_projection=IMG["z_projection"],
+            resample_um=IMG["resample_um"],
+            pixel_size_um=IMG["pixel_size_um"],
+        script:
+            "../scripts/imaging_segment_cellpose.py"
+
+else:
+
+    rule imaging_segment:
+        input:
+            image=image_path,
+        output:
+            labels="results/imaging/segmentation/{donor}/{image}.tif",
+            overlay=reported("results/imaging/segmentation/{donor}/{image}.png"),
+        log:
+            "results/logs/imaging/segment_{donor}_{image}.log",
+        group:
+            "segmentation"
+        conda:
+            "../../envs/imaging.yaml"
+        resources:
+            mem_mb=segmentation_mem_mb,
+            runtime=by_attempt(30),
+        params:
+            image=lambda w: image_spec(w.donor, w.image),
+            channels=lambda w: PLAN.channels(w.donor),
+            segmentation=IMG["segmentation"],
+            bit_depth=IMG["bit_depth"],
+            z_projection=IMG["z_projection"],
+            resample_um=IMG["resample_um"],
+            pixel_size_um=IMG["pixel_size_um"],
+        script:
+            "../scripts/imaging_segment.py"
 
 
 rule imaging_cells:

@@ -8,8 +8,9 @@ import pandas as pd
 import torch
 
 from morphopotency.imaging.cells import ssea3_threshold
-from morphopotency.provenance import config_hash, git_commit
+from morphopotency.provenance import config_hash, git_commit, sha256
 from morphopotency.score.bundle import (
+    CELLPOSE_MODEL,
     DONOR_SHIFT,
     LODO_MODELS,
     LODO_PREDICTIONS,
@@ -53,6 +54,9 @@ for path in inp.lodo_models:  # cross-fitting: every LODO model, named by the do
     donor = Path(path).parent.name
     files[f"{LODO_MODELS}/{donor}/model.safetensors"] = path
     files[f"{LODO_MODELS}/{donor}/model.json"] = Path(path).with_suffix(".json")
+cellpose_sha = None
+for path in inp.cellpose:  # segmenter cellpose: the model itself travels with the bundle
+    files[CELLPOSE_MODEL], cellpose_sha = path, sha256(path)
 tables = {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)}
 if inp.lodo_predictions:
     tables[LODO_PREDICTIONS] = pd.concat(
@@ -71,7 +75,7 @@ provenance = {"config_sha256": config_hash(p.config), "commit": git_commit(p.bas
 export(
     snakemake.output.bundle,
     files,
-    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel, source),
+    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel, source, cellpose_sha),
     tables,
     provenance,
 )

@@ -77,7 +77,7 @@ def segment_nuclei(dapi: np.ndarray, p: SegmentationParams = SegmentationParams(
     return segmentation.watershed(-distance, markers, mask=mask).astype(np.int32)
 
 
-def _tidy(labels: np.ndarray, p: SegmentationParams) -> np.ndarray:
+def tidy_labels(labels: np.ndarray, p: SegmentationParams = SegmentationParams()) -> np.ndarray:
     """Fill holes per object, apply size limits (absolute, and relative to the image's median object) and
     drop objects cut by the image border; relabel 1..n."""
     filled = np.zeros_like(labels)
@@ -128,4 +128,4 @@ def segment_cells(
     else:
         markers = _ridge_seeds(signal, foreground, p)
     labels = segmentation.watershed(-signal, markers, mask=foreground)
-    return _tidy(labels, p)
+    return tidy_labels(labels, p)

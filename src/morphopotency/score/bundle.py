@@ -6,6 +6,7 @@ Layout (no pickles: safetensors, npz read without pickle, JSON and TSV):
     cnn/model.safetensors, cnn/model.json       the final CNN and its spec, cut-off and training settings
     shape_modes/model.npz, shape_modes/model.json  the shape-mode model (assigned, never refitted)
     settings.json          every preprocessing setting a new image must go through to be comparable
+    segmentation/cellpose_model.pth  the Cellpose model that segmented the reference (segmenter cellpose)
     reference/donors.tsv   the reference cohort's per-donor results
     reference/cells.tsv    per-cell shape and image-quality features, CV probabilities and the final
                            model's probabilities and roles (its val and test cells give the estimators'
@@ -37,7 +38,7 @@ from morphopotency.io.atomic import atomic_folder
 from morphopotency.prevalence import CrossFit, choose_estimator
 from morphopotency.provenance import sha256
 
-FORMAT = 3  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um
+FORMAT = 4  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um; 4: segmenter
 MANIFEST = "MANIFEST.sha256"
 # Optional: what the *_donor estimators move the final model's error rates by (cnn.lodo runs only).
 DONOR_SHIFT = "reference/donor_shift.tsv"
@@ -47,6 +48,8 @@ LODO_MODELS = "lodo"
 LODO_PREDICTIONS = "reference/lodo_predictions.tsv"
 # Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
 UNLISTED = {MANIFEST, ".snakemake_timestamp"}
+# The Cellpose model that segmented the reference cells (imaging.segmenter cellpose): scoring runs it.
+CELLPOSE_MODEL = "segmentation/cellpose_model.pth"
 # Packages whose major.minor must match for the stored model to load and compute the same numbers.
 PINNED = ("morphopotency", "torch", "timm", "scikit-learn", "numpy")
 
@@ -67,6 +70,8 @@ IMAGING_KEYS = (
     "pixel_size_um",
     "resample_um",
     "segmentation",
+    "segmenter",
+    "cellpose",
     "cropper",
     "crop_size",
     "crop_window",
@@ -79,17 +84,29 @@ def preprocessing_settings(
     ssea3_cut: float | None = None,
     reference_pixel_um: float | None = None,
     source: str = "imaging",
+    cellpose_sha256: str | None = None,
 ) -> dict[str, Any]:
     """From the training run's validated config and the final model's JSON: segmentation, cells, crops,
     shape-mode outline points, the CNN's input and its decision cut-off; ``ssea3_cut``, the 8-bit SSEA3
     intensity that labelled the reference cells (a scored donor's SSEA3, when imaged, is read against it);
     ``reference_pixel_um``, the reference images' median pixel size as measured (a scoring run brings new
     images to it when the training run resampled nothing); ``source``, the CNN's data (cnn.data.source):
-    a model trained on a folder of labelled cells never saw this pipeline's crops."""
+    a model trained on a folder of labelled cells never saw this pipeline's crops; ``cellpose_sha256``, the
+    checksum of the Cellpose model that segmented the reference (segmenter cellpose), shipped as
+    CELLPOSE_MODEL: the model the config named (a built-in name or a file) is kept as ``source_model``."""
     imaging = config["imaging"]
     extra = {"ssea3_cut_8bit": ssea3_cut, "reference_pixel_size_um": reference_pixel_um}
+    kept = {key: imaging.get(key) for key in IMAGING_KEYS}
+    kept["segmenter"] = imaging.get("segmenter") or "watershed"
+    if kept["segmenter"] == "cellpose":
+        cellpose = dict(imaging["cellpose"])
+        kept["cellpose"] = cellpose | {
+            "model": CELLPOSE_MODEL,
+            "model_sha256": cellpose_sha256,
+            "source_model": cellpose.get("source_model", cellpose["model"]),
+        }
     return {
-        "imaging": {key: imaging.get(key) for key in IMAGING_KEYS} | extra,
+        "imaging": kept | extra,
         "shape_modes": {"n_points": imaging["shape_modes"]["n_points"]},
         "cnn": {
             "spec": cnn_meta["spec"],
@@ -162,6 +179,23 @@ class Bundle:
 
     def path(self, name: str) -> Path:
         return self.folder / name
+
+    def segmentation(self) -> dict[str, Any]:
+        """imaging.segmenter and imaging.cellpose as a scoring run applies them: the Cellpose model is the
+        bundle's own file, whose checksum the run verifies before it segments a lot."""
+        imaging = self.settings["imaging"]
+        found = {"segmenter": imaging["segmenter"], "cellpose": dict(imaging.get("cellpose") or {})}
+        if found["segmenter"] == "cellpose":
+            found["cellpose"]["model"] = str(self.path(CELLPOSE_MODEL))
+        return found
+
+    def segmenter_label(self) -> str:
+        """The reference's segmenter in words, for flags and the QC record."""
+        imaging = self.settings["imaging"]
+        if imaging["segmenter"] != "cellpose":
+            return imaging["segmenter"]
+        cellpose = imaging["cellpose"]
+        return f"cellpose, model {cellpose['source_model']} (SHA-256 {cellpose['model_sha256'][:12]}...)"
 
     def digest(self) -> str:
         """SHA-256 of the bundle's manifest: one number naming every file of it (a QC record cites it)."""

@@ -4,7 +4,7 @@ acceptance threshold."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -73,11 +73,17 @@ def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str
     return f"inconclusive: the 95 % interval {low:.2f}-{high:.2f} spans {accept:g}; image more cells"
 
 
-def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any]) -> pd.DataFrame:
+def donor_scores(
+    cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any], own_masks: Iterable[str] = ()
+) -> pd.DataFrame:
     """One row per donor: cells, classify-and-count, the ``estimator`` fraction and interval, the cells
     needed for +/- 0.05, shape and CNN-embedding drift against reference cells drawn at the fraction in
     the donor's interval that matches it best (score.drift, ``*_drift_at``), image and segmentation
-    quality (score.quality), flags and verdict (``settings``: the config's ``score`` section)."""
+    quality (score.quality), flags and verdict (``settings``: the config's ``score`` section).
+
+    ``own_masks``: donors whose labels are the lab's own masks (imaging.masks), not the bundle's
+    segmenter: their cells may be cut differently from the reference's, so they are flagged (held)."""
+    own_masks = set(own_masks)
     reference = bundle_reference(bundle)
     ref_cells = bundle.table("reference/cells.tsv")
     embedding = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
@@ -110,6 +116,8 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
         signals, flags = quality(part, ref_cells, settings["qc"])
         if len(part) < settings["min_cells"]:
             flags.insert(0, f"too few cells ({len(part)} < {settings['min_cells']})")
+        if donor in own_masks:
+            flags.append(f"the lab's own masks, not the reference's segmenter ({bundle.segmenter_label()})")
         if np.isfinite(shape_p) and shape_p <= alpha:
             flags.append(f"shapes unlike the reference's at any fraction in the interval (p = {shape_p:.3g})")
         if np.isfinite(emb_p) and emb_p <= alpha:
