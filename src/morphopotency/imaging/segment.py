@@ -12,9 +12,9 @@ least ``seed_h`` noise units above any path to a higher one (h-maxima): a long s
 peaks along its ridge merge into one seed instead of splitting the cell, and a foreground piece whose
 smoothed peak stays below ``high`` (dim debris, detached fragments) gets no seed and is dropped. With
 either seeding, objects smaller than ``min_area_share`` of the image's median object are dropped as
-fragments. On the CTC MSC frames (bench/segmentation_seg.py) this took the objects from 371 to 157 for
-112 annotated cells in sparsely annotated frames, split cells from 10 to 0 and object F1 from 0.34 to
-0.71, with SEG 0.568 -> 0.585 and 0.66 -> 0.49 s per megapixel.
+fragments. The background window is about three cell diameters: one near a single cell's size follows the
+cell bodies and eats into them (bench/segmentation_seg.py sweeps each parameter and cross-validates the
+choice on real annotated frames).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class SegmentationParams:
     smooth_sigma: float = 2.0  # px, before thresholding the shape channel
     low: float = 2.0  # hysteresis thresholds, in units of the smoothed background noise
     high: float = 8.0
-    background_size: int = 101  # px, median-filter window for the background estimate
+    background_size: int = 251  # px, median-filter window for the background (~3 cell diameters)
     seed_sigma: float = 12.0  # px, smoothing for seed peaks (no nuclei channel)
     seed_h: float = 10.0  # noise units a seed must stand above the ridge to its neighbour (no nuclei)
     nuclei_sigma: float = 1.5
