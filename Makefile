@@ -9,8 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
-# The cellpose extra (imaging.segmenter: cellpose) without its declared deps: pyproject.toml says why.
-CELLPOSE := cellpose fastremap fill-voids roifile natsort
+# The cellpose extra (imaging.segmenter: cellpose) without its declared deps: pyproject.toml says why; and
+# stardist as files only (bench/segmentation_seg.py reads the annotated nuclei frame it ships, never imports it).
+CELLPOSE := cellpose fastremap fill-voids roifile natsort stardist
 # apt-get needs root: run it directly as root (CI), through sudo otherwise.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -26,6 +26,7 @@ measured in the same run:
   shows as a flat row and a peak tuned to these frames as a spike.
 
 Run: .venv/bin/python bench/segmentation_seg.py [--folds 6] [--workers 2] [--cellpose-model FILE]
+     [--also KEY=VALUE ...]   (the defaults with these changes as a row of their own)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import tifffile
+import yaml
 from scipy import ndimage as ndi
 from skimage import feature, filters, measure, segmentation
 from skimage.transform import rescale
@@ -201,13 +203,14 @@ def cross_validate(table: pd.DataFrame, folds: int) -> tuple[pd.DataFrame, dict]
     return pd.DataFrame(rows), summary(pd.concat(chosen_rows))
 
 
-def report(source: str, table: pd.DataFrame, folds: int, cellpose: bool) -> None:
-    """Everything printed for one source (``table``: its frames under every parameter set)."""
+def report(source: str, table: pd.DataFrame, folds: int, extra: tuple[str, ...] = ()) -> None:
+    """Everything printed for one source (``table``: its frames under every parameter set; ``extra``: the
+    sets printed beside the baseline and the defaults)."""
     cells = int(table[table["set"] == "defaults"]["cells"].sum())
     frames = table["frame"].nunique()
     print(f"\n=== {source}: {frames} frames, {cells} annotated cells ===")
     print("\nOn every frame:")
-    names = ("baseline", "defaults", *(("cellpose",) if cellpose else ()))
+    names = ("baseline", "defaults", *extra)
     every = pd.DataFrame({name: summary(table[table["set"] == name]) for name in names}).T
     print(every.round(3).to_string())
     per_frame = table[table["set"] == "defaults"].assign(SEG=lambda t: t["seg_sum"] / t["cells"])
@@ -241,9 +244,19 @@ def main() -> None:
     parser.add_argument(
         "--cellpose-model", help="also score this Cellpose 3 model file (imaging.segmenter: cellpose)"
     )
+    parser.add_argument(
+        "--also",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="also score the defaults with these changes, as a row of its own (e.g. background_size=101)",
+    )
     args = parser.parse_args()
     sources = load_sources()
     sets = parameter_sets()
+    if args.also:
+        changes = dict(item.split("=", 1) for item in args.also)
+        sets["also"] = asdict(DEFAULTS) | {k: yaml.safe_load(v) for k, v in changes.items()}
     if args.cellpose_model:
         sets["cellpose"] = asdict(DEFAULTS) | {"cellpose_model": args.cellpose_model}
     jobs = [
@@ -261,7 +274,8 @@ def main() -> None:
     )
     pd.set_option("display.width", 200)
     for source in sources:
-        report(source, table[table["source"] == source], args.folds, bool(args.cellpose_model))
+        extra = (("cellpose",) if args.cellpose_model else ()) + (("also",) if args.also else ())
+        report(source, table[table["source"] == source], args.folds, extra)
 
 
 if __name__ == "__main__":

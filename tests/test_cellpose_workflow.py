@@ -86,3 +86,5 @@ def test_a_lab_scores_with_the_bundles_model_and_own_masks_are_flagged(cellpose_
     assert "the lab's own masks, not the reference's segmenter (cellpose, model" in flags["S1"]
     assert "own masks" not in flags["N1"]
     assert scores.set_index("donor").loc["S1", "verdict"].startswith("hold: flagged")
+    html = (root / "results/report/score_report.html").read_text()
+    assert "Segmented as the reference was: cellpose, model" in html

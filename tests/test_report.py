@@ -286,6 +286,11 @@ def test_choices_follow_the_config():
         and any("500 resamples" in n for n in ours)
     )
     assert not any("Cross-validation" in n for n in beyond_paper({"cnn": {"enabled": False}}))
+    assert not any("Cellpose" in n for n in ours)
+    learned = beyond_paper(
+        {"imaging": {"segmenter": "cellpose", "cellpose": {"model": "cyto3", "diameter": 30}}}
+    )
+    assert any("Cellpose (model cyto3, cell diameter 30 px)" in n for n in learned)
 
 
 def test_the_report_says_what_a_rerun_repeats():

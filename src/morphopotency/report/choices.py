@@ -22,6 +22,15 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
         "for up to 8 donors); with five donors the smallest possible two-sided p is 0.017, so agreement "
         "is stated, not over-claimed.",
     ]
+    if imaging.get("segmenter") == "cellpose":
+        cellpose = imaging.get("cellpose", {})
+        diameter = cellpose.get("diameter")
+        notes.append(
+            f"Segmentation by Cellpose (model {cellpose.get('source_model', cellpose.get('model'))}, "
+            + (f"cell diameter {diameter:g} px" if diameter else "the model's own cell diameter")
+            + ") in place of the paper's CellProfiler thresholds; its objects pass the same size and "
+            "border rules, and the model travels with the bundle so new lots are segmented alike."
+        )
     if imaging.get("crop_window"):
         notes.append(
             f"Crops: one {imaging['crop_window']}-px window around every cell, so the CNN sees cell size "

@@ -213,7 +213,11 @@ def score_report(
                     f"{record.get('commit')}, "
                     f"training config SHA-256 {record.get('config_sha256')}. Report generated {generated}."
                 ),
-                paragraph("Every file of the bundle was checked against its MANIFEST.sha256 before scoring."),
+                paragraph(
+                    "Every file of the bundle was checked against its MANIFEST.sha256 before scoring. "
+                    f"Segmented as the reference was: {bundle.segmenter_label()} (a lot segmented otherwise, "
+                    "by the lab's own masks, is held)."
+                ),
             ]
         ),
     )
