@@ -76,10 +76,16 @@ def test_a_builtin_name_is_read_from_cellposes_model_folder(untrained, tmp_path)
 
 
 def test_a_missing_install_names_the_extra(monkeypatch):
+    from morphopotency.plan import segmenter_notes
+
+    assert segmenter_notes({"segmenter": "cellpose"}) == () == segmenter_notes({"segmenter": "watershed"})
     monkeypatch.setitem(sys.modules, "cellpose", None)  # import cellpose now raises ImportError
     with pytest.raises(SegmenterUnavailable, match="needs Cellpose 3.1, which is not installed") as caught:
         cellpose_models()
     assert INSTALL in str(caught.value) and "make setup" in INSTALL
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    (note,) = segmenter_notes({"segmenter": "cellpose"})
+    assert "Cellpose is not installed in this environment" in note and INSTALL in note
 
 
 def test_labels_come_tidied_in_the_image_shape(untrained):

@@ -451,6 +451,18 @@ def plan_rnaseq(config: dict[str, Any], samples: pd.DataFrame) -> RnaseqBranch:
     )
 
 
+def segmenter_notes(imaging: Mapping[str, Any]) -> tuple[str, ...]:
+    """A note where Cellpose segments but is not installed here: the run stops at its first Cellpose job
+    unless that job gets an env of its own (--software-deployment-method conda, envs/cellpose.yaml)."""
+    import importlib.util
+
+    if imaging["segmenter"] != "cellpose" or importlib.util.find_spec("cellpose") is not None:
+        return ()
+    from morphopotency.imaging.learned import INSTALL
+
+    return (f"imaging.segmenter is cellpose, and Cellpose is not installed in this environment: {INSTALL}",)
+
+
 def _check_segmenter(imaging: Mapping[str, Any]) -> None:
     """A Cellpose model given as a file must exist; a built-in name is checked when fetched (by Cellpose,
     which need not be installed where a run is only planned)."""
@@ -711,5 +723,5 @@ def build(
         flags=frozenset(flags),
         targets=tuple(targets),
         sections=tuple(registry.sections(frozenset(flags), values)),
-        notes=score.notes,
+        notes=score.notes + segmenter_notes(config["imaging"]),
     )
