@@ -226,13 +226,16 @@ def test_cross_fitted_pacc_by_hand():
     fit = crossfit()
     assert list(fit.donors) == ["A", "B"]
     assert fit.rates() == pytest.approx(np.array([[0.7, 0.2], [0.9, 0.3]]))
-    lot = np.array([[0.7, 0.9], [0.2, 0.5]])  # model A's mean 0.45 -> 0.5; model B's 0.7 -> 2/3
-    assert fit.estimate(lot) == pytest.approx((0.5 + 2 / 3) / 2)
-    # Resampling only the donors draws model A's, model B's or their mean estimate, each one's distance
-    # from the mean 7/12 scaled by sqrt(2 / 1), the small-sample correction for two donors.
+    lot = np.array([[0.7, 0.9], [0.2, 0.5]])  # model A's mean 0.45, model B's 0.7
+    # A ratio of means: ((0.45 - 0.2) + (0.7 - 0.3)) / ((0.7 - 0.2) + (0.9 - 0.3)) = 0.65 / 1.1, not the
+    # mean of model A's 0.5 and model B's 2/3.
+    assert fit.estimate(lot) == pytest.approx(0.65 / 1.1)
+    # Resampling only the donors draws model A's (0.5), model B's (2/3) or both (0.65 / 1.1), each one's
+    # distance from the full estimate scaled by sqrt(2 / 1), the small-sample correction for two donors.
     values = np.unique(np.round(fit.bootstrap(lot, 200, parts=("donors",)), 10))
-    mean, step = 7 / 12, np.sqrt(2) / 12
-    assert values == pytest.approx(np.round([mean - step, mean, mean + step], 10))
+    full = 0.65 / 1.1
+    expected = [full + np.sqrt(2) * (0.5 - full), full, full + np.sqrt(2) * (2 / 3 - full)]
+    assert values == pytest.approx(np.round(expected, 10))
     # The interval resamples the lot and the donors; the donors' own cells only split the donors' part.
     both = fit.bootstrap(lot, 300, seed=4)
     assert both == pytest.approx(fit.bootstrap(lot, 300, seed=4, parts=("lot", "donors")))
@@ -243,6 +246,25 @@ def test_cross_fitted_pacc_by_hand():
     assert 0 <= parts["reference"] <= between
     with pytest.raises(ValueError, match="from each of the 2 leave-one-donor-out models \\(A, B\\)"):
         fit.estimate(lot[:, :1])
+
+
+def test_cross_fitted_pacc_pools_the_gaps_before_dividing():
+    """Two models whose donors measured the same classifier's gap 0.4 as 0.3 and 0.5 (cell noise): a lot
+    of positives only (mean 0.7 to both) is read 1.0 by the ratio of means, not the 1.07 of the mean of
+    ratios (Jensen: 1 / gap is convex, so noise in a lone donor's gap reads high above the negatives'
+    rate and low below it: a slope against the true fraction)."""
+    from morphopotency.prevalence import CrossFit
+
+    fit = CrossFit(
+        np.array(["A", "B"], dtype=object),
+        (np.array([1, 0]), np.array([1, 0])),
+        (np.array([0.6, 0.3]), np.array([0.8, 0.3])),
+    )
+    assert fit.estimate(np.full((4, 2), 0.7)) == pytest.approx(1.0)
+    assert fit._raw(fit.rates(), np.full((4, 2), 0.5), np.arange(2)) == pytest.approx(0.5)
+    # A lot consistent with each model's own rates at 0.25 reads 0.25 whatever the gaps.
+    lot = np.array([[0.6, 0.8]] + [[0.3, 0.3]] * 3)
+    assert fit.estimate(lot) == pytest.approx(0.25)
 
 
 def test_cross_fitted_intervals_reach_the_bounds_without_piling_on_them():

@@ -304,11 +304,12 @@ class CrossFit:
     """Cross-fitted error rates for ``pacc_cross``: each leave-one-donor-out model's mean probability of
     the positive and of the negative cells of the one reference donor it never saw.
 
-    A new lot is a donor none of the models saw. Each model estimates it (PACC) with its own rates on its
-    own unseen donor, and the estimates are averaged: the rates describe the very models that score the
-    lot, on a donor they never trained on, so no shift from held-out images to a new donor needs
-    correcting. Every reference cell's out-of-donor prediction is used (not the final model's ~30 %
-    held-out share), and donor-to-donor spread of the rates enters the interval as what it is."""
+    A new lot is a donor none of the models saw. Each model's mean probability of the lot is corrected
+    (PACC) by its own rates on its own unseen donor, pooled over the models as a ratio of means
+    (``_raw``): the rates describe the very models that score the lot, on a donor they never trained on,
+    so no shift from held-out images to a new donor needs correcting. Every reference cell's
+    out-of-donor prediction is used (not the final model's ~30 % held-out share), and donor-to-donor
+    spread of the rates enters the interval as what it is."""
 
     donors: np.ndarray  # (K,) the donor each model left out
     labels: tuple[np.ndarray, ...]  # per model: its left-out donor's 0/1 labels
@@ -344,13 +345,20 @@ class CrossFit:
         return out
 
     def _raw(self, rates: np.ndarray, lot_prob: np.ndarray, models: np.ndarray) -> float:
-        """Mean over ``models`` of each one's unclipped PACC; a model whose donor lacks a class, or whose
-        rates do not separate the classes, gives none."""
+        """Unclipped PACC over ``models`` as a ratio of means: the mean over models of (lot mean - negative
+        rate) over the mean of their gaps (positive - negative rate). Each model is still corrected by its
+        own rates on its own unseen donor; pooling before dividing keeps one donor's noisy gap (about 50
+        cells of a class) from entering a denominator alone, which biases a mean of ratios by about
+        Var(gap) / gap^2 times (2 * fraction - 1): a slope against the true fraction, and an offset where
+        the gaps differ. A model whose donor lacks a class gives none; NaN where the pooled gap does not
+        separate the classes."""
         pos, neg = rates[models, 0], rates[models, 1]
-        gap = pos - neg
         means = lot_prob[:, models].mean(axis=0)
-        ok = np.isfinite(gap) & (gap > 0)
-        return float(np.mean((means[ok] - neg[ok]) / gap[ok])) if ok.any() else float("nan")
+        ok = np.isfinite(pos) & np.isfinite(neg)
+        gap = float(np.mean(pos[ok] - neg[ok])) if ok.any() else float("nan")
+        if not gap > 0:
+            return float("nan")
+        return float(np.mean(means[ok] - neg[ok]) / gap)
 
     def estimate(self, lot_prob: np.ndarray) -> float:
         """The lot's fraction (``lot_prob``: cells x models, the models in ``donors``' order)."""

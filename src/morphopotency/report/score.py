@@ -55,8 +55,9 @@ def _single_model_text(method: str, why: str, settings: Mapping[str, Any]) -> st
 def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any]) -> str:
     return (
         f"Fraction: {ESTIMATORS[method]} ({why}). Each leave-one-donor-out model of the training run scores "
-        "the lot, and its PACC estimate uses that model's mean probabilities of the positive and the "
-        "negative cells of the one reference donor it never trained on; the estimates are averaged. A new "
+        "the lot, and its mean probability is corrected by that model's mean probabilities of the positive "
+        "and the negative cells of the one reference donor it never trained on, pooled over the models as "
+        "a ratio of means (no one donor's noisy rates divide alone). A new "
         "lot is a donor none of the models saw, so these rates describe the very models that score it on "
         f"an unseen donor. 95 % intervals over {settings['bootstrap']} bootstrap resamples of the lot's "
         "cells and of the reference donors with their models (their spread scaled by sqrt(K / (K - 1)) "
