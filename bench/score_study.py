@@ -6,8 +6,10 @@ reference donors train the bundle that scores the lots, exactly as a lab's run d
 Per estimator: mean signed error with its 95 % interval (cohorts, then lots, resampled), mean absolute
 and maximum error, the slope of signed error against the true fraction, coverage of the 95 % intervals
 overall and by band of true fraction, mean half-width; coverage at nominal 50-95 %; and the share of
-clean lots the drift and QC checks hold and of drifted lots they catch. A lot's truth is the multipotent
-share of the cells actually segmented (each matched to the planted cell under its centroid).
+clean lots the drift and QC checks hold and of drifted lots they catch. A lot's truth is the share of its
+segmented cells SSEA3 staining would have labelled (its fields drawn again with SSEA3), weighted by the
+cells' edge correction as the deployed estimate is; lots.tsv keeps the unweighted share and the planted
+one beside it.
 
 Each cohort is a workflow run in a folder of its own under --out, so a stopped study resumes where it
 stopped (Snakemake keeps finished jobs; a cohort's collected lots are kept). It prints the wall time of
@@ -42,7 +44,7 @@ from morphopotency.prevalence import METHODS, PARTS  # noqa: E402
 from morphopotency.report.study import study_quote  # noqa: E402
 from morphopotency.score.bundle import load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
-from morphopotency.score.donors import bundle_reference  # noqa: E402
+from morphopotency.score.donors import bundle_reference, lot_weighting  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
     coverage_curve,
     cross_estimates,
@@ -151,17 +153,25 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
         }
         planted = pd.read_csv(truth_dir / f"cells_{lot}.tsv", sep="\t", dtype={"image": str})
         truth, matched = segmented_truth(obs, masks, planted)
-        labelled = np.nan  # what SSEA3 would have labelled: clean lots, imaged at the reference's pixels
+        labelled = unweighted = (
+            np.nan
+        )  # what SSEA3 would have labelled: clean lots, at the reference's pixels
         if lot not in DRIFTS:
             segmented = {
                 image: tifffile.imread(results / f"imaging/segmentation/{lot}/{image}.tif")
                 for image in obs["image"].unique()
             }
-            labelled, _ = labelled_truth(obs, segmented, lot_ssea3(settings["demo"], lot), 65535.0, cut)
+            ssea3 = lot_ssea3(settings["demo"], lot)
+            labelled, _ = labelled_truth(obs, segmented, ssea3, 65535.0, cut)
+            # Every cell counted once, as the reference's labelled fractions are (for comparison only).
+            counted = obs.drop(columns="edge_weight", errors="ignore")
+            unweighted, _ = labelled_truth(counted, segmented, ssea3, 65535.0, cut)
         table = lot_estimates(reference, cells["prob"].to_numpy(float), METHODS, n_boot=n_boot, seed=seed)
         if crossfit is not None:
             lot_prob = cells[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)
-            table = pd.concat([table, cross_estimates(crossfit, lot_prob, n_boot=n_boot, seed=seed)])
+            fit, weight = lot_weighting(crossfit, cells)
+            estimates = cross_estimates(fit, lot_prob, n_boot=n_boot, seed=seed, lot_weight=weight)
+            table = pd.concat([table, estimates])
         row = scores.loc[lot]
         deployed = table["estimator"] == row["estimator"]
         # The deployed estimator's 95 % interval is the run's own (score.bootstrap resamples), not redrawn.
@@ -178,6 +188,7 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
                 cells=len(cells),
                 matched=matched,
                 planted_truth=truth,
+                unweighted_truth=unweighted,
                 truth=labelled if np.isfinite(labelled) else truth,
                 deployed=deployed,
                 drift=drift,

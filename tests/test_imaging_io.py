@@ -1,5 +1,7 @@
 """Image ingest: channel mapping, z-stacks, bit depth, user masks, and errors naming the file."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -259,3 +261,17 @@ def test_masks_from_cellpose_stardist_and_cellprofiler(tmp_path):
         read_mask(tmp_path / "rgb.png", (20, 30))
     with pytest.raises(ImageError, match=r"mask shape \(20, 30\) differs from its image \(20, 31\)"):
         read_mask(tmp_path / "f_cp_masks.png", (20, 31))
+
+
+def test_edge_weights_undo_the_border_sampling_by_hand():
+    """A 2 x 4 box in a 10 x 10 field lies wholly inside for 8 x 6 of its 100 positions: weight 100 / 48;
+    a cell cut by the border has an unknown extent and counts once."""
+    from morphopotency.imaging.cells import measure_cells
+    from morphopotency.imaging.io import Image
+
+    labels = np.zeros((10, 10), np.int32)
+    labels[3:5, 2:6] = 1
+    labels[7:10, 8:10] = 2  # touches the bottom and right edges
+    image = Image(path=Path("a.tif"), shape=np.ones((10, 10)), max_value=255.0)
+    cells = measure_cells(image, labels, "S1", "a")
+    assert cells["edge_weight"].tolist() == pytest.approx([100 / 48, 1.0])

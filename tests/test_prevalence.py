@@ -261,7 +261,7 @@ def test_cross_fitted_pacc_pools_the_gaps_before_dividing():
         (np.array([0.6, 0.3]), np.array([0.8, 0.3])),
     )
     assert fit.estimate(np.full((4, 2), 0.7)) == pytest.approx(1.0)
-    assert fit._raw(fit.rates(), np.full((4, 2), 0.5), np.arange(2)) == pytest.approx(0.5)
+    assert fit._raw(fit.rates(), np.full((4, 2), 0.5), np.ones(4), np.arange(2)) == pytest.approx(0.5)
     # A lot consistent with each model's own rates at 0.25 reads 0.25 whatever the gaps.
     lot = np.array([[0.6, 0.8]] + [[0.3, 0.3]] * 3)
     assert fit.estimate(lot) == pytest.approx(0.25)
@@ -287,3 +287,35 @@ def test_a_donor_without_a_class_gives_no_estimate_of_its_own():
     )
     assert np.isnan(fit.rates()[1, 1])
     assert fit.estimate(np.array([[0.5, 0.1]])) == pytest.approx((0.5 - 0.2) / 0.6)  # model A alone
+
+
+def test_cross_fitted_pacc_weights_cells_by_their_edge_correction():
+    """Rates and the lot's mean are weighted means: a cell of weight 3 counts as three. Model A's
+    positives 0.8 (weight 3) and 0.4 (weight 1) give 0.7; its negative 0.2. A lot of 0.7 (weight 1) and
+    0.2 (weight 1) reads 0.45 -> (0.45 - 0.2) / 0.5 = 0.5; weighted 3 to 1 towards the first, 0.575 ->
+    0.75."""
+    from morphopotency.prevalence import CrossFit
+
+    predictions = pd.DataFrame(
+        {
+            "held_out": ["A"] * 3,
+            "role": ["test"] * 3,
+            "label": [1, 1, 0],
+            "prob": [0.8, 0.4, 0.2],
+            "cell": [10, 11, 12],
+        }
+    )
+    fit = CrossFit.from_predictions(predictions, pd.Series({10: 3.0, 11: 1.0, 12: 2.0}))
+    assert fit.rates() == pytest.approx(np.array([[0.7, 0.2]]))
+    assert fit.unweighted().rates() == pytest.approx(np.array([[0.6, 0.2]]))
+    lot = np.array([[0.7], [0.2]])
+    assert fit.estimate(lot) == pytest.approx(0.5)
+    assert fit.estimate(lot, np.array([3.0, 1.0])) == pytest.approx(0.75)
+    # The lot's weights travel with its cells through the bootstrap: a draw holds the first cell twice
+    # (1.0), the second twice (0.0), or both, weighted (0.75; unweighted it would be 0.5).
+    values = fit.bootstrap(lot, 200, parts=("lot",), lot_weight=np.array([3.0, 1.0]))
+    assert set(np.round(values, 10)) == {0.0, 0.75, 1.0}
+    with pytest.raises(ValueError, match="edge weight is missing"):
+        CrossFit.from_predictions(predictions, pd.Series({10: 3.0, 11: 1.0}))
+    with pytest.raises(ValueError, match="one positive edge weight per cell"):
+        fit.estimate(lot, np.array([1.0, 0.0]))

@@ -259,3 +259,18 @@ def test_image_qc_flags_each_image_against_the_cohort():
     cells = np.zeros((64, 64), bool)
     cells[20:30, 20:30] = True
     assert unevenness(flat, cells) == pytest.approx(0, abs=1e-6) and unevenness(ramp, cells) > 0.3
+
+
+def test_a_lot_and_its_rates_are_edge_corrected_both_or_neither():
+    from morphopotency.prevalence import CrossFit
+    from morphopotency.score.donors import lot_weighting
+
+    fit = CrossFit(
+        np.array(["A"], dtype=object), (np.array([1, 0]),), (np.array([0.8, 0.2]),), (np.array([2.0, 1.0]),)
+    )
+    cells = pd.DataFrame({"edge_weight": [1.5, 1.0]})
+    same, weight = lot_weighting(fit, cells)
+    assert same is fit and weight.tolist() == [1.5, 1.0]
+    for plain, lot in ((fit, cells.drop(columns="edge_weight")), (fit.unweighted(), cells)):
+        chosen, weight = lot_weighting(plain, lot)
+        assert chosen.weights is None and weight is None

@@ -190,3 +190,25 @@ def test_labelled_truth_measures_each_cell_as_the_reference_labels_were():
     share, n = labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0)
     assert n == 3 and share == pytest.approx(2 / 3)
     assert labelled_truth(cells.iloc[:1], {"a": labels}, {"a": ssea3}, 65535.0, 100.0) == (0.0, 1)
+
+
+def test_the_truth_is_weighted_by_the_cells_edge_weights_as_the_estimate_is():
+    from morphopotency.score.study import labelled_truth
+
+    labels = np.zeros((4, 4), int)
+    labels[:2, :2], labels[2:, 2:] = 1, 2
+    ssea3 = np.where(labels == 1, 100 * 257, 10 * 257).astype(float)  # cell 1 positive, cell 2 not
+    cells = pd.DataFrame({"image": ["a", "a"], "cell_id": [1, 2], "edge_weight": [3.0, 1.0]})
+    assert labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0) == (0.75, 2)
+    mask = np.zeros((10, 10), int)
+    mask[1:4, 1:4], mask[6:9, 6:9] = 1, 2
+    centroids = pd.DataFrame(
+        {
+            "image": "f1",
+            "centroid_row": [2.0, 7.0, 5.0],
+            "centroid_col": [2.0, 7.0, 5.0],
+            "edge_weight": [1, 3, 9],
+        }
+    )  # the unmatched third cell's weight counts nowhere
+    planted = pd.DataFrame({"image": "f1", "cell_id": [1, 2], "multipotent": [True, False]})
+    assert segmented_truth(centroids, {"f1": mask}, planted) == (0.25, 2)

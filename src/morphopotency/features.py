@@ -14,3 +14,6 @@ QC_FEATURES = (
     "image_unevenness",
     "touches_border",
 )
+# How the field's border sampled each cell (imaging.cells.edge_weights): the cross-fitted estimate weights
+# the reference's and a lot's cells by it, so lots imaged over other field sizes read the same.
+SAMPLING_FEATURES = ("edge_weight",)

@@ -309,42 +309,61 @@ class CrossFit:
     (``_raw``): the rates describe the very models that score the lot, on a donor they never trained on,
     so no shift from held-out images to a new donor needs correcting. Every reference cell's
     out-of-donor prediction is used (not the final model's ~30 % held-out share), and donor-to-donor
-    spread of the rates enters the interval as what it is."""
+    spread of the rates enters the interval as what it is.
+
+    With ``weights`` (each reference cell's edge correction, imaging.cells.edge_weights) the rates are
+    weighted means, and so is a lot's mean probability where its cells' weights are given: both then
+    describe the donor's cells, not those a field of one size happens to keep whole."""
 
     donors: np.ndarray  # (K,) the donor each model left out
     labels: tuple[np.ndarray, ...]  # per model: its left-out donor's 0/1 labels
     prob: tuple[np.ndarray, ...]  # per model: its P(multipotent) of those cells
+    weights: tuple[np.ndarray, ...] | None = None  # per model: those cells' edge weights (None: all 1)
 
     @classmethod
-    def from_predictions(cls, predictions: pd.DataFrame) -> CrossFit:
-        """From the LODO models' predictions (held_out, role, label, prob): their ``test`` rows, each
-        model's cells of the donor it left out."""
+    def from_predictions(cls, predictions: pd.DataFrame, weights: pd.Series | None = None) -> CrossFit:
+        """From the LODO models' predictions (held_out, role, label, prob; cell where ``weights``, a
+        Series indexed by cell, gives each cell's edge weight): their ``test`` rows, each model's cells of
+        the donor it left out."""
         test = predictions[predictions["role"] == "test"]
         if test.empty:
             raise ValueError(
                 "cross-fitting needs the leave-one-donor-out models' predictions of their donors"
             )
         parts = [part for _, part in test.groupby("held_out", sort=True)]
+        weighted = None
+        if weights is not None:
+            weighted = tuple(p["cell"].map(weights).to_numpy(float) for p in parts)
+            if any(not np.all(np.isfinite(w) & (w > 0)) for w in weighted):
+                raise ValueError("an edge weight is missing, or not positive, for a reference cell")
         return cls(
             np.asarray([str(p["held_out"].iloc[0]) for p in parts], dtype=object),
             tuple(p["label"].to_numpy().astype(int) for p in parts),
             tuple(p["prob"].to_numpy(float) for p in parts),
+            weighted,
         )
 
+    def unweighted(self) -> CrossFit:
+        """The same rates with every cell counted once: for a lot whose cells carry no edge weights."""
+        return CrossFit(self.donors, self.labels, self.prob)
+
     def rates(self, rng: np.random.Generator | None = None) -> np.ndarray:
-        """(K, 2): each model's mean probability of its unseen donor's positives and negatives, of that
-        donor's cells as they are or (``rng``) resampled; NaN for a class the cells lack."""
+        """(K, 2): each model's (weighted) mean probability of its unseen donor's positives and negatives,
+        of that donor's cells as they are or (``rng``) resampled; NaN for a class the cells lack."""
         out = np.full((len(self.donors), 2), np.nan)
-        for k, (labels, prob) in enumerate(zip(self.labels, self.prob)):
+        weights = self.weights or tuple(np.ones(len(labels)) for labels in self.labels)
+        for k, (labels, prob, weight) in enumerate(zip(self.labels, self.prob, weights)):
             if rng is not None:
                 rows = rng.integers(0, len(labels), len(labels))
-                labels, prob = labels[rows], prob[rows]
+                labels, prob, weight = labels[rows], prob[rows], weight[rows]
             for j, cls in enumerate((1, 0)):
                 if (labels == cls).any():
-                    out[k, j] = prob[labels == cls].mean()
+                    out[k, j] = np.average(prob[labels == cls], weights=weight[labels == cls])
         return out
 
-    def _raw(self, rates: np.ndarray, lot_prob: np.ndarray, models: np.ndarray) -> float:
+    def _raw(
+        self, rates: np.ndarray, lot_prob: np.ndarray, lot_weight: np.ndarray, models: np.ndarray
+    ) -> float:
         """Unclipped PACC over ``models`` as a ratio of means: the mean over models of (lot mean - negative
         rate) over the mean of their gaps (positive - negative rate). Each model is still corrected by its
         own rates on its own unseen donor; pooling before dividing keeps one donor's noisy gap (about 50
@@ -353,19 +372,21 @@ class CrossFit:
         the gaps differ. A model whose donor lacks a class gives none; NaN where the pooled gap does not
         separate the classes."""
         pos, neg = rates[models, 0], rates[models, 1]
-        means = lot_prob[:, models].mean(axis=0)
+        means = lot_weight @ lot_prob[:, models] / lot_weight.sum()
         ok = np.isfinite(pos) & np.isfinite(neg)
         gap = float(np.mean(pos[ok] - neg[ok])) if ok.any() else float("nan")
         if not gap > 0:
             return float("nan")
         return float(np.mean(means[ok] - neg[ok]) / gap)
 
-    def estimate(self, lot_prob: np.ndarray) -> float:
-        """The lot's fraction (``lot_prob``: cells x models, the models in ``donors``' order)."""
-        lot_prob = self._check(lot_prob)
+    def estimate(self, lot_prob: np.ndarray, lot_weight: np.ndarray | None = None) -> float:
+        """The lot's fraction (``lot_prob``: cells x models, the models in ``donors``' order;
+        ``lot_weight``: the cells' edge weights, or None for all 1)."""
+        lot_prob, lot_weight = self._check(lot_prob, lot_weight)
         if lot_prob.shape[0] == 0:
             return float("nan")
-        return float(np.clip(self._raw(self.rates(), lot_prob, np.arange(len(self.donors))), 0.0, 1.0))
+        every = np.arange(len(self.donors))
+        return float(np.clip(self._raw(self.rates(), lot_prob, lot_weight, every), 0.0, 1.0))
 
     def bootstrap(
         self,
@@ -373,6 +394,7 @@ class CrossFit:
         n_boot: int = 1000,
         seed: int = 0,
         parts: tuple[str, ...] = INTERVAL_PARTS,
+        lot_weight: np.ndarray | None = None,
     ) -> np.ndarray:
         """Unclipped estimates over resamples of ``parts``: the lot's cells (``lot``), each reference
         donor's cells (``reference``), the reference donors with their models (``donors``). Kept unclipped
@@ -385,7 +407,7 @@ class CrossFit:
         The donors' deviations from their mean are scaled by sqrt(K / (K - 1)), the small-sample
         correction without which K resampled donors understate the spread of their mean (five donors:
         by a tenth)."""
-        lot_prob = self._check(lot_prob)
+        lot_prob, lot_weight = self._check(lot_prob, lot_weight)
         if lot_prob.shape[0] == 0:
             return np.empty(0)
         rng = np.random.default_rng(seed)
@@ -397,39 +419,57 @@ class CrossFit:
         for _ in range(n_boot):
             cells = rng.integers(0, n, n) if "lot" in parts else np.arange(n)
             rates = self.rates(rng) if "reference" in parts else fixed
-            value = self._raw(rates, lot_prob[cells], every)
+            value = self._raw(rates, lot_prob[cells], lot_weight[cells], every)
             if "donors" in parts:
-                drawn = self._raw(rates, lot_prob[cells], rng.integers(0, k, k))
+                drawn = self._raw(rates, lot_prob[cells], lot_weight[cells], rng.integers(0, k, k))
                 value += inflate * (drawn - value)
             values.append(value)
         values = np.asarray(values, float)
         return values[np.isfinite(values)]
 
-    def interval(self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
-        low, high = percentile_interval(self.bootstrap(lot_prob, n_boot, seed), level)
+    def interval(
+        self,
+        lot_prob: np.ndarray,
+        n_boot: int = 1000,
+        seed: int = 0,
+        level: float = 0.95,
+        lot_weight: np.ndarray | None = None,
+    ) -> tuple[float, float]:
+        values = self.bootstrap(lot_prob, n_boot, seed, lot_weight=lot_weight)
+        low, high = percentile_interval(values, level)
         return float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1))
 
-    def variance_parts(self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict[str, float]:
+    def variance_parts(
+        self, lot_prob: np.ndarray, n_boot: int = 1000, seed: int = 0, lot_weight: np.ndarray | None = None
+    ) -> dict[str, float]:
         """The interval's variance by source: the lot's cells (``lot``: more cells per lot narrow it), and
         the spread between reference donors split into what their labelled cells' number explains
         (``reference``, the donors' cells alone resampled: more labelled cells per donor narrow it) and
         the rest (``donors``: the donors and their models differing, which only more donors narrow).
         They add up to the variance of the interval's own resamples."""
-        lot = float(np.var(self.bootstrap(lot_prob, n_boot, seed, ("lot",))))
-        reference = float(np.var(self.bootstrap(lot_prob, n_boot, seed + 1, ("reference",))))
-        between = float(np.var(self.bootstrap(lot_prob, n_boot, seed + 2, ("donors",))))
+        lot = float(np.var(self.bootstrap(lot_prob, n_boot, seed, ("lot",), lot_weight)))
+        reference = float(np.var(self.bootstrap(lot_prob, n_boot, seed + 1, ("reference",), lot_weight)))
+        between = float(np.var(self.bootstrap(lot_prob, n_boot, seed + 2, ("donors",), lot_weight)))
         # Within-donor noise is part of the spread between donors; where chance puts it above that
         # spread, the spread is all it explains.
         return {"lot": lot, "reference": min(reference, between), "donors": max(between - reference, 0.0)}
 
-    def _check(self, lot_prob: np.ndarray) -> np.ndarray:
+    def _check(self, lot_prob: np.ndarray, lot_weight: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         lot_prob = np.asarray(lot_prob, float)
         if lot_prob.ndim != 2 or lot_prob.shape[1] != len(self.donors):
             raise ValueError(
                 f"pacc_cross needs one probability per cell from each of the {len(self.donors)} "
                 f"leave-one-donor-out models ({', '.join(self.donors)}); got shape {lot_prob.shape}"
             )
-        return lot_prob
+        if lot_weight is None:
+            return lot_prob, np.ones(lot_prob.shape[0])
+        lot_weight = np.asarray(lot_weight, float)
+        if lot_weight.shape != (lot_prob.shape[0],) or not np.all(np.isfinite(lot_weight) & (lot_weight > 0)):
+            raise ValueError(
+                f"pacc_cross needs one positive edge weight per cell ({lot_prob.shape[0]} cells); "
+                f"got {lot_weight.shape[0] if lot_weight.ndim else 'one'}, or one missing or not positive"
+            )
+        return lot_prob, lot_weight
 
 
 def cross_cells_needed(parts: dict[str, float], cells: int, half_width: float, level: float = 0.95) -> int:

@@ -52,6 +52,7 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
         | (table["bbox-2"] == rows)
         | (table["bbox-3"] == cols)
     ).to_numpy()
+    out["edge_weight"] = edge_weights(table, labels.shape)
     out["solidity"] = table["solidity"].to_numpy()
     out["eccentricity"] = table["eccentricity"].to_numpy()
     # The stack always has a channel axis, so scikit-image names every channel's column, even a lone one.
@@ -60,6 +61,30 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
         out[f"{role}_mean"] = mean
         out[f"{role}_integrated"] = mean * out["area"].to_numpy()
     return out
+
+
+def edge_weights(props: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
+    """Miles-Lantuejoul edge correction of each cell (regionprops rows with bbox-0..3): H W / ((H - h)
+    (W - w)), the inverse of the chance that a cell of its h x w bounding box, placed anywhere, lies
+    wholly inside the H x W field.
+
+    Cells cut by the border are dropped, and a long cell is cut more often than a compact one, the more
+    so the smaller the field: unweighted, a lot imaged over larger fields than the reference's keeps more
+    of its elongated cells, and its shares differ from the reference's for that alone. Weighted, every
+    field size estimates the same shares. A cell that touches the border (a lab's own masks keep them)
+    has an unknown extent: 1. Written by hand: a formula of the bounding box no library offers."""
+    rows, cols = shape
+    height = (props["bbox-2"] - props["bbox-0"]).to_numpy(float)
+    width = (props["bbox-3"] - props["bbox-1"]).to_numpy(float)
+    cut = (
+        (props["bbox-0"] == 0)
+        | (props["bbox-1"] == 0)
+        | (props["bbox-2"] == rows)
+        | (props["bbox-3"] == cols)
+    )
+    with np.errstate(divide="ignore"):
+        weight = rows * cols / ((rows - height) * (cols - width))
+    return np.where(cut.to_numpy(), 1.0, weight)
 
 
 def outline_ratios(props: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -220,7 +220,10 @@ class Bundle:
         models = self.lodo_models()
         if predictions is None or not models:
             return None
-        fit = CrossFit.from_predictions(predictions.astype({"held_out": str}))
+        # Edge weights where the reference cells carry them (bundles from before them count cells once).
+        cells = self.table("reference/cells.tsv")
+        weights = cells.set_index("cell")["edge_weight"] if "edge_weight" in cells else None
+        fit = CrossFit.from_predictions(predictions.astype({"held_out": str}), weights)
         if list(fit.donors) != list(models):
             raise BundleError(
                 f"{self.folder}: LODO models of {', '.join(models)} but predictions of "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from morphopotency.features import QC_FEATURES, SHAPE_FEATURES
+from morphopotency.features import QC_FEATURES, SAMPLING_FEATURES, SHAPE_FEATURES
 from morphopotency.score.bundle import Bundle
 
 LODO_PROB = "prob_lodo_"  # prob_lodo_<donor>: the probability from the model that left <donor> out
@@ -27,7 +27,7 @@ def score_cells(
 
     if len(obs) != len(crops) or len(obs) != len(contours):
         raise ValueError(f"{len(obs)} cells but {len(crops)} crops and {len(contours)} outlines")
-    features = [f for f in (*SHAPE_FEATURES, *QC_FEATURES) if f in obs]
+    features = [f for f in (*SHAPE_FEATURES, *QC_FEATURES, *SAMPLING_FEATURES) if f in obs]
     table = obs[["donor", "image", "cell_id", *features]].reset_index(drop=True)
     reference = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
     names = [f"emb_{i}" for i in range(len(reference.components))]

@@ -13,6 +13,7 @@ import pandas as pd
 from morphopotency.prevalence import (
     CROSS_FITTED,
     PARTS,
+    CrossFit,
     DonorShift,
     Reference,
     bootstrap_interval,
@@ -47,6 +48,14 @@ def bundle_reference(bundle: Bundle) -> Reference:
         prior,
         None if shift is None else DonorShift.from_table(shift),
     )
+
+
+def lot_weighting(crossfit: CrossFit, cells: pd.DataFrame) -> tuple[CrossFit, np.ndarray | None]:
+    """The cross-fit and a lot's cell weights, both edge-corrected or neither: a lot's weighted mean
+    against unweighted rates (or the reverse) would mix two populations."""
+    if crossfit.weights is not None and "edge_weight" in cells:
+        return crossfit, cells["edge_weight"].to_numpy(float)
+    return crossfit.unweighted(), None
 
 
 def shape_features(cells: pd.DataFrame) -> np.ndarray:
@@ -99,9 +108,10 @@ def donor_scores(
         parts = dict.fromkeys(PARTS, np.nan)
         if crossfit is not None:
             lot = part[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)
-            value = crossfit.estimate(lot)
-            low, high = crossfit.interval(lot, n_boot, seed)
-            parts = crossfit.variance_parts(lot, n_boot, seed)
+            fit, weight = lot_weighting(crossfit, part)
+            value = fit.estimate(lot, weight)
+            low, high = fit.interval(lot, n_boot, seed, lot_weight=weight)
+            parts = fit.variance_parts(lot, n_boot, seed, weight)
             needed = cross_cells_needed(parts, len(part), 0.05)
         else:
             value = estimate(method, reference, prob, threshold)

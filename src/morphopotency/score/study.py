@@ -28,22 +28,29 @@ from morphopotency.score.bands import BANDS
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 
 
+def _weights(part: pd.DataFrame) -> list[float]:
+    """The cells' edge weights (imaging.cells.edge_weights) where the table has them, else 1 each."""
+    return list(part["edge_weight"].astype(float)) if "edge_weight" in part else [1.0] * len(part)
+
+
 def segmented_truth(
     cells: pd.DataFrame, masks: Mapping[str, np.ndarray], planted: pd.DataFrame
 ) -> tuple[float, int]:
     """The multipotent share of the cells actually segmented, and how many were matched: each segmented
     cell (image, centroid_row, centroid_col) takes the class of the planted cell under its centroid
     (``masks``: image -> planted label image; ``planted``: image, cell_id, multipotent). A centroid on
-    background matches none and is left out: a lot's truth is what its segmented cells are."""
+    background matches none and is left out: a lot's truth is what its segmented cells are. Weighted by
+    the cells' edge weights where ``cells`` has them, as the deployed estimate is."""
     classes = planted.set_index(["image", "cell_id"])["multipotent"].astype(bool)
-    found = []
+    found, weights = [], []
     for image, part in cells.groupby("image", sort=True, observed=True):
         mask = masks[str(image)]
         rows = np.clip(np.rint(part["centroid_row"].to_numpy()).astype(int), 0, mask.shape[0] - 1)
         cols = np.clip(np.rint(part["centroid_col"].to_numpy()).astype(int), 0, mask.shape[1] - 1)
         ids = mask[rows, cols]
         found += [classes[(image, int(i))] for i in ids if i]
-    return (float(np.mean(found)) if found else float("nan")), len(found)
+        weights += [w for i, w in zip(ids, _weights(part)) if i]
+    return (float(np.average(found, weights=weights)) if found else float("nan")), len(found)
 
 
 def labelled_truth(
@@ -56,16 +63,18 @@ def labelled_truth(
     """The share of a lot's segmented cells SSEA3 staining would have labelled multipotent, measured as the
     reference's were (mean SSEA3 over each cell's segmented pixels on the 8-bit scale, above ``cut``):
     what the score estimates, since its error rates are measured against those labels. ``cells``: image,
-    cell_id; ``labels``/``ssea3``: image -> segmentation labels / SSEA3 plane of the same pixels."""
+    cell_id (edge_weight: the share is weighted by it, as the deployed estimate is); ``labels``/``ssea3``:
+    image -> segmentation labels / SSEA3 plane of the same pixels."""
     from morphopotency.imaging.cells import to_8bit
 
-    calls = []
+    calls, weights = [], []
     for image, part in cells.groupby("image", sort=True, observed=True):
         lab, plane = labels[str(image)], np.asarray(ssea3[str(image)], float)
         ids = part["cell_id"].to_numpy(int)
         means = ndi.mean(plane, lab, ids)
         calls += list(to_8bit(np.asarray(means), max_value) > cut)
-    return (float(np.mean(calls)) if calls else float("nan")), len(calls)
+        weights += _weights(part)
+    return (float(np.average(calls, weights=weights)) if calls else float("nan")), len(calls)
 
 
 def lot_estimates(
@@ -94,10 +103,12 @@ def cross_estimates(
     levels: Sequence[float] = LEVELS,
     n_boot: int = 1000,
     seed: int = 0,
+    lot_weight: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """``lot_estimates``' row for pacc_cross (``lot_prob``: cells x LODO models)."""
-    values = crossfit.bootstrap(lot_prob, n_boot, seed)
-    row = {"estimator": CROSS_FITTED, "estimate": crossfit.estimate(lot_prob)}
+    """``lot_estimates``' row for pacc_cross (``lot_prob``: cells x LODO models; ``lot_weight``: the
+    cells' edge weights, with a cross-fit weighted alike)."""
+    values = crossfit.bootstrap(lot_prob, n_boot, seed, lot_weight=lot_weight)
+    row = {"estimator": CROSS_FITTED, "estimate": crossfit.estimate(lot_prob, lot_weight)}
     for level in levels:
         low, high = percentile_interval(values, level)
         row[f"low_{level:g}"], row[f"high_{level:g}"] = float(np.clip(low, 0, 1)), float(np.clip(high, 0, 1))
