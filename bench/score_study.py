@@ -153,9 +153,8 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
         }
         planted = pd.read_csv(truth_dir / f"cells_{lot}.tsv", sep="\t", dtype={"image": str})
         truth, matched = segmented_truth(obs, masks, planted)
-        labelled = unweighted = (
-            np.nan
-        )  # what SSEA3 would have labelled: clean lots, at the reference's pixels
+        # What SSEA3 would have labelled: clean lots only, imaged at the reference's pixels.
+        labelled = unweighted = np.nan
         if lot not in DRIFTS:
             segmented = {
                 image: tifffile.imread(results / f"imaging/segmentation/{lot}/{image}.tif")

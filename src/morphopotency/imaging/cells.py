@@ -45,13 +45,7 @@ def measure_cells(image: Image, labels: np.ndarray, donor: str, image_id: str) -
     out["circularity"], out["aspect_ratio"] = outline_ratios(table)
     # Our segmentation drops cells cut by the border; a lab's own masks may not, and a cut cell's shape is
     # not its shape: a scoring run counts them.
-    rows, cols = labels.shape
-    out["touches_border"] = (
-        (table["bbox-0"] == 0)
-        | (table["bbox-1"] == 0)
-        | (table["bbox-2"] == rows)
-        | (table["bbox-3"] == cols)
-    ).to_numpy()
+    out["touches_border"] = cut_by_border(table, labels.shape)
     out["edge_weight"] = edge_weights(table, labels.shape)
     out["solidity"] = table["solidity"].to_numpy()
     out["eccentricity"] = table["eccentricity"].to_numpy()
@@ -76,15 +70,20 @@ def edge_weights(props: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
     rows, cols = shape
     height = (props["bbox-2"] - props["bbox-0"]).to_numpy(float)
     width = (props["bbox-3"] - props["bbox-1"]).to_numpy(float)
-    cut = (
+    with np.errstate(divide="ignore"):
+        weight = rows * cols / ((rows - height) * (cols - width))
+    return np.where(cut_by_border(props, shape), 1.0, weight)
+
+
+def cut_by_border(props: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
+    """Whether each cell's bounding box (regionprops bbox-0..3) reaches the field's border."""
+    rows, cols = shape
+    return (
         (props["bbox-0"] == 0)
         | (props["bbox-1"] == 0)
         | (props["bbox-2"] == rows)
         | (props["bbox-3"] == cols)
-    )
-    with np.errstate(divide="ignore"):
-        weight = rows * cols / ((rows - height) * (cols - width))
-    return np.where(cut.to_numpy(), 1.0, weight)
+    ).to_numpy()
 
 
 def outline_ratios(props: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
