@@ -317,5 +317,5 @@ def test_cross_fitted_pacc_weights_cells_by_their_edge_correction():
     assert set(np.round(values, 10)) == {0.0, 0.75, 1.0}
     with pytest.raises(ValueError, match="edge weight is missing"):
         CrossFit.from_predictions(predictions, pd.Series({10: 3.0, 11: 1.0}))
-    with pytest.raises(ValueError, match="one positive edge weight per cell"):
+    with pytest.raises(ValueError, match="one positive, finite edge weight per cell"):
         fit.estimate(lot, np.array([1.0, 0.0]))

@@ -120,6 +120,19 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     assert "cross-fitted probabilistic adjusted classify and count" in html
 
 
+def test_the_deployed_fraction_is_edge_corrected_from_the_bundle_to_the_lot(scored):
+    """The reference cells' edge weights travel in the bundle, the lot's in its cell table, and the
+    fraction a run reports is the weighted cross-fitted estimate of both."""
+    _, root, bundle, _ = scored
+    fit = load(bundle).crossfit()
+    assert fit is not None and fit.weights is not None and all((w >= 1).all() for w in fit.weights)
+    scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
+    cells = pd.read_csv(root / "results/score/cells/S1.tsv", sep="\t")
+    assert (cells["edge_weight"] >= 1).all()
+    lot = cells[[f"prob_lodo_{d}" for d in fit.donors]].to_numpy(float)
+    assert scores.loc["S1", "fraction"] == pytest.approx(fit.estimate(lot, cells["edge_weight"].to_numpy()))
+
+
 def test_a_lot_imaged_at_another_pixel_size_is_resampled_to_the_reference_and_held(scored):
     """S8x is S8 imaged at 0.6 um: the bundle (trained on 0.8-um images as they were, resample_um null)
     brings it back to 0.8 um before segmentation, so its cells measure like S8's; it is flagged and held

@@ -466,8 +466,8 @@ class CrossFit:
         lot_weight = np.asarray(lot_weight, float)
         if lot_weight.shape != (lot_prob.shape[0],) or not np.all(np.isfinite(lot_weight) & (lot_weight > 0)):
             raise ValueError(
-                f"pacc_cross needs one positive edge weight per cell ({lot_prob.shape[0]} cells); "
-                f"got {lot_weight.shape[0] if lot_weight.ndim else 'one'}, or one missing or not positive"
+                f"pacc_cross needs one positive, finite edge weight per cell: {lot_prob.shape[0]} cells, "
+                f"weights of shape {lot_weight.shape}"
             )
         return lot_prob, lot_weight
 
