@@ -42,7 +42,7 @@ from score_run import stage_seconds  # noqa: E402  (the bench folder is no packa
 
 from morphopotency.prevalence import METHODS, PARTS  # noqa: E402
 from morphopotency.report.study import study_quote  # noqa: E402
-from morphopotency.score.bundle import load  # noqa: E402
+from morphopotency.score.bundle import IMAGING_BEFORE, load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference, lot_weighting  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
@@ -136,6 +136,7 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
     )
     seed = int(settings.get("score", {}).get("seed", 0))
     cut = float(bundle.settings["imaging"]["ssea3_cut_8bit"])
+    region = (IMAGING_BEFORE | bundle.settings["imaging"])["ssea3_region"]
     frames = []
     for lot in scores.index:
         cells = pd.read_csv(results / f"score/cells/{lot}.tsv", sep="\t", dtype={"image": str})
@@ -161,10 +162,10 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
                 for image in obs["image"].unique()
             }
             ssea3 = lot_ssea3(settings["demo"], lot)
-            labelled, _ = labelled_truth(obs, segmented, ssea3, 65535.0, cut)
+            labelled, _ = labelled_truth(obs, segmented, ssea3, 65535.0, cut, region)
             # Every cell counted once, as the reference's labelled fractions are (for comparison only).
             counted = obs.drop(columns="edge_weight", errors="ignore")
-            unweighted, _ = labelled_truth(counted, segmented, ssea3, 65535.0, cut)
+            unweighted, _ = labelled_truth(counted, segmented, ssea3, 65535.0, cut, region)
         table = lot_estimates(reference, cells["prob"].to_numpy(float), METHODS, n_boot=n_boot, seed=seed)
         if crossfit is not None:
             lot_prob = cells[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)

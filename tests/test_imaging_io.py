@@ -204,6 +204,50 @@ def test_shape_channel_alone_is_enough_to_measure_cells(ome):
     assert (both["label_mean"] > both["shape_mean"]).all()
 
 
+def _ringed_cell(tmp_path):
+    """A 7 x 7 cell stained at 100 (8-bit) over its inner 5 x 5 and at 10 on its outermost ring: an outline
+    one pixel past the stain. Its inner half (distance to the outline at least the median, 2) is the
+    5 x 5; the whole cell's mean is (25 x 100 + 24 x 10) / 49."""
+    labels = np.zeros((16, 16), np.int32)
+    labels[4:11, 4:11] = 1
+    ssea3 = np.where(labels == 1, 10 * 257, 0).astype(np.uint16)
+    ssea3[5:10, 5:10] = 100 * 257
+    shape = np.where(labels == 1, 30000, 100).astype(np.uint16)
+    path = tmp_path / "ring.ome.tif"
+    write_ome_tiff(path, np.stack([shape, ssea3, shape]), ("CD105", "SSEA3", "DAPI"), 0.5, "test")
+    return path, labels
+
+
+def test_a_cells_ssea3_over_its_inner_half_is_not_diluted_by_an_outline_past_the_stain(tmp_path):
+    from morphopotency.imaging.cells import measure_cells, ssea3_means
+
+    path, labels = _ringed_cell(tmp_path)
+    image = read_image(path, Channels())
+    inner, whole = ssea3_means(labels, image.label, "inner"), ssea3_means(labels, image.label, "whole")
+    assert inner.to_dict() == {1: pytest.approx(100 * 257)}
+    assert whole.to_dict() == {1: pytest.approx((25 * 100 + 24 * 10) / 49 * 257)}
+    cells = measure_cells(image, labels, "S1", "a")
+    assert cells["label_inner_mean"].tolist() == pytest.approx([100 * 257])
+    assert cells["label_mean"].tolist() == pytest.approx(whole.tolist())
+    with pytest.raises(ValueError, match="SSEA3 region 'rim': expected one of whole, inner"):
+        ssea3_means(labels, image.label, "rim")
+
+
+def test_the_configured_region_is_what_labels_a_cell(tmp_path):
+    """imaging.ssea3_region: the inner half reads this cell at 100, above the paper's 90; the whole cell
+    (config/paper.yaml) at 55.9, below it."""
+    from morphopotency.imaging.donor import donor_cells
+
+    path, labels = _ringed_cell(tmp_path)
+    mask = tmp_path / "ring_mask.tif"
+    tifffile.imwrite(mask, labels)
+    images = {"a": (path, mask)}
+    inner, _ = donor_cells("S1", images, Channels(), crop_size=16, n_points=12, ssea3_region="inner")
+    whole, _ = donor_cells("S1", images, Channels(), crop_size=16, n_points=12)
+    assert inner.obs["ssea3_8bit"].tolist() == pytest.approx([100.0])
+    assert whole.obs["ssea3_8bit"].tolist() == pytest.approx([(25 * 100 + 24 * 10) / 49])
+
+
 def test_pixel_size_units_are_converted_to_micrometres(tmp_path):
     data = np.stack([np.full((32, 40), v, np.uint16) for v in (100, 200, 300)])
     for name, size, unit in (("nm", 500.0, "nm"), ("um", 0.5, "µm"), ("default", 0.5, None)):

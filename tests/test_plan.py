@@ -368,6 +368,25 @@ def test_a_scoring_run_takes_the_bundles_preprocessing_and_keeps_what_describes_
         plan(lab)
 
 
+def test_a_lot_is_labelled_over_the_region_its_reference_was_and_an_older_bundle_over_the_whole_cell(
+    tmp_path,
+):
+    """A scored lot imaged with SSEA3 is checked against the reference's labels: measured alike. Bundles
+    written before imaging.ssea3_region existed measured the whole cell."""
+    from morphopotency.score.bundle import export, preprocessing_settings
+
+    reference = tiny()
+    reference["imaging"]["ssea3_region"] = "inner"
+    settings = preprocessing_settings(plan(reference).config, {"spec": {}, "threshold": 0.5})
+    for name, region, expected in (("new", "inner", "inner"), ("old", None, "whole")):
+        kept = dict(settings, imaging={k: v for k, v in settings["imaging"].items() if k != "ssea3_region"})
+        if region:
+            kept["imaging"]["ssea3_region"] = region
+        export(tmp_path / name, {}, kept, {}, {"config_sha256": "x", "commit": None})
+        lab = tiny(score={"bundle": str(tmp_path / name)}, imaging={"ssea3_region": "whole"})
+        assert plan(lab).config["imaging"]["ssea3_region"] == expected
+
+
 def _folder_of_cells(root, metadata: bool = False):
     """Two class sub-folders of tiny PNG crops, as a CellProfiler export gives them."""
     import numpy as np

@@ -212,3 +212,18 @@ def test_the_truth_is_weighted_by_the_cells_edge_weights_as_the_estimate_is():
     )  # the unmatched third cell's weight counts nowhere
     planted = pd.DataFrame({"image": "f1", "cell_id": [1, 2], "multipotent": [True, False]})
     assert segmented_truth(centroids, {"f1": mask}, planted) == (0.25, 2)
+
+
+def test_the_labelled_truth_reads_each_cell_over_the_region_its_reference_was_labelled_over():
+    """A 7 x 7 cell stained at 100 over its inner 5 x 5 and 10 on its outermost ring (an outline one pixel
+    past the stain): its inner half (distance to the outline at least the median, 2) reads 100, above the
+    cut; the whole cell (25 x 100 + 24 x 10) / 49 = 55.9, below it."""
+    from morphopotency.score.study import labelled_truth
+
+    labels = np.zeros((9, 9), int)
+    labels[1:8, 1:8] = 1
+    ssea3 = np.where(labels == 1, 10 * 257, 0).astype(float)
+    ssea3[2:7, 2:7] = 100 * 257
+    cells = pd.DataFrame({"image": ["a"], "cell_id": [1]})
+    assert labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0, "inner") == (1.0, 1)
+    assert labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0, "whole") == (0.0, 1)

@@ -239,7 +239,14 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     folder = config["score"]["bundle"]
     if not folder:
         return False
-    from morphopotency.score.bundle import DONOR_SHIFT, IMAGING_KEYS, LODO_MODELS, BundleError, load
+    from morphopotency.score.bundle import (
+        DONOR_SHIFT,
+        IMAGING_BEFORE,
+        IMAGING_KEYS,
+        LODO_MODELS,
+        BundleError,
+        load,
+    )
 
     try:
         bundle = load(folder)
@@ -254,7 +261,8 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
     # What describes the lab's files stays its own: channel names, and the pixel size of files whose
     # metadata has none (the reference's files told nothing about these).
     labs = {key: config["imaging"][key] for key in ("channels", "pixel_size_um")}
-    config["imaging"] |= {key: bundle.settings["imaging"][key] for key in IMAGING_KEYS} | labs
+    settings = IMAGING_BEFORE | bundle.settings["imaging"]
+    config["imaging"] |= {key: settings[key] for key in IMAGING_KEYS} | labs
     config["imaging"] |= bundle.segmentation()  # the bundle's segmenter, and its own Cellpose model
     config["imaging"]["resample_um"] = bundle.target_pixel_size(config["score"]["match_pixel_size"])
     config["imaging"]["shape_modes"]["n_points"] = bundle.settings["shape_modes"]["n_points"]

@@ -111,6 +111,7 @@ rule imaging_cells:
         pixel_size_um=IMG["pixel_size_um"],
         crop_window=IMG["crop_window"],
         resample_um=IMG["resample_um"],
+        ssea3_region=IMG["ssea3_region"],
     script:
         "../scripts/imaging_cells.py"
 

@@ -21,6 +21,7 @@ adata, crops = donor_cells(
     pixel_size_um=p.pixel_size_um,
     crop_window=p.crop_window,
     resample_um=p.resample_um,
+    ssea3_region=p.ssea3_region,
 )
 with atomic_path(snakemake.output.cells) as tmp:
     adata.write_h5ad(tmp)

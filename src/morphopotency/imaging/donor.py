@@ -9,7 +9,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from morphopotency.imaging.cells import crop_cells, measure_cells, outer_contours, to_8bit
+from morphopotency.imaging.cells import SSEA3_REGIONS, crop_cells, measure_cells, outer_contours, to_8bit
 from morphopotency.imaging.io import Channels, read_image, read_mask
 from morphopotency.imaging.quality import image_quality
 from morphopotency.imaging.resample import labels_to_shape, to_pixel_size
@@ -27,11 +27,13 @@ def donor_cells(
     pixel_size_um: float | None = None,
     crop_window: int | None = None,
     resample_um: float | None = None,
+    ssea3_region: str = "whole",
 ) -> tuple[ad.AnnData, np.ndarray]:
     """AnnData (obs = cells, obsm['contour'] = n_points x 2 outline in pixels) and uint8 crops (cells, s, s).
 
     With ``resample_um`` every image is first brought to that pixel size (as imaging_segment does), and
-    its label image too when drawn on the stored image (a lab's own masks).
+    its label image too when drawn on the stored image (a lab's own masks). ``ssea3_8bit``, what labels a
+    cell, is its SSEA3 mean over ``ssea3_region`` (imaging.cells.SSEA3_REGIONS).
     An image with no cells adds nothing: a donor whose images are all empty gets zero rows, not an error.
     """
     tables, crops, outlines = [], [], []
@@ -49,7 +51,7 @@ def donor_cells(
         usable = np.array([c is not None for c in contours])
         table = table[usable].reset_index(drop=True)
         if "label_mean" in table:
-            table["ssea3_8bit"] = to_8bit(table["label_mean"], image.max_value)
+            table["ssea3_8bit"] = to_8bit(table[SSEA3_REGIONS[ssea3_region]], image.max_value)
         # The metadata's pixel size wins; the configured one fills in when the file has none. Shapes are
         # measured at pixel_size_um; imaged_pixel_size_um is the file's, before any resampling.
         table["pixel_size_um"] = image.pixel_size_um or pixel_size_um or np.nan

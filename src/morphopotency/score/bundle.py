@@ -75,7 +75,10 @@ IMAGING_KEYS = (
     "cropper",
     "crop_size",
     "crop_window",
+    "ssea3_region",
 )
+# What a bundle written before a key existed did, for the keys added since.
+IMAGING_BEFORE = {"ssea3_region": "whole"}
 
 
 def preprocessing_settings(

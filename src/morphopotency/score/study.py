@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage as ndi
 
 from morphopotency.prevalence import (
     CROSS_FITTED,
@@ -59,20 +58,19 @@ def labelled_truth(
     ssea3: Mapping[str, np.ndarray],
     max_value: float,
     cut: float,
+    region: str = "whole",
 ) -> tuple[float, int]:
     """The share of a lot's segmented cells SSEA3 staining would have labelled multipotent, measured as the
-    reference's were (mean SSEA3 over each cell's segmented pixels on the 8-bit scale, above ``cut``):
-    what the score estimates, since its error rates are measured against those labels. ``cells``: image,
-    cell_id (edge_weight: the share is weighted by it, as the deployed estimate is); ``labels``/``ssea3``:
-    image -> segmentation labels / SSEA3 plane of the same pixels."""
-    from morphopotency.imaging.cells import to_8bit
+    reference's were (mean SSEA3 over each cell's ``region``, imaging.cells.SSEA3_REGIONS, on the 8-bit
+    scale, above ``cut``): what the score estimates, since its error rates are measured against those
+    labels. ``cells``: image, cell_id (edge_weight: the share is weighted by it, as the deployed estimate
+    is); ``labels``/``ssea3``: image -> segmentation labels / SSEA3 plane of the same pixels."""
+    from morphopotency.imaging.cells import ssea3_means, to_8bit
 
     calls, weights = [], []
     for image, part in cells.groupby("image", sort=True, observed=True):
-        lab, plane = labels[str(image)], np.asarray(ssea3[str(image)], float)
-        ids = part["cell_id"].to_numpy(int)
-        means = ndi.mean(plane, lab, ids)
-        calls += list(to_8bit(np.asarray(means), max_value) > cut)
+        means = ssea3_means(labels[str(image)], ssea3[str(image)], region)
+        calls += list(to_8bit(means.loc[part["cell_id"].to_numpy(int)].to_numpy(), max_value) > cut)
         weights += _weights(part)
     return (float(np.average(calls, weights=weights)) if calls else float("nan")), len(calls)
 
