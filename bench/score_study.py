@@ -14,7 +14,7 @@ one beside it.
 Each cohort is a workflow run in a folder of its own under --out, so a stopped study resumes where it
 stopped (Snakemake keeps finished jobs; a cohort's collected lots are kept). It prints the wall time of
 every stage of every cohort and the summary tables, and writes study.tsv, coverage.tsv, holds.tsv,
-lots.tsv and study.png under --out.
+cohorts.tsv (the deployed estimator by cohort), lots.tsv and study.png under --out.
 
 After a change to the estimator alone, --rescore redoes only the scoring step of cohorts that ran.
 
@@ -46,6 +46,7 @@ from morphopotency.score.bundle import IMAGING_BEFORE, load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference, lot_weighting  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
+    cohort_errors,
     coverage_curve,
     cross_estimates,
     error_table,
@@ -352,6 +353,11 @@ def main() -> None:
             print("share of the deployed interval's variance, mean over lots:", shares.round(3).to_dict())
             shares.to_frame("mean_share").to_csv(args.out / f"variance{suffix}.tsv", sep="\t")
         meta = study_meta(clean, holds, deployed[0] if deployed else "", shares, args)
+        if deployed:
+            by_cohort = cohort_errors(clean[clean["estimator"] == deployed[0]])
+            by_cohort.to_csv(args.out / f"cohorts{suffix}.tsv", sep="\t", index=False)
+            print(f"{deployed[0]} by cohort:\n{by_cohort.round(3).to_string(index=False)}")
+            meta["by_cohort"] = by_cohort.round(4).to_dict("records")
         summaries[suffix] = (table, meta, len(lots))
         (args.out / f"study{suffix}.md").write_text(study_quote(table, meta))
         figure(part, curve, args.out / f"study{suffix}.png")

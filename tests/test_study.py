@@ -76,6 +76,23 @@ def test_an_offset_shared_by_a_cohort_widens_the_bias_interval():
     assert table["mse_ci_low"] == pytest.approx(-0.1) and table["mse_ci_high"] == pytest.approx(0.1)
 
 
+def test_each_cohorts_shared_error_is_measured_against_what_its_intervals_allow():
+    """Cohort 0 reads 0.05 high at every lot, cohort 1 0.15 high: shared errors. With reference and donor
+    variance 0.0016 and 0.0009 (sd 0.05) they are 1 and 3 of what the intervals allow; cohort 1's lots,
+    0.15 off with half-widths 0.1, are not covered."""
+    from morphopotency.score.study import cohort_errors
+
+    table = lots([[0.05, 0.05, 0.05], [0.15, 0.15, 0.15]], [0.1, 0.5, 0.9])
+    table = table.assign(variance_reference=0.0016, variance_donors=0.0009)
+    by_cohort = cohort_errors(table).set_index("cohort")
+    assert by_cohort["mean_signed_error"].tolist() == pytest.approx([0.05, 0.15])
+    assert by_cohort["slope"].tolist() == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert by_cohort["coverage_95"].tolist() == [1.0, 0.0] and by_cohort["lots"].tolist() == [3, 3]
+    assert by_cohort["shared_sd"].tolist() == pytest.approx([0.05, 0.05])
+    assert by_cohort["z"].tolist() == pytest.approx([1.0, 3.0])
+    assert cohort_errors(lots([[0.05, 0.05]], [0.1, 0.5]))["z"].isna().all()  # no variance parts: unknown
+
+
 def test_hold_rates_count_false_holds_and_caught_drifts():
     table = hold_rates(
         pd.DataFrame(
@@ -148,6 +165,10 @@ def test_the_documents_quote_the_study_between_their_markers():
         "deployed": "pacc_cross",
         "variance": {"lot": 0.5, "reference": 0.3, "donors": 0.2},
         "holds": [{"drift": "none (clean lot)", "lots": 30, "held": 1, "share_held": 1 / 30}],
+        "by_cohort": [
+            {"cohort": "cohort1", "lots": 10, "mean_signed_error": -0.071, "slope": 0.024, "coverage_95": 0.7}
+            | {"z": -2.18}
+        ],
     }
     quote = study_quote(table, meta)
     assert (
@@ -156,6 +177,7 @@ def test_the_documents_quote_the_study_between_their_markers():
     assert "| **pacc_cross** (deployed) | 30 | +0.004 (-0.006 to +0.014)" in quote
     assert "100% / 90% / 100% | 0.090 |" in quote and "lot cells 50%" in quote
     assert "| none (clean lot) (30) | 1 | 3% |" in quote and "at commit abc123" in quote
+    assert "| cohort1 | 10 | -0.071 | +0.024 | 70% | -2.2 |" in quote
     document = f"# Guide\n\nbefore\n{QUOTE_START}\nold table\n{QUOTE_END}\nafter\n"
     quoted = quote_study(document, quote)
     assert quoted_study(quoted) == quote.strip() and quoted.endswith(f"{QUOTE_END}\nafter\n")

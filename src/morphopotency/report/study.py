@@ -103,6 +103,16 @@ def study_quote(table: pd.DataFrame, meta: dict) -> str:
             f"donors' labelled cells {shares['reference']:.0%}, the rest of the spread between reference "
             f"donors {shares['donors']:.0%}.\n"
         )
+    by_cohort = meta.get("by_cohort")
+    if by_cohort:
+        text += "\nThe deployed estimator by cohort (its lots share one set of reference error rates):\n\n"
+        text += "| cohort | lots | mean signed error | slope | coverage | error / shared sd |\n"
+        text += "|---|---|---|---|---|---|\n"
+        text += "".join(
+            f"| {c['cohort']} | {c['lots']} | {c['mean_signed_error']:+.3f} | {c['slope']:+.3f} | "
+            f"{c['coverage_95']:.0%} | {c['z']:+.1f} |\n"
+            for c in by_cohort
+        )
     large = meta.get("large")
     if large:
         row = pd.DataFrame([large["row"]])

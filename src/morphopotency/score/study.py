@@ -168,6 +168,36 @@ def error_table(lots: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def cohort_errors(lots: pd.DataFrame) -> pd.DataFrame:
+    """Per cohort, of one estimator's lots (columns as error_table's; variance_reference and
+    variance_donors, the deployed interval's parts, where present): the mean signed error, its slope,
+    the 95 % intervals' coverage, and the cohort-level error in units of the standard deviation the
+    intervals give it (``z``: the reference and donor parts, mean over the cohort's lots). Lots of one
+    cohort share its reference error rates, so they are off together; a cohort whose ``z`` is large
+    carries more of that shared error than its intervals allow for."""
+    rows = []
+    for cohort, part in lots.groupby("cohort", sort=True):
+        truth, est = part["truth"].to_numpy(float), part["estimate"].to_numpy(float)
+        error = est - truth
+        covered = (part["low_0.95"] <= part["truth"]) & (part["truth"] <= part["high_0.95"])
+        shared = float("nan")
+        if {"variance_reference", "variance_donors"} <= set(part):
+            parts = part[["variance_reference", "variance_donors"]].astype(float)
+            shared = float(np.sqrt(parts.sum(axis=1).mean()))
+        rows.append(
+            {
+                "cohort": cohort,
+                "lots": len(part),
+                "mean_signed_error": float(error.mean()),
+                "slope": _slope(truth, error),
+                "coverage_95": float(covered.mean()),
+                "shared_sd": shared,
+                "z": float(error.mean() / shared) if shared > 0 else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def coverage_curve(lots: pd.DataFrame, levels: Sequence[float] = LEVELS) -> pd.DataFrame:
     """Observed coverage of each estimator's intervals at each nominal level: on the diagonal when the
     intervals are as wide as they claim."""
