@@ -14,7 +14,8 @@ one beside it.
 Each cohort is a workflow run in a folder of its own under --out, so a stopped study resumes where it
 stopped (Snakemake keeps finished jobs; a cohort's collected lots are kept). It prints the wall time of
 every stage of every cohort and the summary tables, and writes study.tsv, coverage.tsv, holds.tsv,
-cohorts.tsv (the deployed estimator by cohort), lots.tsv and study.png under --out.
+cohorts.tsv (the deployed estimator by cohort), labels.tsv (the reference cells' SSEA3 labels against the
+classes planted, over the whole cell and its inner half), lots.tsv and study.png under --out.
 
 After a change to the estimator alone, --rescore redoes only the scoring step of cohorts that ran.
 
@@ -51,6 +52,7 @@ from morphopotency.score.study import (  # noqa: E402
     cross_estimates,
     error_table,
     hold_rates,
+    label_agreement,
     labelled_truth,
     lot_estimates,
     segmented_truth,
@@ -120,6 +122,26 @@ def lot_ssea3(demo: dict, lot: str) -> dict[str, np.ndarray]:
         float(demo.get("blur", {}).get(lot, 1.0)),
     )
     return {name: field.image[CHANNELS.index("SSEA3")] for name, field in fields}
+
+
+def reference_labels(folder: Path) -> pd.DataFrame:
+    """SSEA3 labels of the reference donors' segmented cells against their planted classes, measured over
+    each region (score.study.label_agreement), summed over the cohort's fields."""
+    from morphopotency.simulate import CHANNELS
+
+    results = folder / "results"
+    cut = float(load(results / "model").settings["imaging"]["ssea3_cut_8bit"])
+    sheet = pd.read_csv(folder / "config/samples.tsv", sep="\t", dtype=str)
+    tables = []
+    for donor in sheet.loc[sheet["role"] == "reference", "donor"]:
+        planted = pd.read_csv(results / f"demo/truth/cells_{donor}.tsv", sep="\t", dtype={"image": str})
+        for mask_file in sorted((results / f"demo/truth/masks/{donor}").glob("*.ome.tif")):
+            image = mask_file.name.removesuffix(".ome.tif")
+            ssea3 = tifffile.imread(results / f"demo/images/{donor}/{image}.ome.tif")[CHANNELS.index("SSEA3")]
+            labels = tifffile.imread(results / f"imaging/segmentation/{donor}/{image}.tif")
+            cells = planted[planted["image"] == image]
+            tables.append(label_agreement(labels, ssea3, tifffile.imread(mask_file), cells, 65535.0, cut))
+    return pd.concat(tables).groupby("region", sort=False).sum().reset_index()
 
 
 def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
@@ -353,6 +375,13 @@ def main() -> None:
             print("share of the deployed interval's variance, mean over lots:", shares.round(3).to_dict())
             shares.to_frame("mean_share").to_csv(args.out / f"variance{suffix}.tsv", sep="\t")
         meta = study_meta(clean, holds, deployed[0] if deployed else "", shares, args)
+        names = sorted(set(part["cohort"]))
+        agreement = (
+            pd.concat([reference_labels(args.out / n) for n in names]).groupby("region", sort=False).sum()
+        )
+        agreement.to_csv(args.out / f"labels{suffix}.tsv", sep="\t")
+        print(f"SSEA3 labels of the reference cells against the planted classes:\n{agreement.to_string()}")
+        meta["labels"] = agreement.reset_index().to_dict("records")
         if deployed:
             by_cohort = cohort_errors(clean[clean["estimator"] == deployed[0]])
             by_cohort.to_csv(args.out / f"cohorts{suffix}.tsv", sep="\t", index=False)

@@ -169,6 +169,10 @@ def test_the_documents_quote_the_study_between_their_markers():
             {"cohort": "cohort1", "lots": 10, "mean_signed_error": -0.071, "slope": 0.024, "coverage_95": 0.7}
             | {"z": -2.18}
         ],
+        "labels": [
+            {"region": "whole", "multipotent": 850, "multipotent_labelled_negative": 48}
+            | {"other": 569, "other_labelled_positive": 0}
+        ],
     }
     quote = study_quote(table, meta)
     assert (
@@ -178,6 +182,7 @@ def test_the_documents_quote_the_study_between_their_markers():
     assert "100% / 90% / 100% | 0.090 |" in quote and "lot cells 50%" in quote
     assert "| none (clean lot) (30) | 1 | 3% |" in quote and "at commit abc123" in quote
     assert "| cohort1 | 10 | -0.071 | +0.024 | 70% | -2.2 |" in quote
+    assert "over the whole cell, 48 of 850 multipotent cells labelled negative and 0 of 569 others" in quote
     document = f"# Guide\n\nbefore\n{QUOTE_START}\nold table\n{QUOTE_END}\nafter\n"
     quoted = quote_study(document, quote)
     assert quoted_study(quoted) == quote.strip() and quoted.endswith(f"{QUOTE_END}\nafter\n")
@@ -249,3 +254,28 @@ def test_the_labelled_truth_reads_each_cell_over_the_region_its_reference_was_la
     cells = pd.DataFrame({"image": ["a"], "cell_id": [1]})
     assert labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0, "inner") == (1.0, 1)
     assert labelled_truth(cells, {"a": labels}, {"a": ssea3}, 65535.0, 90.0, "whole") == (0.0, 1)
+
+
+def test_label_agreement_counts_each_regions_labels_against_the_planted_classes():
+    """Two segmented 7 x 7 cells over planted cells 1 (multipotent) and 2 (not), both stained only inside
+    their inner 5 x 5 (outline one pixel past the stain): cell 1 at 100 reads 55.9 over the whole cell
+    (labelled negative) and 100 over its inner half; cell 2 at 80 stays negative either way. A third
+    segmented object on planted background is not counted."""
+    from morphopotency.score.study import label_agreement
+
+    labels = np.zeros((12, 30), int)
+    labels[1:8, 1:8], labels[1:8, 11:18], labels[1:8, 22:29] = 1, 2, 3
+    ssea3 = np.where(labels > 0, 10 * 257, 0).astype(float)
+    ssea3[2:7, 2:7], ssea3[2:7, 12:17], ssea3[2:7, 23:28] = 100 * 257, 80 * 257, 200 * 257
+    mask = np.zeros_like(labels)
+    mask[2:7, 2:7], mask[2:7, 12:17] = 1, 2
+    planted = pd.DataFrame({"cell_id": [1, 2], "multipotent": [True, False]})
+    table = label_agreement(labels, ssea3, mask, planted, 65535.0, 90.0).set_index("region")
+    assert table.loc["whole"].to_dict() == {
+        "multipotent": 1,
+        "multipotent_labelled_negative": 1,
+        "other": 1,
+        "other_labelled_positive": 0,
+    }
+    assert table.loc["inner", "multipotent_labelled_negative"] == 0
+    assert table.loc["inner", "other_labelled_positive"] == 0

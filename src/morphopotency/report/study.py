@@ -113,6 +113,19 @@ def study_quote(table: pd.DataFrame, meta: dict) -> str:
             f"{c['coverage_95']:.0%} | {c['z']:+.1f} |\n"
             for c in by_cohort
         )
+    labels = meta.get("labels")
+    if labels:
+        regions = {"whole": "over the whole cell", "inner": "over its inner half"}
+        text += (
+            "\nSSEA3 labels of the reference donors' cells against the classes planted: "
+            + "; ".join(
+                f"{regions.get(r['region'], r['region'])}, {r['multipotent_labelled_negative']} of "
+                f"{r['multipotent']} multipotent cells labelled negative and "
+                f"{r['other_labelled_positive']} of {r['other']} others positive"
+                for r in labels
+            )
+            + ".\n"
+        )
     large = meta.get("large")
     if large:
         row = pd.DataFrame([large["row"]])

@@ -75,6 +75,55 @@ def labelled_truth(
     return (float(np.average(calls, weights=weights)) if calls else float("nan")), len(calls)
 
 
+def label_agreement(
+    labels: np.ndarray,
+    ssea3: np.ndarray,
+    mask: np.ndarray,
+    planted: pd.DataFrame,
+    max_value: float,
+    cut: float,
+    regions: Sequence[str] = ("whole", "inner"),
+) -> pd.DataFrame:
+    """How SSEA3 labels each segmented cell of one field against the class planted under its centroid,
+    for each way of measuring it (imaging.cells.SSEA3_REGIONS): one row per region with the cells of
+    each planted class and those labelled against it (``planted``: cell_id, multipotent of ``mask``'s
+    cells). Label noise whose share differs between classes moves with a donor's mix, which no adjusted
+    count corrects; this is how the study shows it."""
+    from morphopotency.imaging.cells import ssea3_means, to_8bit
+
+    classes = planted.set_index("cell_id")["multipotent"].astype(bool)
+    rows = []
+    for region in regions:
+        means = ssea3_means(labels, ssea3, region)
+        if means.empty:
+            continue
+        centroids = pd.DataFrame(measure_centroids(labels), index=means.index)
+        under = mask[centroids["row"].to_numpy(), centroids["col"].to_numpy()]
+        keep = under > 0
+        truth = classes.loc[under[keep]].to_numpy()
+        called = to_8bit(means.to_numpy()[keep], max_value) > cut
+        rows.append(
+            {
+                "region": region,
+                "multipotent": int(truth.sum()),
+                "multipotent_labelled_negative": int((truth & ~called).sum()),
+                "other": int((~truth).sum()),
+                "other_labelled_positive": int((~truth & called).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def measure_centroids(labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Each labelled object's centroid, rounded to a pixel (row, col), in label order."""
+    from skimage import measure
+
+    props = measure.regionprops_table(labels, properties=("label", "centroid"))
+    rows = np.clip(np.rint(props["centroid-0"]).astype(int), 0, labels.shape[0] - 1)
+    cols = np.clip(np.rint(props["centroid-1"]).astype(int), 0, labels.shape[1] - 1)
+    return {"row": rows, "col": cols}
+
+
 def lot_estimates(
     reference: Reference,
     prob: np.ndarray,
