@@ -43,7 +43,7 @@ from score_run import stage_seconds  # noqa: E402  (the bench folder is no packa
 
 from morphopotency.prevalence import METHODS, PARTS  # noqa: E402
 from morphopotency.report.study import study_quote  # noqa: E402
-from morphopotency.score.bundle import IMAGING_BEFORE, load  # noqa: E402
+from morphopotency.score.bundle import load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference, lot_weighting  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
@@ -159,7 +159,7 @@ def collect(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
     )
     seed = int(settings.get("score", {}).get("seed", 0))
     cut = float(bundle.settings["imaging"]["ssea3_cut_8bit"])
-    region = (IMAGING_BEFORE | bundle.settings["imaging"])["ssea3_region"]
+    region = bundle.ssea3_region()
     frames = []
     for lot in scores.index:
         cells = pd.read_csv(results / f"score/cells/{lot}.tsv", sep="\t", dtype={"image": str})

@@ -373,7 +373,7 @@ def test_a_lot_is_labelled_over_the_region_its_reference_was_and_an_older_bundle
 ):
     """A scored lot imaged with SSEA3 is checked against the reference's labels: measured alike. Bundles
     written before imaging.ssea3_region existed measured the whole cell."""
-    from morphopotency.score.bundle import export, preprocessing_settings
+    from morphopotency.score.bundle import export, load, preprocessing_settings
 
     reference = tiny()
     reference["imaging"]["ssea3_region"] = "inner"
@@ -385,6 +385,7 @@ def test_a_lot_is_labelled_over_the_region_its_reference_was_and_an_older_bundle
         export(tmp_path / name, {}, kept, {}, {"config_sha256": "x", "commit": None})
         lab = tiny(score={"bundle": str(tmp_path / name)}, imaging={"ssea3_region": "whole"})
         assert plan(lab).config["imaging"]["ssea3_region"] == expected
+        assert load(tmp_path / name).ssea3_region() == expected
 
 
 def _folder_of_cells(root, metadata: bool = False):

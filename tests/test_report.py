@@ -278,13 +278,16 @@ def test_choices_follow_the_config():
     paper = beyond_paper({"cnn": {"group_by": "none", "threshold": 0.5}, "imaging": {"crop_window": None}})
     assert any("at random, as the paper did" in n for n in paper) and not any("window" in n for n in paper)
     assert any("fixed at P 0.5" in n for n in paper) and not any("validation cells" in n for n in paper)
-    ours = beyond_paper({"cnn": {"group_by": "image", "bootstrap": 500}, "imaging": {"crop_window": 128}})
+    imaging = {"crop_window": 128, "ssea3_region": "inner"}
+    ours = beyond_paper({"cnn": {"group_by": "image", "bootstrap": 500}, "imaging": imaging})
     assert (
         any("validation cells (maximising" in n for n in ours)
         and any("grouped by image" in n for n in ours)
         and any("128-px window" in n for n in ours)
         and any("500 resamples" in n for n in ours)
+        and any("SSEA3 over its inner half" in n for n in ours)
     )
+    assert not any("inner half" in n for n in paper)
     assert not any("Cross-validation" in n for n in beyond_paper({"cnn": {"enabled": False}}))
     assert not any("Cellpose" in n for n in ours)
     learned = beyond_paper(

@@ -31,6 +31,13 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
             + ") in place of the paper's CellProfiler thresholds; its objects pass the same size and "
             "border rules, and the model travels with the bundle so new lots are segmented alike."
         )
+    if imaging.get("ssea3_region", "whole") == "inner":
+        notes.append(
+            "SSEA3 labels: each cell's mean SSEA3 over its inner half (the pixels at least its median "
+            "distance from the outline), where an outline reaching past the cell does not dilute it; over "
+            "the whole outline some multipotent cells read below the cut, more of them the richer the "
+            "donor, which no adjusted count corrects (imaging.ssea3_region; whole: the paper's crop)."
+        )
     if imaging.get("crop_window"):
         notes.append(
             f"Crops: one {imaging['crop_window']}-px window around every cell, so the CNN sees cell size "

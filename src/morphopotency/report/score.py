@@ -219,7 +219,10 @@ def score_report(
                 paragraph(
                     "Every file of the bundle was checked against its MANIFEST.sha256 before scoring. "
                     f"Segmented as the reference was: {bundle.segmenter_label()} (a lot segmented otherwise, "
-                    "by the lab's own masks, is held)."
+                    "by the lab's own masks, is held). The reference's SSEA3 labels, and a lot's where SSEA3 "
+                    "was imaged, are each cell's mean over "
+                    + ("its inner half" if bundle.ssea3_region() == "inner" else "the whole cell")
+                    + "."
                 ),
             ]
         ),

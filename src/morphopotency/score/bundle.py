@@ -192,6 +192,10 @@ class Bundle:
             found["cellpose"]["model"] = str(self.path(CELLPOSE_MODEL))
         return found
 
+    def ssea3_region(self) -> str:
+        """The pixels each reference cell's SSEA3 label was measured over (imaging.cells.SSEA3_REGIONS)."""
+        return str((IMAGING_BEFORE | self.settings["imaging"])["ssea3_region"])
+
     def segmenter_label(self) -> str:
         """The reference's segmenter in words, for flags and the QC record."""
         imaging = self.settings["imaging"]
