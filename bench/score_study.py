@@ -19,8 +19,8 @@ classes planted, over the whole cell and its inner half), lots.tsv and study.png
 
 After a change to the estimator alone, --rescore redoes only the scoring step of cohorts that ran.
 
-Run: .venv/bin/python bench/score_study.py [--cohorts 3] [--lots 10] [--large] [--rescore]
-     [--out results/study]
+Run: .venv/bin/python bench/score_study.py [--cohorts 3] [--lots 10] [--large [--large-index N]]
+     [--rescore] [--out results/study]
 """
 
 from __future__ import annotations
@@ -271,6 +271,7 @@ def study_meta(
         "commit": git_commit(REPO),
         "command": f"bench/score_study.py --cohorts {args.cohorts} --lots {args.lots} --seed {args.seed}"
         + (" --large" if args.large else "")
+        + (f" --large-index {args.large_index}" if args.large and args.large_index is not None else "")
         + (" --rescore" if args.rescore else ""),
         "deployed": deployed,
         "holds": holds.to_dict("records"),
@@ -299,6 +300,13 @@ def main() -> None:
     parser.add_argument("--cohorts", type=int, default=3, help="independent training cohorts (R)")
     parser.add_argument("--lots", type=int, default=10, help="clean lots per cohort (M), plus 2 drifted")
     parser.add_argument("--large", action="store_true", help="add one cohort of 10 donors x ~200 cells")
+    parser.add_argument(
+        "--large-index",
+        type=int,
+        default=None,
+        help="the larger cohort's simulator index (default: --cohorts, the one after the demo-sized "
+        "ones); give the index it ran with when adding cohorts, so it is kept",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=1000)
@@ -315,9 +323,13 @@ def main() -> None:
         help="write the demo-sized study's table to resources/validation/, where the reports quote it",
     )
     args = parser.parse_args()
-    cohorts = [(f"cohort{i + 1}", i, False) for i in range(args.cohorts)]
+    large_index = args.cohorts if args.large_index is None else args.large_index
+    # Demo-sized cohorts take the simulator indices 0, 1, ... passing over the large cohort's, so adding
+    # cohorts to a study that ran --large neither redraws it nor repeats its seed.
+    indices = [i for i in range(args.cohorts + 1) if not (args.large and i == large_index)][: args.cohorts]
+    cohorts = [(f"cohort{n + 1}", i, False) for n, i in enumerate(indices)]
     if args.large:
-        cohorts.append(("large", args.cohorts, True))
+        cohorts.append(("large", large_index, True))
     frames, timing = [], {}
     for name, index, large in cohorts:
         folder = args.out / name
