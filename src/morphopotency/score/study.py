@@ -32,6 +32,13 @@ def _weights(part: pd.DataFrame) -> list[float]:
     return list(part["edge_weight"].astype(float)) if "edge_weight" in part else [1.0] * len(part)
 
 
+def planted_under(mask: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The planted cell id under each centroid (rounded to a pixel, kept inside the field; 0: background)."""
+    rows = np.clip(np.rint(np.asarray(rows, float)).astype(int), 0, mask.shape[0] - 1)
+    cols = np.clip(np.rint(np.asarray(cols, float)).astype(int), 0, mask.shape[1] - 1)
+    return mask[rows, cols]
+
+
 def segmented_truth(
     cells: pd.DataFrame, masks: Mapping[str, np.ndarray], planted: pd.DataFrame
 ) -> tuple[float, int]:
@@ -43,10 +50,7 @@ def segmented_truth(
     classes = planted.set_index(["image", "cell_id"])["multipotent"].astype(bool)
     found, weights = [], []
     for image, part in cells.groupby("image", sort=True, observed=True):
-        mask = masks[str(image)]
-        rows = np.clip(np.rint(part["centroid_row"].to_numpy()).astype(int), 0, mask.shape[0] - 1)
-        cols = np.clip(np.rint(part["centroid_col"].to_numpy()).astype(int), 0, mask.shape[1] - 1)
-        ids = mask[rows, cols]
+        ids = planted_under(masks[str(image)], part["centroid_row"], part["centroid_col"])
         found += [classes[(image, int(i))] for i in ids if i]
         weights += [w for i, w in zip(ids, _weights(part)) if i]
     return (float(np.average(found, weights=weights)) if found else float("nan")), len(found)
@@ -89,19 +93,19 @@ def label_agreement(
     each planted class and those labelled against it (``planted``: cell_id, multipotent of ``mask``'s
     cells). Label noise whose share differs between classes moves with a donor's mix, which no adjusted
     count corrects; this is how the study shows it."""
+    from skimage import measure
+
     from morphopotency.imaging.cells import ssea3_means, to_8bit
 
     classes = planted.set_index("cell_id")["multipotent"].astype(bool)
+    centroids = measure.regionprops_table(labels, properties=("label", "centroid"))
+    under = planted_under(mask, centroids["centroid-0"], centroids["centroid-1"])
+    keep = under > 0
+    truth = classes.loc[under[keep]].to_numpy()
     rows = []
     for region in regions:
-        means = ssea3_means(labels, ssea3, region)
-        if means.empty:
-            continue
-        centroids = pd.DataFrame(measure_centroids(labels), index=means.index)
-        under = mask[centroids["row"].to_numpy(), centroids["col"].to_numpy()]
-        keep = under > 0
-        truth = classes.loc[under[keep]].to_numpy()
-        called = to_8bit(means.to_numpy()[keep], max_value) > cut
+        # Label order, as the centroids' (both regionprops tables of the same label image).
+        called = to_8bit(ssea3_means(labels, ssea3, region).to_numpy()[keep], max_value) > cut
         rows.append(
             {
                 "region": region,
@@ -112,16 +116,6 @@ def label_agreement(
             }
         )
     return pd.DataFrame(rows)
-
-
-def measure_centroids(labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Each labelled object's centroid, rounded to a pixel (row, col), in label order."""
-    from skimage import measure
-
-    props = measure.regionprops_table(labels, properties=("label", "centroid"))
-    rows = np.clip(np.rint(props["centroid-0"]).astype(int), 0, labels.shape[0] - 1)
-    cols = np.clip(np.rint(props["centroid-1"]).astype(int), 0, labels.shape[1] - 1)
-    return {"row": rows, "col": cols}
 
 
 def lot_estimates(
