@@ -14,8 +14,9 @@ one beside it.
 Each cohort is a workflow run in a folder of its own under --out, so a stopped study resumes where it
 stopped (Snakemake keeps finished jobs; a cohort's collected lots are kept). It prints the wall time of
 every stage of every cohort and the summary tables, and writes study.tsv, coverage.tsv, holds.tsv,
-cohorts.tsv (the deployed estimator by cohort), labels.tsv (the reference cells' SSEA3 labels against the
-classes planted, over the whole cell and its inner half), lots.tsv and study.png under --out.
+cohorts.tsv (the deployed estimator by cohort), calibration.tsv (its errors in units of each lot's
+interval sd, by band), labels.tsv (the reference cells' SSEA3 labels against the classes planted, over
+the whole cell and its inner half), lots.tsv and study.png under --out.
 
 After a change to the estimator alone, --rescore redoes only the scoring step of cohorts that ran.
 
@@ -47,6 +48,7 @@ from morphopotency.score.bundle import load  # noqa: E402
 from morphopotency.score.cells import LODO_PROB  # noqa: E402
 from morphopotency.score.donors import bundle_reference, lot_weighting  # noqa: E402
 from morphopotency.score.study import (  # noqa: E402
+    band_calibration,
     cohort_errors,
     coverage_curve,
     cross_estimates,
@@ -56,6 +58,7 @@ from morphopotency.score.study import (  # noqa: E402
     labelled_truth,
     lot_estimates,
     segmented_truth,
+    shared_calibration,
 )
 
 DRIFTS = {"B1": ("blur", 2.5, "out of focus (blur 2.5 px)"), "P1": ("pixel_size_um", 0.6, "imaged at 0.6 um")}
@@ -399,6 +402,16 @@ def main() -> None:
             by_cohort.to_csv(args.out / f"cohorts{suffix}.tsv", sep="\t", index=False)
             print(f"{deployed[0]} by cohort:\n{by_cohort.round(3).to_string(index=False)}")
             meta["by_cohort"] = by_cohort.round(4).to_dict("records")
+            shared = shared_calibration(by_cohort)
+            print(
+                f"cohorts' shared errors against their intervals: rms z {shared['rms_z']:.2f} over "
+                f"{shared['cohorts']} cohorts, chi-square {shared['chi2']:.1f}, p = {shared['p']:.2f}"
+            )
+            meta["shared_calibration"] = {k: round(v, 4) for k, v in shared.items()}
+            bands = band_calibration(clean[clean["estimator"] == deployed[0]])
+            bands.to_csv(args.out / f"calibration{suffix}.tsv", sep="\t", index=False)
+            print(f"{deployed[0]} errors in units of each lot's interval sd:\n{bands.round(2).to_string()}")
+            meta["calibration"] = bands.round(4).to_dict("records")
         summaries[suffix] = (table, meta, len(lots))
         (args.out / f"study{suffix}.md").write_text(study_quote(table, meta))
         figure(part, curve, args.out / f"study{suffix}.png")

@@ -91,6 +91,43 @@ def test_each_cohorts_shared_error_is_measured_against_what_its_intervals_allow(
     assert by_cohort["shared_sd"].tolist() == pytest.approx([0.05, 0.05])
     assert by_cohort["z"].tolist() == pytest.approx([1.0, 3.0])
     assert cohort_errors(lots([[0.05, 0.05]], [0.1, 0.5]))["z"].isna().all()  # no variance parts: unknown
+    # With a lot part of 0.003 a lot, the mean of three lots carries 0.001 of it: sd sqrt(0.0035).
+    with_lots = cohort_errors(table.assign(variance_lot=0.003)).set_index("cohort")
+    assert with_lots["z"].tolist() == pytest.approx([0.05 / np.sqrt(0.0035), 0.15 / np.sqrt(0.0035)])
+    assert with_lots["shared_sd"].tolist() == pytest.approx([0.05, 0.05])
+
+
+def test_the_cohorts_shared_errors_are_tested_against_a_chi_square():
+    from scipy.stats import chi2
+
+    from morphopotency.score.study import shared_calibration
+
+    # z of +1, -1 and +2: sum of squares 6 on 3 degrees of freedom, in the upper tail.
+    result = shared_calibration(pd.DataFrame({"z": [1.0, -1.0, 2.0, np.nan]}))
+    assert result["cohorts"] == 3 and result["rms_z"] == pytest.approx(np.sqrt(2))
+    assert result["chi2"] == pytest.approx(6.0) and result["p"] == pytest.approx(2 * chi2.sf(6.0, 3))
+    # Far too small: the lower tail, so intervals too wide also show.
+    assert shared_calibration(pd.DataFrame({"z": [0.01, 0.01, 0.01]}))["p"] == pytest.approx(
+        2 * chi2.cdf(0.0003, 3)
+    )
+    assert shared_calibration(pd.DataFrame({"z": [np.nan]}))["cohorts"] == 0
+
+
+def test_errors_are_measured_in_units_of_each_lots_own_interval_by_band():
+    """Lots whose parts add to 0.0025 (sd 0.05): the two in 0-0.2 are 0.05 and 0.10 off (z 1 and 2, rms
+    sqrt(2.5)), the two in 0.2-0.8 are 0.025 off (z 0.5), the one at 0.9 is exact."""
+    from morphopotency.score.study import band_calibration
+
+    table = lots([[0.05, 0.025, 0.0], [0.10, -0.025]], [0.1, 0.5, 0.9]).assign(
+        variance_lot=0.0015, variance_reference=0.0006, variance_donors=0.0004
+    )
+    by_band = band_calibration(table, n_boot=300).set_index("band")
+    assert by_band.loc["0-0.2", "rms_z"] == pytest.approx(np.sqrt(2.5)) and by_band.loc["0-0.2", "lots"] == 2
+    assert 1.0 <= by_band.loc["0-0.2", "ci_low"] <= by_band.loc["0-0.2", "ci_high"] <= 2.0
+    assert by_band.loc["0.2-0.8", "rms_z"] == pytest.approx(0.5)
+    assert by_band.loc["0.8-1", "rms_z"] == pytest.approx(0.0)
+    assert by_band.loc["all", "rms_z"] == pytest.approx(np.sqrt((1 + 4 + 0.25 + 0.25 + 0) / 5))
+    assert band_calibration(lots([[0.05]], [0.1])).empty  # no variance parts: nothing to measure against
 
 
 def test_hold_rates_count_false_holds_and_caught_drifts():
@@ -169,6 +206,11 @@ def test_the_documents_quote_the_study_between_their_markers():
             {"cohort": "cohort1", "lots": 10, "mean_signed_error": -0.071, "slope": 0.024, "coverage_95": 0.7}
             | {"z": -2.18}
         ],
+        "shared_calibration": {"cohorts": 1, "rms_z": 2.18, "chi2": 4.75, "p": 0.058},
+        "calibration": [
+            {"band": "all", "lots": 10, "rms_z": 1.1, "ci_low": 0.9, "ci_high": 1.3},
+            {"band": "0-0.2", "lots": 2, "rms_z": 1.5, "ci_low": 1.0, "ci_high": 2.0},
+        ],
         "labels": [
             {"region": "whole", "multipotent": 850, "multipotent_labelled_negative": 48}
             | {"other": 569, "other_labelled_positive": 0}
@@ -181,7 +223,11 @@ def test_the_documents_quote_the_study_between_their_markers():
     assert "| **pacc_cross** (deployed) | 30 | +0.004 (-0.006 to +0.014)" in quote
     assert "100% / 90% / 100% | 0.090 |" in quote and "lot cells 50%" in quote
     assert "| none (clean lot) (30) | 1 | 3% |" in quote and "at commit abc123" in quote
-    assert "| cohort1 | 10 | -0.071 | +0.024 | 70% | -2.2 |" in quote
+    assert (
+        "that mean: cohort1 -0.071 (-2.2); rms 2.18, chi-square 4.8 on 1 degrees of freedom, p = 0.06"
+        in quote
+    )
+    assert "every lot 1.10 (0.90-1.30; 10 lots), 0-0.2 1.50 (1.00-2.00; 2 lots)." in quote
     assert "over the whole cell, 48 of 850 multipotent cells labelled negative and 0 of 569 others" in quote
     document = f"# Guide\n\nbefore\n{QUOTE_START}\nold table\n{QUOTE_END}\nafter\n"
     quoted = quote_study(document, quote)

@@ -93,7 +93,8 @@ def study_markdown(table: pd.DataFrame, deployed: str, meta: dict | None = None)
 
 def study_quote(table: pd.DataFrame, meta: dict) -> str:
     """Everything the README and the methods quote from a published study: the table, the variance of the
-    deployed interval by part, the larger reference's deployed row, and the drift and QC checks' holds."""
+    deployed interval by part, its errors by cohort and by band against what its intervals allow, the
+    reference's SSEA3 labels, the larger reference's deployed row, and the drift and QC checks' holds."""
     deployed = meta.get("deployed", "")
     text = study_markdown(table, deployed, meta)
     shares = meta.get("variance")
@@ -105,13 +106,30 @@ def study_quote(table: pd.DataFrame, meta: dict) -> str:
         )
     by_cohort = meta.get("by_cohort")
     if by_cohort:
-        text += "\nThe deployed estimator by cohort (its lots share one set of reference error rates):\n\n"
-        text += "| cohort | lots | mean signed error | slope | coverage | error / shared sd |\n"
-        text += "|---|---|---|---|---|---|\n"
-        text += "".join(
-            f"| {c['cohort']} | {c['lots']} | {c['mean_signed_error']:+.3f} | {c['slope']:+.3f} | "
-            f"{c['coverage_95']:.0%} | {c['z']:+.1f} |\n"
-            for c in by_cohort
+        text += (
+            "\nThe deployed estimator's mean error by cohort (whose lots share one set of reference error "
+            "rates), in units of the sd its intervals give that mean: "
+            + ", ".join(f"{c['cohort']} {c['mean_signed_error']:+.3f} ({c['z']:+.1f})" for c in by_cohort)
+        )
+        shared = meta.get("shared_calibration")
+        if shared:
+            text += (
+                f"; rms {shared['rms_z']:.2f}, chi-square {shared['chi2']:.1f} on {shared['cohorts']} "
+                f"degrees of freedom, p = {shared['p']:.2f} (rms 1 when the intervals allow for the error a "
+                "cohort shares)"
+            )
+        text += ".\n"
+    calibration = meta.get("calibration")
+    if calibration:
+        text += (
+            "\nIts lots' errors in units of each lot's own interval sd (root mean square, 1 when the "
+            "intervals are as wide as the errors need, above 1 when too narrow; 95 % CI over cohorts): "
+            + ", ".join(
+                f"{'every lot' if c['band'] == 'all' else c['band']} {c['rms_z']:.2f} "
+                f"({c['ci_low']:.2f}-{c['ci_high']:.2f}; {c['lots']} lots)"
+                for c in calibration
+            )
+            + ".\n"
         )
     labels = meta.get("labels")
     if labels:
