@@ -95,6 +95,8 @@ def test_each_cohorts_shared_error_is_measured_against_what_its_intervals_allow(
     with_lots = cohort_errors(table.assign(variance_lot=0.003)).set_index("cohort")
     assert with_lots["z"].tolist() == pytest.approx([0.05 / np.sqrt(0.0035), 0.15 / np.sqrt(0.0035)])
     assert with_lots["shared_sd"].tolist() == pytest.approx([0.05, 0.05])
+    named = table.assign(cohort=table["cohort"].map({0: "cohort10", 1: "cohort2"}))
+    assert cohort_errors(named)["cohort"].tolist() == ["cohort2", "cohort10"]  # by number, not by text
 
 
 def test_the_cohorts_shared_errors_are_tested_against_a_chi_square():

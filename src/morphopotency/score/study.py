@@ -9,6 +9,7 @@ uncertainty here resamples cohorts, then lots within them (a two-stage cluster b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -220,6 +221,13 @@ def _lot_sd(part: pd.DataFrame) -> np.ndarray | None:
     return np.sqrt(part[columns].astype(float).sum(axis=1).to_numpy())
 
 
+def _natural(name: object) -> tuple:
+    """cohort2 before cohort10: names compared by their text and number parts."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", str(name))
+    )
+
+
 def cohort_errors(lots: pd.DataFrame) -> pd.DataFrame:
     """Per cohort, of one estimator's lots (columns as error_table's; the deployed interval's variance
     parts variance_lot, variance_reference and variance_donors where present): the mean signed error, its
@@ -228,7 +236,7 @@ def cohort_errors(lots: pd.DataFrame) -> pd.DataFrame:
     cohort shares because they share its reference error rates, plus the lot part averaged over its lots.
     Under intervals exactly as wide as the errors need, ``z`` is a standard normal draw per cohort."""
     rows = []
-    for cohort, part in lots.groupby("cohort", sort=True):
+    for cohort, part in sorted(lots.groupby("cohort"), key=lambda item: _natural(item[0])):
         truth, est = part["truth"].to_numpy(float), part["estimate"].to_numpy(float)
         error = est - truth
         covered = (part["low_0.95"] <= part["truth"]) & (part["truth"] <= part["high_0.95"])
