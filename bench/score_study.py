@@ -3,7 +3,7 @@ size, simulator seed and reference fractions varied), each scoring M unseen lots
 0.05-0.95 and two lots with a planted drift, all through the deployed workflow (a mixed run: the
 reference donors train the bundle that scores the lots, exactly as a lab's run does).
 
-Per estimator: mean signed error with its 95 % interval (cohorts, then lots, resampled), mean absolute
+Per estimator: mean signed error with its 95 % interval (t on the cohorts' means), mean absolute
 and maximum error, the slope of signed error against the true fraction, coverage of the 95 % intervals
 overall and by band of true fraction, mean half-width; coverage at nominal 50-95 %; and the share of
 clean lots the drift and QC checks hold and of drifted lots they catch. A lot's truth is the share of its

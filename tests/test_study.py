@@ -70,10 +70,19 @@ def test_error_table_by_hand():
 
 
 def test_an_offset_shared_by_a_cohort_widens_the_bias_interval():
-    """Cluster bootstrap: two cohorts whose lots all read +0.1 and -0.1 give a bias interval spanning
-    both, not the narrow one of twelve independent lots."""
+    """Two cohorts whose lots all read +0.1 and -0.1: the interval is Student's t on the two cohort means
+    (sd 0.1 * sqrt(2), standard error 0.1, one degree of freedom), not the narrow one of twelve
+    independent lots; three cohorts at +0.1, 0 and -0.1: standard error 0.1 / sqrt(3), two degrees."""
+    from scipy.stats import t
+
     table = error_table(lots([[0.1] * 6, [-0.1] * 6], np.linspace(0.1, 0.9, 6)), n_boot=400).iloc[0]
-    assert table["mse_ci_low"] == pytest.approx(-0.1) and table["mse_ci_high"] == pytest.approx(0.1)
+    assert table["mse_ci_low"] == pytest.approx(-0.1 * t.ppf(0.975, 1))
+    assert table["mse_ci_high"] == pytest.approx(0.1 * t.ppf(0.975, 1))
+    three = error_table(lots([[0.1] * 4, [0.0] * 4, [-0.1] * 4], np.linspace(0.1, 0.9, 4)), n_boot=50).iloc[0]
+    assert three["mse_ci_high"] == pytest.approx(t.ppf(0.975, 2) * 0.1 / np.sqrt(3))
+    # One cohort: its lots resampled; lots 0.05 and 0.15 off bound the interval.
+    one = error_table(lots([[0.05, 0.15]], [0.2, 0.6]), n_boot=400).iloc[0]
+    assert one["mse_ci_low"] == pytest.approx(0.05) and one["mse_ci_high"] == pytest.approx(0.15)
 
 
 def test_each_cohorts_shared_error_is_measured_against_what_its_intervals_allow():
