@@ -18,6 +18,7 @@ import pandas as pd
 
 from morphopotency.prevalence import (
     CROSS_FITTED,
+    PARTS,
     CrossFit,
     Reference,
     bootstrap_values,
@@ -232,7 +233,7 @@ def error_table(lots: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.Dat
 def _lot_sd(part: pd.DataFrame) -> np.ndarray | None:
     """Each lot's standard deviation as its interval states it (the sum of its variance parts), or None
     where the lots carry no parts (estimators other than the deployed one)."""
-    columns = [f"variance_{p}" for p in ("lot", "reference", "donors")]
+    columns = [f"variance_{p}" for p in PARTS]
     if not set(columns) <= set(part) or part[columns].isna().any().any():
         return None
     return np.sqrt(part[columns].astype(float).sum(axis=1).to_numpy())
