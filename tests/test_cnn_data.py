@@ -102,3 +102,19 @@ def test_folder_dataset_reads_classes_metadata_and_names_bad_files(tmp_path):
 def test_to_uint8_spreads_any_range():
     assert list(to_uint8(np.array([1000.0, 1500.0, 2000.0]))) == [0, 128, 255]
     assert list(to_uint8(np.array([3.0, 3.0]))) == [0, 0]
+
+
+@pytest.mark.parametrize(("lab", "expected"), [(None, "COMPATIBLE"), ("AVX2", "AVX2")])
+def test_cpu_threads_asks_mkl_for_reproducible_results_unless_the_lab_chose(lab, expected):
+    """In a process of its own: the setting is process-wide, and MKL reads it once."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"} | ({"MKL_CBWR": lab} if lab else {})
+    code = (
+        "import os, torch; from morphopotency.cnn.tensors import cpu_threads; cpu_threads(1); "
+        "print(os.environ['MKL_CBWR'], torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [expected, "1"]

@@ -5,8 +5,8 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import torch
 
+from morphopotency.cnn.tensors import cpu_threads
 from morphopotency.imaging.cells import ssea3_threshold
 from morphopotency.provenance import config_hash, git_commit, sha256
 from morphopotency.score.bundle import (
@@ -22,6 +22,7 @@ from morphopotency.score.embedding import reference_embedding
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "model_bundle")
+cpu_threads(snakemake.threads)
 inp, p = snakemake.input, snakemake.params
 meta = json.loads(Path(inp.cnn_json).read_text())
 backbone = json.loads(Path(inp.selected).read_text())["backbone"]
@@ -66,7 +67,6 @@ if inp.lodo_predictions:
         ],
         ignore_index=True,
     )
-torch.set_num_threads(snakemake.threads)
 scratch = tempfile.TemporaryDirectory()
 embedding = Path(scratch.name) / "embedding.npz"
 reference_embedding(inp.cnn, inp.crops, final).save(embedding)

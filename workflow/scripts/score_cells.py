@@ -2,15 +2,15 @@
 
 import anndata as ad
 import numpy as np
-import torch
 
+from morphopotency.cnn.tensors import cpu_threads
 from morphopotency.io.tables import write_tsv
 from morphopotency.score.bundle import load
 from morphopotency.score.cells import score_cells
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "score_cells")
-torch.set_num_threads(snakemake.threads)
+cpu_threads(snakemake.threads)
 adata = ad.read_h5ad(snakemake.input.cells)
 crops = np.load(snakemake.input.crops, allow_pickle=False)
 table = score_cells(

@@ -18,7 +18,7 @@ from morphopotency.cnn.model import ModelSpec
 from morphopotency.cnn.settings import model_spec
 from morphopotency.cnn.sources import weights_file
 from morphopotency.cnn.splits import fold_indices, leave_donor_out
-from morphopotency.cnn.tensors import resolve_device, to_device
+from morphopotency.cnn.tensors import cpu_threads, resolve_device, to_device
 from morphopotency.cnn.train import FitResult, TrainParams, train_classifier
 
 
@@ -62,7 +62,7 @@ def prepare(
     """Load the data set once onto the job's device (uint8, as the design asks) with fold ``fold``'s rows,
     or, given ``held_out_donor``, the rows of that donor's leave-one-donor-out split (``cnn`` then holds
     group_by and lodo_val_fraction)."""
-    torch.set_num_threads(threads)
+    cpu_threads(threads)
     device = resolve_device(cnn["device"])
     loaded = data.load(crops, cells)
     if held_out_donor is None:
