@@ -18,7 +18,8 @@ measured in the same run:
 
 - the baseline (smoothed Otsu + distance watershed), the defaults and, with --cellpose-model FILE, that
   Cellpose model (imaging.segmenter: cellpose) on every frame: seconds per megapixel, SEG, objects, object
-  F1, cells split (share of annotated cells), merges, and SEG's spread over frames;
+  F1, cells split (share of annotated cells), merges, and SEG's spread over frames; on nuclei frames also
+  the defaults with the frame as its own nuclei channel (seeded by nuclei, as a lab imaging DAPI gets);
 - frame-level cross-validation: for each of --folds splits of the frames, the grid's parameters that
   score best (mean of SEG and object F1) on the other frames, scored on the held-out ones; pooled over
   the splits every frame is scored once, by parameters chosen without it;
@@ -62,6 +63,8 @@ GRID = {
     "min_area_share": (0.2, 0.3),
 }
 FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
+NUCLEI = ("dsb2018",)  # sources of nuclei images
+AS_NUCLEI = "defaults, frame as its nuclei channel"
 
 
 def baseline(image: np.ndarray) -> np.ndarray:
@@ -129,6 +132,9 @@ def measure_frame(job: tuple[str, dict | None, str, np.ndarray, np.ndarray]) -> 
     start = time.perf_counter()
     if params is None:
         labels = baseline(image)
+    elif params.get("nuclei_channel"):  # a nuclei image: the frame is its own nuclei channel too
+        kept = SegmentationParams(**{k: v for k, v in params.items() if k != "nuclei_channel"})
+        labels = segment_cells(image, image, kept)
     elif "cellpose_model" in params:
         from morphopotency.imaging.learned import segment_cellpose
 
@@ -259,10 +265,12 @@ def main() -> None:
         sets["also"] = asdict(DEFAULTS) | {k: yaml.safe_load(v) for k, v in changes.items()}
     if args.cellpose_model:
         sets["cellpose"] = asdict(DEFAULTS) | {"cellpose_model": args.cellpose_model}
+    # Nuclei frames are also segmented as a lab imaging nuclei would configure it: nuclei channel = frame.
+    nuclei_sets = {AS_NUCLEI: asdict(DEFAULTS) | {"nuclei_channel": True}}
     jobs = [
         (f"{source}|{name}", params, f, im, tr)
         for source, frames in sources.items()
-        for name, params in {"baseline": None, **sets}.items()
+        for name, params in {"baseline": None, **sets, **(nuclei_sets if source in NUCLEI else {})}.items()
         for f, im, tr in frames
     ]
     start = time.perf_counter()
@@ -275,6 +283,7 @@ def main() -> None:
     pd.set_option("display.width", 200)
     for source in sources:
         extra = (("cellpose",) if args.cellpose_model else ()) + (("also",) if args.also else ())
+        extra += (AS_NUCLEI,) if source in NUCLEI else ()
         report(source, table[table["source"] == source], args.folds, extra)
 
 
