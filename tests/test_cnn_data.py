@@ -1,5 +1,9 @@
 """CNN inputs: folder data sets, grouped splits, on-device preprocessing and augmentation."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,10 +111,6 @@ def test_to_uint8_spreads_any_range():
 @pytest.mark.parametrize(("lab", "expected"), [(None, "COMPATIBLE"), ("AVX2", "AVX2")])
 def test_cpu_threads_asks_mkl_for_reproducible_results_unless_the_lab_chose(lab, expected):
     """In a process of its own: the setting is process-wide, and MKL reads it once."""
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"} | ({"MKL_CBWR": lab} if lab else {})
     code = (
         "import os, torch; from morphopotency.cnn.tensors import cpu_threads; cpu_threads(1); "

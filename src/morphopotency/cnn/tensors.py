@@ -24,7 +24,7 @@ def cpu_threads(threads: int) -> None:
     """Set the job's CPU threads, and ask MKL (torch's CPU BLAS) for reproducible results first.
 
     Without it, one training in a few dozen on a loaded 2-core machine took another MKL code path and
-    ended with other weights than its rerun, whatever the thread count: MKL_CBWR=COMPATIBLE (MKL's
+    ended with other weights than its rerun at the same thread count: MKL_CBWR=COMPATIBLE (MKL's
     documented Conditional Numerical Reproducibility switch) fixes the path, at no measured cost to CNN
     throughput. MKL reads it at its first computation, so this runs before any; a value the lab set in the
     environment is kept."""
