@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
+from morphopotency.cnn.tensors import reproducible_mkl
+
 REPO = Path(__file__).resolve().parents[1]
 # The MKL code path every CNN job takes (cnn.tensors.cpu_threads), set before this process's first MKL
 # computation, so a test that predicts in-process compares like with like against a job's output.
-os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+reproducible_mkl()
 SHARED_DATA = REPO.parent / "shared" / "data"
 GO_BP = REPO / "resources" / "go" / "GO_BP_orgHs.eg.db_3.16.0.gmt.gz"
 

@@ -20,15 +20,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def cpu_threads(threads: int) -> None:
-    """Set the job's CPU threads, and ask MKL (torch's CPU BLAS) for reproducible results first.
+def reproducible_mkl() -> None:
+    """Ask MKL (torch's CPU BLAS) for one code path, unless the environment already chose one.
 
     Without it, one training in a few dozen on a loaded 2-core machine took another MKL code path and
     ended with other weights than its rerun at the same thread count: MKL_CBWR=COMPATIBLE (MKL's
     documented Conditional Numerical Reproducibility switch) fixes the path, at no measured cost to CNN
-    throughput. MKL reads it at its first computation, so this runs before any; a value the lab set in the
-    environment is kept."""
+    throughput. MKL reads it at the process's first MKL computation, so call this before any."""
     os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+
+
+def cpu_threads(threads: int) -> None:
+    """Set a CNN job's CPU threads, on MKL's reproducible path (``reproducible_mkl``)."""
+    reproducible_mkl()
     torch.set_num_threads(threads)
 
 

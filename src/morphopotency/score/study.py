@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from morphopotency.prevalence import (
     CROSS_FITTED,
@@ -182,13 +183,11 @@ def _bias_interval(cohorts: pd.Series, error: np.ndarray, draws: list[np.ndarray
     narrow when R is small: its variance is (R - 1) / R of the cohort means' and its quantiles are normal
     ones (Cameron, Gelbach & Miller 2008); with ten cohorts about a fifth too narrow. One cohort: its lots
     resampled (``draws``), which cannot see the error its lots share."""
-    from scipy.stats import t
-
     means = pd.Series(error).groupby(cohorts.to_numpy()).mean().to_numpy()
     if len(means) < 2:
         bias = np.array([error[d].mean() for d in draws])
         return float(np.percentile(bias, 2.5)), float(np.percentile(bias, 97.5))
-    half = float(t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means)))
+    half = float(stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=1) / np.sqrt(len(means)))
     return float(means.mean() - half), float(means.mean() + half)
 
 
@@ -282,14 +281,12 @@ def shared_calibration(by_cohort: pd.DataFrame) -> dict[str, float]:
     """Whether the cohorts' mean errors are as large as their intervals allow (``by_cohort``: cohort_errors'
     table): the root mean square of their ``z`` (1 when calibrated) and the chi-square test of
     calibration, sum of z^2 on as many degrees of freedom as cohorts (two-sided p: too narrow or too wide)."""
-    from scipy.stats import chi2
-
     z = by_cohort["z"].to_numpy(float)
     z = z[np.isfinite(z)]
     if not len(z):
         return {"cohorts": 0, "rms_z": float("nan"), "chi2": float("nan"), "p": float("nan")}
     statistic = float(np.sum(z**2))
-    tail = min(chi2.sf(statistic, len(z)), chi2.cdf(statistic, len(z)))
+    tail = min(stats.chi2.sf(statistic, len(z)), stats.chi2.cdf(statistic, len(z)))
     return {
         "cohorts": len(z),
         "rms_z": float(np.sqrt(np.mean(z**2))),
