@@ -54,7 +54,12 @@ def test_cellpose_segments_the_cohort_and_the_bundle_carries_its_model(cellpose_
     assert bundle.settings["imaging"]["segmenter"] == "cellpose" and cellpose["source_model"] == str(model)
     assert sha256(bundle.path(CELLPOSE_MODEL)) == sha256(model) == cellpose["model_sha256"]
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
-    assert list(scores["donor"]) == ["N1"] and scores["fraction"].between(0, 1).all()
+    # A fraction in [0, 1], or none where this machine's tiny CNNs did not separate the classes on their
+    # unseen donors (training noise differs between CPUs): then the verdict says so, and nothing breaks.
+    assert list(scores["donor"]) == ["N1"]
+    row = scores.iloc[0]
+    no_estimate = row["verdict"].startswith("no estimate: ") and row["cells_for_pm005"] == -1
+    assert 0 <= row["fraction"] <= 1 or (np.isnan(row["fraction"]) and no_estimate)
 
 
 def test_a_lab_scores_with_the_bundles_model_and_own_masks_are_flagged(cellpose_run, tmp_path):

@@ -267,6 +267,35 @@ def test_cross_fitted_pacc_pools_the_gaps_before_dividing():
     assert fit.estimate(lot) == pytest.approx(0.25)
 
 
+def test_models_that_do_not_separate_the_classes_give_no_interval_and_no_cell_count():
+    """Both models score their unseen donor's negatives above its positives (a tiny or failed model): no
+    estimate, no interval, variance parts NaN without numpy's empty-mean warnings, and no number of lot
+    cells that would reach +/- 0.05 (-1), in the per-donor row and in the precision table alike."""
+    import warnings
+
+    from morphopotency.prevalence import CrossFit, cross_cells_needed
+    from morphopotency.score.donors import precision_parts
+
+    fit = CrossFit(
+        np.array(["A", "B"], dtype=object),
+        (np.array([1, 1, 0, 0]), np.array([1, 1, 0, 0])),
+        (np.array([0.2, 0.3, 0.6, 0.7]), np.array([0.4, 0.4, 0.5, 0.5])),
+    )
+    lot = np.full((6, 2), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parts = fit.variance_parts(lot, 50, seed=1)
+        assert np.isnan(fit.estimate(lot)) and np.isnan(fit.interval(lot, 50)).all()
+    assert np.isnan(parts["lot"]) and np.isnan(parts["donors"])
+    assert cross_cells_needed(parts, 6, 0.05) == -1
+    # One part NaN alone (the full pool separates nothing, some resamples of donors' cells might) is enough.
+    assert cross_cells_needed({"lot": np.nan, "reference": 0.0, "donors": 0.0}, 6, 0.05) == -1
+    assert cross_cells_needed({"lot": 1e-4, "reference": 0.0, "donors": 0.0}, 100, 0.05) > 0
+    scores = pd.DataFrame({"donor": ["X"], "cells": [6], **{f"variance_{p}": [v] for p, v in parts.items()}})
+    table = precision_parts(scores)
+    assert table[["cells_for_pm005", "cells_for_pm010"]].to_numpy().tolist() == [[-1, -1]]
+
+
 def test_cross_fitted_intervals_reach_the_bounds_without_piling_on_them():
     """A lot read above 1 unclipped: the estimate is clipped to 1, and the interval is the clipped
     percentile interval of the unclipped spread, so it still reaches below 1 where the spread does."""

@@ -239,3 +239,30 @@ def test_the_donor_table_reads_first_and_every_summary_column_has_a_name():
     assert set(summary.columns) <= set(columns), set(summary.columns) - set(columns)
     assert columns["rank_ssea3_positive_fraction"][0] == "rank: SSEA3-positive (share)"
     assert columns["pc1_score_note"][0] == "Transcriptome PC1: why empty"
+
+
+def test_validation_measures_errors_only_where_there_is_an_estimate_and_names_the_rest():
+    """A donor without an estimate (the reference's rates cannot be inverted) is named with the reason and
+    left out of the errors, which are those of the estimated donors alone, never NaN."""
+    from morphopotency.report.score import _validation_section
+
+    known = pd.DataFrame(
+        {
+            "donor": ["A", "B"],
+            "known_fraction": [0.5, 0.4],
+            "known_from": "simulated",
+            "fraction": [0.55, np.nan],
+            "error": [0.05, np.nan],
+            "cc_error": [0.1, -0.3],
+            "covered": [True, False],
+            "flagged": [False, True],
+        }
+    )
+    text = _validation_section(known, None).text
+    assert "1 donor(s): mean absolute error 0.050 (classify and count: 0.100)" in text
+    assert "intervals covering 1 of 1" in text and "nan" not in text.lower()
+    assert "No estimate for 1 donor(s) with a known fraction (B)" in text and "is 0.300" in text
+    only_missing = _validation_section(known.iloc[1:], None).text
+    assert "donor(s): mean absolute error" not in only_missing
+    assert "No estimate for 1 donor(s)" in only_missing
+    assert "No scored donor has a known fraction" in _validation_section(known.iloc[:0], None).text

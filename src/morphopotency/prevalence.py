@@ -447,9 +447,12 @@ class CrossFit:
         (``reference``, the donors' cells alone resampled: more labelled cells per donor narrow it) and
         the rest (``donors``: the donors and their models differing, which only more donors narrow).
         They add up to the variance of the interval's own resamples."""
-        lot = float(np.var(self.bootstrap(lot_prob, n_boot, seed, ("lot",), lot_weight)))
-        reference = float(np.var(self.bootstrap(lot_prob, n_boot, seed + 1, ("reference",), lot_weight)))
-        between = float(np.var(self.bootstrap(lot_prob, n_boot, seed + 2, ("donors",), lot_weight)))
+
+        def variance(offset: int, part: str) -> float:
+            values = self.bootstrap(lot_prob, n_boot, seed + offset, (part,), lot_weight)
+            return float(np.var(values)) if values.size else float("nan")  # no resample separated the classes
+
+        lot, reference, between = variance(0, "lot"), variance(1, "reference"), variance(2, "donors")
         # Within-donor noise is part of the spread between donors; where chance puts it above that
         # spread, the spread is all it explains.
         return {"lot": lot, "reference": min(reference, between), "donors": max(between - reference, 0.0)}
@@ -475,12 +478,13 @@ class CrossFit:
 def cross_cells_needed(parts: dict[str, float], cells: int, half_width: float, level: float = 0.95) -> int:
     """Cells a lot needs for a ``pacc_cross`` interval of +/- ``half_width``, from its variance parts at
     ``cells`` cells: the lot-sampling part shrinks as 1 / cells, the reference and donor parts do not
-    (more labelled reference cells or donors narrow those). -1 where they alone exceed the target: no
-    number of cells per lot reaches it."""
+    (more labelled reference cells or donors narrow those). -1 where they alone exceed the target, or
+    where a part is NaN (no resample's models separated the classes, so there is no interval to narrow):
+    no number of cells per lot reaches it."""
     from scipy.stats import norm
 
     target = (half_width / float(norm.ppf(0.5 + level / 2))) ** 2
     floor = parts["reference"] + parts["donors"]
-    if floor >= target or cells <= 0:
+    if not np.all(np.isfinite(list(parts.values()))) or floor >= target or cells <= 0:
         return -1
     return int(np.ceil(cells * parts["lot"] / (target - floor)))

@@ -92,7 +92,11 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "share of objects far larger than the reference's median cell",
     ),
     "flags": ("Flags", "why a lot is held: each check it failed, in words"),
-    "verdict": ("Verdict", "accept, reject, inconclusive or hold, with the interval it rests on"),
+    "verdict": (
+        "Verdict",
+        "accept, reject, inconclusive or hold, with the interval it rests on; no estimate where the "
+        "reference's error rates cannot be inverted",
+    ),
 }
 
 

@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from morphopotency.prevalence import CROSS_FITTED, SHIFTED
@@ -79,16 +80,25 @@ def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Secti
         "Where a scored donor's true fraction is known (its SSEA3, imaged but never used to score it, or "
         "the demo's simulated cells), the estimate is checked against it."
     )
-    if len(known):
-        clean = known[~known["flagged"].astype(bool)]
+    estimated = known[np.isfinite(known["fraction"].astype(float))] if len(known) else known
+    if len(estimated):
+        clean = estimated[~estimated["flagged"].astype(bool)]
         text += paragraph(
-            f"{len(known)} donor(s): mean absolute error {known['error'].abs().mean():.3f} "
-            f"(classify and count: {known['cc_error'].abs().mean():.3f}), mean signed error "
-            f"{known['error'].mean():+.3f}; intervals covering {int(known['covered'].sum())} of "
-            f"{len(known)}; unflagged donors' mean absolute error "
+            f"{len(estimated)} donor(s): mean absolute error {estimated['error'].abs().mean():.3f} "
+            f"(classify and count: {estimated['cc_error'].abs().mean():.3f}), mean signed error "
+            f"{estimated['error'].mean():+.3f}; intervals covering {int(estimated['covered'].sum())} of "
+            f"{len(estimated)}; unflagged donors' mean absolute error "
             + (f"{clean['error'].abs().mean():.3f}." if len(clean) else "n/a.")
         )
-    else:
+    if len(known) > len(estimated):
+        missing = known[~known["donor"].isin(estimated["donor"])]
+        text += paragraph(
+            f"No estimate for {len(missing)} donor(s) with a known fraction ({', '.join(missing['donor'])}): "
+            "the reference's models do not separate its classes on donors they did not see, so there is "
+            "no error to measure; classify and count's mean absolute error on them is "
+            f"{missing['cc_error'].abs().mean():.3f}."
+        )
+    if not len(known):
         text += paragraph("No scored donor has a known fraction in this run.")
     if lodo is not None and len(lodo):
         text += paragraph(

@@ -74,7 +74,10 @@ def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str
     if flags:
         return f"hold: flagged ({'; '.join(flags)}); re-image or investigate before deciding"
     if not np.isfinite(low):
-        return "no estimate"
+        return (
+            "no estimate: the reference's models do not separate its classes on donors they did not see, "
+            "so their error rates cannot be inverted; retrain the reference"
+        )
     if low >= accept:
         return f"accept: multipotent fraction at least {accept:g} (95 % interval {low:.2f}-{high:.2f})"
     if high < accept:
