@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from train_throughput import synthetic_crops
+from train_throughput import device_name, synthetic_crops
 
 from morphopotency.cnn.settings import model_spec, train_params
 from morphopotency.cnn.tensors import cpu_threads, resolve_device, to_device
@@ -136,13 +136,8 @@ def main() -> None:
     crops, labels = to_device(raw, device), torch.as_tensor(y, device=device)
     log = logging.getLogger("paper_protocol")
     log.setLevel(logging.INFO)
-    name = (
-        torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else f"CPU, {torch.get_num_threads()} threads"
-    )
     print(
-        f"Paper protocol on {name} (torch {torch.__version__}): {args.cells} cells "
+        f"Paper protocol on {device_name(device)} (torch {torch.__version__}): {args.cells} cells "
         f"({n_train} train / {n_val} val / {len(split['test'])} test), batch {cnn['batch_size']}, "
         f"{args.epochs} timed epochs after one warm-up"
     )

@@ -63,6 +63,12 @@ class PngCells(Dataset):
         return self.transform(Image.open(self.files[i])), int(self.labels[i])
 
 
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
 def rate(step, batches: int, warmup: int, batch_size: int, device: torch.device) -> float:
     for _ in range(warmup):
         step()
@@ -139,13 +145,9 @@ def main() -> None:
 
         baseline = rate(plain_step, args.batches, args.warmup, args.batch_size, device)
 
-    name = (
-        torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else f"CPU, {torch.get_num_threads()} threads"
-    )
     print(
-        f"{args.backbone} at {args.size} px, batch {args.batch_size}, {args.batches} timed batches on {name}"
+        f"{args.backbone} at {args.size} px, batch {args.batch_size}, {args.batches} timed batches on "
+        f"{device_name(device)}"
     )
     print(
         "  ours (uint8 in memory, on-device "
