@@ -55,11 +55,12 @@ def test_cellpose_segments_the_cohort_and_the_bundle_carries_its_model(cellpose_
     assert sha256(bundle.path(CELLPOSE_MODEL)) == sha256(model) == cellpose["model_sha256"]
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
     # A fraction in [0, 1], or none where this machine's tiny CNNs did not separate the classes on their
-    # unseen donors (training noise differs between CPUs): then the verdict says so, and nothing breaks.
+    # unseen donors (training noise differs between CPUs): then no cell count reaches an interval and the
+    # verdict says there is no estimate, or holds the lot where it is flagged anyway (N1 is blurred).
     assert list(scores["donor"]) == ["N1"]
     row = scores.iloc[0]
-    no_estimate = row["verdict"].startswith("no estimate: ") and row["cells_for_pm005"] == -1
-    assert 0 <= row["fraction"] <= 1 or (np.isnan(row["fraction"]) and no_estimate)
+    said = row["verdict"].startswith(("no estimate: ", "hold: flagged"))
+    assert 0 <= row["fraction"] <= 1 or (np.isnan(row["fraction"]) and row["cells_for_pm005"] == -1 and said)
 
 
 def test_a_lab_scores_with_the_bundles_model_and_own_masks_are_flagged(cellpose_run, tmp_path):
