@@ -59,7 +59,8 @@ def protocol_cnn(configs: list[Path]) -> dict[str, Any]:
 
 
 def trainings(cnn: Mapping[str, Any], selected: str, donors: int) -> dict[str, dict[str, int]]:
-    """How many times each backbone is trained, and at most for how many epochs, by the protocol."""
+    """How many times the protocol trains each backbone, by role (each role's epochs: cnn.epochs, or
+    cnn.lr_search.epochs for the trials)."""
     search = cnn["lr_search"]
     out = {b: {"folds": int(cnn["folds"])} for b in cnn["backbones"]}
     out.setdefault(selected, {}).update(
@@ -82,7 +83,17 @@ class EpochClock(logging.Handler):
             self.ends.append(time.perf_counter())
 
 
-def measure(cnn, backbone, crops, labels, split, epochs, log) -> dict[str, float]:
+def measure(
+    cnn: Mapping[str, Any],
+    backbone: str,
+    crops: torch.Tensor,
+    labels: torch.Tensor,
+    split: Mapping[str, np.ndarray],
+    epochs: int,
+    log: logging.Logger,
+) -> dict[str, float]:
+    """Seconds of the warm-up epoch, of a later epoch (mean), and of predicting the test cells; train
+    img/s is training cells per second of an epoch, its validation pass included."""
     spec = model_spec(cnn, backbone)
     params = dataclasses.replace(train_params(cnn, epochs=epochs + 1), patience=epochs + 2)
     clock = EpochClock()

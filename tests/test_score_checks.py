@@ -178,7 +178,7 @@ def test_validation_prefers_imaged_ssea3_and_falls_back_to_the_simulation():
 def test_verdict_accepts_rejects_or_holds_a_flagged_donor_whatever_its_interval():
     assert verdict(0.6, 0.8, 0.5).startswith("accept") and verdict(0.1, 0.4, 0.5).startswith("reject")
     assert verdict(0.4, 0.6, 0.5).startswith("inconclusive")
-    assert verdict(np.nan, np.nan, 0.5).startswith("no estimate: the reference's models do not separate")
+    assert verdict(np.nan, np.nan, 0.5).startswith("no estimate: the reference's error rates do not separate")
     held = verdict(0.82, 1.0, 0.5, ["images out of focus (edge sharpness 0.45 x the reference's)"])
     assert held.startswith("hold: flagged (images out of focus") and "accept" not in held
 

@@ -94,8 +94,8 @@ def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Secti
         missing = known[~known["donor"].isin(estimated["donor"])]
         text += paragraph(
             f"No estimate for {len(missing)} donor(s) with a known fraction ({', '.join(missing['donor'])}): "
-            "the reference's models do not separate its classes on donors they did not see, so there is "
-            "no error to measure; classify and count's mean absolute error on them is "
+            "the reference's error rates do not separate its classes, so there is no error to measure; "
+            "classify and count's mean absolute error on them is "
             f"{missing['cc_error'].abs().mean():.3f}."
         )
     if not len(known):

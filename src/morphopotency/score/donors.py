@@ -75,8 +75,8 @@ def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str
         return f"hold: flagged ({'; '.join(flags)}); re-image or investigate before deciding"
     if not np.isfinite(low):
         return (
-            "no estimate: the reference's models do not separate its classes on donors they did not see, "
-            "so their error rates cannot be inverted; retrain the reference"
+            "no estimate: the reference's error rates do not separate its classes (on donors its models "
+            "did not see, for the cross-fitted estimator), so they cannot be inverted; retrain the reference"
         )
     if low >= accept:
         return f"accept: multipotent fraction at least {accept:g} (95 % interval {low:.2f}-{high:.2f})"
