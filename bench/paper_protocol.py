@@ -40,7 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def layered(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` laid onto ``base`` key by key, as Snakemake lays a --configfile over the Snakefile's."""
+    """``over`` laid onto ``base`` key by key, as Snakemake lays a --configfile over the Snakefile's.
+
+    Written here rather than calling snakemake.utils.update_config: the benchmark runs on GPU machines
+    that have torch and timm but not Snakemake."""
     out = copy.deepcopy(dict(base))
     for key, value in over.items():
         out[key] = (
@@ -63,9 +66,7 @@ def trainings(cnn: Mapping[str, Any], selected: str, donors: int) -> dict[str, d
     cnn.lr_search.epochs for the trials)."""
     search = cnn["lr_search"]
     out = {b: {"folds": int(cnn["folds"])} for b in cnn["backbones"]}
-    out.setdefault(selected, {}).update(
-        {"lr trials": int(search["trials"]) * int(search["repeats"]), "final": 1}
-    )
+    out[selected].update({"lr trials": int(search["trials"]) * int(search["repeats"]), "final": 1})
     if cnn["lodo"]:
         out[selected]["leave-one-donor-out"] = donors
     return out

@@ -80,7 +80,8 @@ def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Secti
         "Where a scored donor's true fraction is known (its SSEA3, imaged but never used to score it, or "
         "the demo's simulated cells), the estimate is checked against it."
     )
-    estimated = known[np.isfinite(known["fraction"].astype(float))] if len(known) else known
+    has_estimate = np.isfinite(known["fraction"].to_numpy(float)) if len(known) else np.zeros(0, bool)
+    estimated, missing = known[has_estimate], known[~has_estimate]
     if len(estimated):
         clean = estimated[~estimated["flagged"].astype(bool)]
         text += paragraph(
@@ -90,8 +91,7 @@ def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Secti
             f"{len(estimated)}; unflagged donors' mean absolute error "
             + (f"{clean['error'].abs().mean():.3f}." if len(clean) else "n/a.")
         )
-    if len(known) > len(estimated):
-        missing = known[~known["donor"].isin(estimated["donor"])]
+    if len(missing):
         text += paragraph(
             f"No estimate for {len(missing)} donor(s) with a known fraction ({', '.join(missing['donor'])}): "
             "the reference's error rates do not separate its classes, so there is no error to measure; "
