@@ -9,7 +9,10 @@ Sources (each benchmarked on its own; frames as they come, shape channel only, n
   files, stardist is not imported: ``pip install --no-deps stardist==0.9.2``, which ``make setup`` does).
   Densely packed blobs, another kind than the MSC frames: it is brought to the MSC frames' median
   annotated cell area (segmentation parameters are in pixels; a lab sets imaging.resample_um for the
-  same reason) and cut into four quarter frames, so that it can be cross-validated too.
+  same reason) and cut into four quarter frames, so that it can be cross-validated too;
+- a lab's own annotated frames, ``--frames DIR`` (each folder a source, its frames as they come):
+  ``images/`` beside ``masks/``, or a Cell Tracking Challenge sequence as downloaded (``02/`` with
+  ``02_GT/SEG/`` beside it), so that the defaults are measured, and parameters chosen, on the lab's cells.
 
 Every frame is segmented once per parameter set of a grid around the defaults (border cells kept, as
 the annotations include them), and per frame the benchmark keeps SEG's per-cell Jaccard indices, matched
@@ -23,17 +26,19 @@ measured in the same run:
 - frame-level cross-validation: for each of --folds splits of the frames, the grid's parameters that
   score best (mean of SEG and object F1) on the other frames, scored on the held-out ones; pooled over
   the splits every frame is scored once, by parameters chosen without it;
+- the grid's set best on every frame of the source, as imaging.segmentation lines for a config (its
+  cross-validated measures above say what to expect of it on frames it was not chosen on);
 - a sensitivity sweep: each parameter at 0.5-1.5 x its default, the others at theirs, so a flat optimum
   shows as a flat row and a peak tuned to these frames as a spike.
 
 Run: .venv/bin/python bench/segmentation_seg.py [--folds 6] [--workers 2] [--cellpose-model FILE]
      [--also KEY=VALUE ...]   (the defaults with these changes as a row of their own)
+     [--frames DIR ...] [--no-shipped]   (your own annotated frames; only those)
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import importlib.util
 import itertools
 import time
@@ -80,18 +85,45 @@ def baseline(image: np.ndarray) -> np.ndarray:
     return segmentation.watershed(-distance, markers, mask=mask)
 
 
-def ctc_frames() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    frames = sorted(glob.glob(str(DATA / "images" / "t*.tif")))
-    if not frames:
-        raise SystemExit(f"no frames under {DATA}: the benchmark needs ../shared/data/ctc_msc_01")
-    return [
-        (
-            Path(f).stem,
-            tifffile.imread(f).astype(float),
-            tifffile.imread(f.replace("images/t", "masks/man_seg")),
+def frame_pairs(folder: Path) -> list[tuple[str, Path, Path]]:
+    """(frame, image file, mask file) for every annotated frame of ``folder``: ``images/`` beside
+    ``masks/`` (masks named as their images, or the Cell Tracking Challenge's man_segNNN for tNNN), or a
+    Cell Tracking Challenge sequence folder as downloaded, its masks in the sibling ``<name>_GT/SEG``."""
+    if (folder / "images").is_dir() and (folder / "masks").is_dir():
+        images, masks = folder / "images", folder / "masks"
+    elif (folder.parent / f"{folder.name}_GT" / "SEG").is_dir():
+        images, masks = folder, folder.parent / f"{folder.name}_GT" / "SEG"
+    else:
+        raise SystemExit(
+            f"{folder}: no annotated frames found; expected images/ beside masks/, or a Cell Tracking "
+            f"Challenge sequence with {folder.name}_GT/SEG beside it"
         )
-        for f in frames
-    ]
+    pairs = []
+    for mask in sorted(masks.glob("*.tif*")):
+        stem = mask.name.split(".")[0]
+        names = ([stem.replace("man_seg", "t", 1)] if stem.startswith("man_seg") else []) + [stem]
+        found = [images / f"{n}{ext}" for n in names for ext in (".tif", ".tiff")]
+        image = next((f for f in found if f.is_file()), None)
+        if image is None:
+            raise SystemExit(f"{mask}: no image for this mask in {images} (looked for {', '.join(names)})")
+        pairs.append((image.name.split(".")[0], image, mask))
+    if not pairs:
+        raise SystemExit(f"{masks}: no .tif masks")
+    return pairs
+
+
+def read_frames(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Every annotated frame of ``folder`` as (frame, image, instance mask); one 2-D plane each."""
+    frames = []
+    for frame, image_file, mask_file in frame_pairs(folder):
+        image, truth = tifffile.imread(image_file), tifffile.imread(mask_file)
+        if image.ndim != 2 or image.shape != truth.shape:
+            raise SystemExit(
+                f"{image_file}: image {image.shape} and mask {truth.shape} are not one 2-D plane of the same "
+                "size (pass the shape channel alone)"
+            )
+        frames.append((frame, image.astype(float), truth.astype(np.int32)))
+    return frames
 
 
 def median_area(frames: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
@@ -120,10 +152,24 @@ def dsb_frames(target_area: float) -> list[tuple[str, np.ndarray, np.ndarray]]:
     ]
 
 
-def load_sources() -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
-    ctc = ctc_frames()
-    sources = {"ctc_msc_01": ctc, "dsb2018": dsb_frames(median_area(ctc))}
-    return {name: frames for name, frames in sources.items() if frames}
+def load_sources(
+    folders: tuple[Path, ...] = (), shipped: bool = True
+) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """The shipped sources (where present) and a lab's own annotated folders, each a source of its own,
+    its frames as they come (a lab's images are at the pixel size its config resamples to)."""
+    sources = {}
+    if shipped and DATA.is_dir():
+        ctc = read_frames(DATA)
+        sources = {"ctc_msc_01": ctc, "dsb2018": dsb_frames(median_area(ctc))}
+    elif shipped:
+        print(f"ctc_msc_01 and dsb2018 skipped: {DATA} is absent (dsb2018 is brought to its cell size)")
+    for folder in folders:
+        name = folder.resolve().name
+        sources[name if name not in sources else f"{name}_{len(sources)}"] = read_frames(folder)
+    sources = {name: frames for name, frames in sources.items() if frames}
+    if not sources:
+        raise SystemExit("no annotated frames to measure: pass --frames DIR (or run beside ../shared)")
+    return sources
 
 
 def measure_frame(job: tuple[str, dict | None, str, np.ndarray, np.ndarray]) -> dict:
@@ -192,26 +238,46 @@ def parameter_sets() -> dict[str, dict]:
     return sets
 
 
+def candidates(table: pd.DataFrame) -> list[str]:
+    """The sets cross-validation chooses among: the grid's and the defaults."""
+    return [s for s in table["set"].unique() if s.startswith("grid") or s == "defaults"]
+
+
+def best_set(table: pd.DataFrame, sets: list[str]) -> str:
+    """The set of ``sets`` that scores best on the frames in ``table`` (mean of SEG and object F1)."""
+    scores = {s: summary(table[table["set"] == s]) for s in sets}
+    return max(sets, key=lambda s: (scores[s]["SEG"] + scores[s]["F1"]) / 2)
+
+
 def cross_validate(table: pd.DataFrame, folds: int) -> tuple[pd.DataFrame, dict]:
     """Per split: the grid's (and the defaults') set best on the other frames, scored on the held-out
     ones; and the measures pooled over every held-out frame."""
     frames = sorted(table["frame"].unique())
-    candidates = [s for s in table["set"].unique() if s.startswith("grid") or s == "defaults"]
+    sets = candidates(table)
     rows, chosen_rows = [], []
     for k in range(folds):
         test = frames[k::folds]
-        train = table[~table["frame"].isin(test)]
-        scores = {s: summary(train[train["set"] == s]) for s in candidates}
-        best = max(candidates, key=lambda s: (scores[s]["SEG"] + scores[s]["F1"]) / 2)
+        best = best_set(table[~table["frame"].isin(test)], sets)
         held = table[(table["set"] == best) & table["frame"].isin(test)]
         chosen_rows.append(held)
         rows.append({"split": k + 1, "test frames": ",".join(test), "chosen": best, **summary(held)})
     return pd.DataFrame(rows), summary(pd.concat(chosen_rows))
 
 
-def report(source: str, table: pd.DataFrame, folds: int, extra: tuple[str, ...] = ()) -> None:
-    """Everything printed for one source (``table``: its frames under every parameter set; ``extra``: the
-    sets printed beside the baseline and the defaults)."""
+def config_lines(params: dict) -> list[str]:
+    """``params``' departures from the workflow's defaults, as lines for imaging.segmentation."""
+    workflow = asdict(SegmentationParams())
+    changed = {k: v for k, v in params.items() if k in workflow and k != "drop_border" and v != workflow[k]}
+    if not changed:
+        return ["imaging.segmentation: the defaults"]
+    return ["imaging:", "  segmentation:"] + [f"    {k}: {v}" for k, v in changed.items()]
+
+
+def report(
+    source: str, table: pd.DataFrame, folds: int, sets: dict[str, dict], extra: tuple[str, ...] = ()
+) -> None:
+    """Everything printed for one source (``table``: its frames under every parameter set of ``sets``;
+    ``extra``: the sets printed beside the baseline and the defaults)."""
     cells = int(table[table["set"] == "defaults"]["cells"].sum())
     frames = table["frame"].nunique()
     print(f"\n=== {source}: {frames} frames, {cells} annotated cells ===")
@@ -224,10 +290,17 @@ def report(source: str, table: pd.DataFrame, folds: int, extra: tuple[str, ...] 
         f"defaults' SEG per frame: min {per_frame['SEG'].min():.3f}, median {per_frame['SEG'].median():.3f}, "
         f"max {per_frame['SEG'].max():.3f}"
     )
-    splits, pooled = cross_validate(table, min(folds, frames))
-    print(f"\nFrame-level cross-validation ({min(folds, frames)} splits; parameters chosen on the others):")
-    print(splits.round(3).to_string(index=False))
-    print("pooled over held-out frames: " + ", ".join(f"{k} {v:.3g}" for k, v in pooled.items()))
+    if frames < 2:
+        print("\nNo cross-validation and no parameters chosen: it needs two annotated frames or more.")
+    else:
+        folds = min(folds, frames)
+        splits, pooled = cross_validate(table, folds)
+        print(f"\nFrame-level cross-validation ({folds} splits; parameters chosen on the others):")
+        print(splits.round(3).to_string(index=False))
+        print("pooled over held-out frames: " + ", ".join(f"{k} {v:.3g}" for k, v in pooled.items()))
+        chosen = best_set(table, candidates(table))
+        print(f"\nChosen on every frame of {source} ({chosen}); as configuration:")
+        print("\n".join(config_lines(sets[chosen])))
     print("\nSensitivity (each parameter alone at a multiple of its default; pooled over every frame):")
     sweep = []
     for name in SWEPT:
@@ -241,7 +314,7 @@ def report(source: str, table: pd.DataFrame, folds: int, extra: tuple[str, ...] 
         print(sweep.pivot(index="parameter", columns="factor", values=measure_name).round(3).to_string())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -257,11 +330,26 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="also score the defaults with these changes, as a row of its own (e.g. background_size=101)",
     )
-    args = parser.parse_args()
-    sources = load_sources()
+    parser.add_argument(
+        "--frames",
+        nargs="*",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="your own annotated frames, each folder a source: images/ beside masks/, or a Cell Tracking "
+        "Challenge sequence folder as downloaded (masks in <name>_GT/SEG beside it)",
+    )
+    parser.add_argument(
+        "--no-shipped", action="store_true", help="measure only the --frames folders, not the shipped sources"
+    )
+    args = parser.parse_args(argv)
+    changes = dict(item.partition("=")[::2] for item in args.also)
+    unknown = sorted(set(changes) - set(asdict(DEFAULTS)))
+    if unknown:
+        parser.error(f"--also: {', '.join(unknown)} not among {', '.join(asdict(DEFAULTS))}")
+    sources = load_sources(tuple(args.frames), shipped=not args.no_shipped)
     sets = parameter_sets()
     if args.also:
-        changes = dict(item.split("=", 1) for item in args.also)
         sets["also"] = asdict(DEFAULTS) | {k: yaml.safe_load(v) for k, v in changes.items()}
     if args.cellpose_model:
         sets["cellpose"] = asdict(DEFAULTS) | {"cellpose_model": args.cellpose_model}
@@ -284,7 +372,7 @@ def main() -> None:
     for source in sources:
         extra = (("cellpose",) if args.cellpose_model else ()) + (("also",) if args.also else ())
         extra += (AS_NUCLEI,) if source in NUCLEI else ()
-        report(source, table[table["source"] == source], args.folds, extra)
+        report(source, table[table["source"] == source], args.folds, sets, extra)
 
 
 if __name__ == "__main__":
