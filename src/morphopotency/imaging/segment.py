@@ -28,7 +28,8 @@ from skimage import feature, filters, measure, morphology, segmentation
 
 @dataclass(frozen=True)
 class SegmentationParams:
-    """Defaults work on the demo cohort and on the Cell Tracking Challenge MSC frames (SEG ~0.56)."""
+    """Defaults for spread-out cells: the demo cohort, and the Cell Tracking Challenge MSC frames, where
+    frame-level cross-validation keeps them (bench/segmentation_seg.py; crowded nuclei want others)."""
 
     smooth_sigma: float = 2.0  # px, before thresholding the shape channel
     low: float = 2.0  # hysteresis thresholds, in units of the smoothed background noise
