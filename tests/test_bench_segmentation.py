@@ -120,14 +120,14 @@ def test_a_frame_that_is_not_one_plane_of_its_masks_size_is_refused_by_name(tmp_
 
 
 def test_a_labs_own_frames_are_measured_cross_validated_and_given_parameters(tmp_path, capsys):
-    """Three simulated fields with their planted cells as the annotation, the shipped sources left out."""
-    for name, field in simulate_donor(3, "S8", 3, 384, 12, 0.5):
+    """Two simulated fields with their planted cells as the annotation, the shipped sources left out."""
+    for name, field in simulate_donor(3, "S8", 2, 320, 10, 0.5):
         _write(tmp_path / "ours/images" / f"{name}.tif", field.image[0])
         _write(tmp_path / "ours/masks" / f"{name}.tif", field.labels)
-    main(["--frames", str(tmp_path / "ours"), "--no-shipped", "--workers", "1", "--folds", "3"])
+    main(["--frames", str(tmp_path / "ours"), "--no-shipped", "--workers", "1", "--folds", "2"])
     out = capsys.readouterr().out
-    assert "=== ours: 3 frames, 36 annotated cells ===" in out
-    assert "Frame-level cross-validation (3 splits" in out and "pooled over held-out frames: SEG " in out
+    assert "=== ours: 2 frames, 20 annotated cells ===" in out
+    assert "Frame-level cross-validation (2 splits" in out and "pooled over held-out frames: SEG " in out
     assert "Chosen on every frame of ours (" in out and "ctc_msc_01" not in out
     defaults = next(line for line in out.splitlines() if line.startswith("defaults "))
     assert float(defaults.split()[1]) > 0.5  # SEG of the defaults on cells they find (test_segmentation)
