@@ -105,7 +105,7 @@ def frame_pairs(folder: Path) -> list[tuple[str, Path, Path]]:
     for mask in sorted(masks.glob("*.tif*")):
         stem = mask.name.split(".")[0]
         names = ([stem.replace("man_seg", "t", 1)] if stem.startswith("man_seg") else []) + [stem]
-        found = [images / f"{n}{ext}" for n in names for ext in (".tif", ".tiff")]
+        found = [images / f"{n}{ext}" for n in names for ext in (".tif", ".tiff", ".ome.tif", ".ome.tiff")]
         image = next((f for f in found if f.is_file()), None)
         if image is None:
             raise SystemExit(f"{mask}: no image for this mask in {images} (looked for {', '.join(names)})")
@@ -230,6 +230,8 @@ def parameter_sets() -> dict[str, dict]:
     sets = {"defaults": base}
     for values in itertools.product(*GRID.values()):
         changes = dict(zip(GRID, values))
+        if all(base[k] == v for k, v in changes.items()):
+            continue  # the defaults themselves, already a candidate
         sets["grid " + ", ".join(f"{k}={v:g}" for k, v in changes.items())] = base | changes
     for name in SWEPT:
         for factor in FACTORS:

@@ -96,9 +96,12 @@ def test_both_folder_layouts_are_read_and_a_mask_without_its_image_is_named(tmp_
     _write(tmp_path / "lab/masks/man_seg001.tif", mask)
     _write(tmp_path / "lab/images/field2.tif", frame)  # the same name in both
     _write(tmp_path / "lab/masks/field2.tif", mask)
+    _write(tmp_path / "lab/images/field3.ome.tif", frame)  # the workflow's own image format
+    _write(tmp_path / "lab/masks/field3.ome.tif", mask)
     _write(tmp_path / "lab/images/unannotated.tif", frame)  # frames without a mask are not measured
     assert [(f, i.name, m.name) for f, i, m in frame_pairs(tmp_path / "lab")] == [
         ("field2", "field2.tif", "field2.tif"),
+        ("field3", "field3.ome.tif", "field3.ome.tif"),
         ("t001", "t001.tif", "man_seg001.tif"),
     ]
     _write(tmp_path / "ctc/02/t000.tif", frame)  # a Cell Tracking Challenge sequence as downloaded
