@@ -83,7 +83,7 @@ def test_added_missing_or_unlisted_files_are_refused(bundle):
 def test_a_bundle_from_other_versions_is_refused(bundle):
     record = json.loads((bundle / "provenance.json").read_text())
     installed = dict(record["versions"])
-    assert load(bundle, installed).provenance["format"] == FORMAT == 4
+    assert load(bundle, installed).provenance["format"] == FORMAT == 5
     with pytest.raises(BundleError, match=r"provenance.json: made with torch .*, installed 3.0.0"):
         load(bundle, {**installed, "torch": "3.0.0"})
     # A patch release decides nothing the bundle holds.

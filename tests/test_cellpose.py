@@ -130,7 +130,7 @@ def test_the_bundle_records_the_segmenter_and_a_scoring_run_segments_with_its_mo
     cellpose_settings = loaded.settings["imaging"]["cellpose"]
     assert cellpose_settings["source_model"] == str(untrained) and cellpose_settings["diameter"] == 18
     assert loaded.segmenter_label().startswith(
-        f"cellpose, model {untrained} (SHA-256 {sha256(untrained)[:12]}"
+        f"Cellpose, model {untrained} (SHA-256 {sha256(untrained)[:12]}"
     )
     lab = tiny_config(score={"bundle": str(bundle)})
     lab["imaging"] = {"segmenter": "watershed"}

@@ -89,8 +89,8 @@ def test_a_lab_scores_with_the_bundles_model_and_own_masks_are_flagged(cellpose_
     assert not (root / "results/imaging/segmentation/S1").exists()  # its own masks: nothing segmented
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t", keep_default_na=False)
     flags = dict(zip(scores["donor"], scores["flags"]))
-    assert "the lab's own masks, not the reference's segmenter (cellpose, model" in flags["S1"]
-    assert "own masks" not in flags["N1"]
+    assert "segmented by the lab's own masks (tool not stated), the reference by Cellpose" in flags["S1"]
+    assert "segmented by" not in flags["N1"]
     assert scores.set_index("donor").loc["S1", "verdict"].startswith("hold: flagged")
     html = (root / "results/report/score_report.html").read_text()
-    assert "Segmented as the reference was: cellpose, model" in html
+    assert "The reference cells were segmented by Cellpose, model" in html

@@ -141,6 +141,7 @@ def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
     config["rnaseq"]["gene_lengths"] = str(demo / "results/demo/rnaseq/gene_lengths.tsv")
     config["imaging"] = {
         "masks": str(demo / "results/demo/truth/masks/{donor}/{image}.ome.tif"),
+        "masks_tool": "the simulator's planted cells",
         "shape_modes": {"k": 4},
         "channels": {"label": None},
     }
@@ -157,6 +158,11 @@ def test_bring_your_own_masks_skips_segmentation(demo, tmp_path):
     truth = pd.read_csv(demo / "results/demo/truth/cells_S8.tsv", sep="\t")
     assert len(obs) == len(truth)  # every planted cell, touching ones told apart by label value
     assert "ssea3_8bit" not in obs
+    # What cut the cells is recorded with every one of them, for the bundle and a scoring run to compare.
+    assert set(obs["segmented_by"]) == {"masks"} and set(obs["segmentation_tool"]) == {
+        "the simulator's planted cells"
+    }
+    assert set(ad.read_h5ad(demo / "results/imaging/cells/S8.h5ad").obs["segmented_by"]) == {"watershed"}
 
 
 MEASURES = ["area", "perimeter", "circularity", "aspect_ratio", "solidity", "centroid_row", "centroid_col"]

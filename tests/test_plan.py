@@ -474,3 +474,27 @@ def test_a_bundle_trained_on_a_folder_of_cells_scores_no_images(tmp_path):
     config = tiny(score={"bundle": str(tmp_path / "bundle")})
     with pytest.raises(ConfigError, match="learnt from a folder of labelled cells .* cannot score images"):
         build(config, REPO, cache_dir=tmp_path)
+
+
+def test_lots_cut_otherwise_than_their_reference_are_named_before_any_job(tmp_path):
+    """A scoring run of a bundle built from the lab's masks holds the lots the watershed segments (and the
+    plan says so); lots with masks of that tool are not named. Masks of no named tool wait for their files."""
+    from morphopotency.score.bundle import export, preprocessing_settings
+
+    built = plan(tiny()).config
+    masks = [{"kind": "masks", "tool": "CellProfiler 4.2", "donors": ["S1", "S8"]}]
+    settings = preprocessing_settings(built, {"spec": {}, "threshold": 0.5}, segmented_by=masks)
+    export(tmp_path / "bundle", {}, settings, {}, {"config_sha256": "x", "commit": None})
+    lab = tiny(score={"bundle": str(tmp_path / "bundle")})
+    watershed = [n for n in plan(lab).notes if "will be held" in n]
+    assert watershed == [
+        f"lot {d} will be held: segmented by the workflow's watershed, the reference by the lab's own masks "
+        "(CellProfiler 4.2) (imaging.masks, imaging.masks_tool)"
+        for d in ("S1", "S8", "S9")
+    ]
+    lab["imaging"] = {"masks": "m/{donor}/{image}.tif", "masks_tool": {"S8": "QuPath", "S9": "CellProfiler"}}
+    held = [n for n in plan(lab).notes if "will be held" in n]
+    assert held == [
+        "lot S8 will be held: segmented by the lab's own masks (QuPath), the reference by the lab's own "
+        "masks (CellProfiler 4.2) (imaging.masks, imaging.masks_tool)"
+    ]

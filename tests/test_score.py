@@ -20,15 +20,19 @@ pytestmark = pytest.mark.workflow
 TRAINING = {"cnn_dataset", "cnn_fold", "cnn_lr_search", "cnn_final", "imaging_shape_modes", "imaging_ssea3"}
 
 
-def scoring_project(root, bundle, **score):
-    """A lab's scoring folder: the reference run's images (SSEA3 not read), the bundle copied elsewhere."""
+def scoring_project(root, bundle, masks=None, **score):
+    """A lab's scoring folder: the reference run's images (SSEA3 not read), the bundle copied elsewhere;
+    ``masks``: the lab's own masks of S1m (S1's images again), which QuPath is said to have drawn."""
     config = {
         "samples": "config/samples.tsv",
         "score": {"bundle": str(bundle), "bootstrap": 200, **score},
         "imaging": {"channels": {"shape": "CD105", "label": None, "nuclei": "DAPI"}},
     }
+    if masks:
+        config["imaging"] |= {"masks": {"S1m": str(masks)}, "masks_tool": "QuPath 0.5"}
     images = root.parent / "clean_images"
-    samples = [f"{d}\t{d}\tstem\t\t{images}/{d}" for d in ("S1", "S8", "S8x", "S9")]
+    donors = ("S1", "S1m", "S8", "S8x", "S9") if masks else ("S1", "S8", "S8x", "S9")
+    samples = [f"{d}\t{d}\tstem\t\t{images}/{d}" for d in donors]
     return write_project(root, config, samples)
 
 
@@ -56,7 +60,9 @@ def scored(cnn_run, tmp_path_factory):
     shutil.copytree(cnn_run / "results/demo/images", base / "clean_images")
     # S8x: S8's fields imaged again at 0.6 um a pixel, a third more pixels each way.
     imaged_at(base / "clean_images/S8", base / "clean_images/S8x", 0.6)
-    root = scoring_project(base / "lab", bundle)
+    # S1m: S1's fields again, with the lab's own masks (the simulator's planted cells).
+    shutil.copytree(base / "clean_images/S1", base / "clean_images/S1m")
+    root = scoring_project(base / "lab", bundle, cnn_run / "results/demo/truth/masks/S1/{image}.ome.tif")
     dry = snakemake(root, "--dry-run")
     assert dry.returncode == 0, dry.stderr[-3000:]
     run = snakemake(root)
@@ -80,7 +86,7 @@ def test_reference_images_give_the_final_models_probabilities_and_shape_modes(sc
     final = pd.read_csv(
         reference / "results/cnn/final/cell_predictions.tsv", sep="\t", dtype={"donor": str, "image": str}
     )
-    cells = cells[cells["donor"] != "S8x"]  # the reference donors' own images
+    cells = cells[~cells["donor"].isin(["S8x", "S1m"])]  # the reference donors' own images, segmented
     both = final.merge(cells, on=keys, suffixes=("_final", "_scored"), validate="one_to_one")
     assert len(both) == len(final) == len(cells)  # the same segmentation: the same cells
     # float32 inference in other batches: equal to a few units in the 7th digit
@@ -98,7 +104,8 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     _, root, _, _ = scored
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t")
     # The bundle holds the leave-one-donor-out models: auto deploys the cross-fitted estimator.
-    assert list(scores["donor"]) == ["S1", "S8", "S8x", "S9"] and (scores["estimator"] == "pacc_cross").all()
+    assert list(scores["donor"]) == ["S1", "S1m", "S8", "S8x", "S9"]
+    assert (scores["estimator"] == "pacc_cross").all()
     cells = pd.read_csv(root / "results/score/cells/S1.tsv", sep="\t")
     assert {"prob_lodo_S1", "prob_lodo_S8", "prob_lodo_S9"} <= set(cells.columns)
     assert scores["fraction"].between(0, 1).all() and (scores["ci_low"] <= scores["ci_high"]).all()
@@ -121,16 +128,31 @@ def test_donor_scores_hold_fractions_intervals_flags_and_verdicts(scored):
     assert "cross-fitted probabilistic adjusted classify and count" in html
 
 
+def test_a_lot_brought_with_its_own_masks_is_held_against_a_reference_the_watershed_cut(scored):
+    _, root, _, _ = scored
+    scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t", keep_default_na=False)
+    flags = scores.set_index("donor")["flags"]
+    why = "segmented by the lab's own masks (QuPath 0.5), the reference by the workflow's watershed"
+    assert why in flags["S1m"] and not flags.drop("S1m").str.contains("segmented by").any()
+    cells = pd.read_csv(root / "results/score/cells/S1m.tsv", sep="\t")
+    assert set(cells["segmented_by"]) == {"masks"} and set(cells["segmentation_tool"]) == {"QuPath 0.5"}
+
+
 def test_the_deployed_fraction_is_edge_corrected_from_the_bundle_to_the_lot(scored):
     """The reference cells' edge weights travel in the bundle, the lot's in its cell table, and the
     fraction a run reports is the weighted cross-fitted estimate of both."""
+    from morphopotency.score.bundle import bundle_scorer
+    from morphopotency.scorers import PROB_COLUMN
+
     _, root, bundle, _ = scored
-    fit = load(bundle).crossfit()
-    assert fit is not None and fit.weights is not None and all((w >= 1).all() for w in fit.weights)
     scores = pd.read_csv(root / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
+    scorer = bundle_scorer(load(bundle), {"model": "auto"})[0]
+    assert (scores["scorer"] == scorer).all()
+    fit = load(bundle).crossfit(scorer)
+    assert fit is not None and fit.weights is not None and all((w >= 1).all() for w in fit.weights)
     cells = pd.read_csv(root / "results/score/cells/S1.tsv", sep="\t")
     assert (cells["edge_weight"] >= 1).all()
-    lot = cells[[f"prob_lodo_{d}" for d in fit.donors]].to_numpy(float)
+    lot = cells[[f"{PROB_COLUMN[scorer]}{d}" for d in fit.donors]].to_numpy(float)
     assert scores.loc["S1", "fraction"] == pytest.approx(fit.estimate(lot, cells["edge_weight"].to_numpy()))
 
 
@@ -285,9 +307,16 @@ def test_the_study_collects_every_estimator_and_the_deployed_verdict_from_a_mixe
 
     lots = collect(cnn_run, "tiny", n_boot=50)
     scores = pd.read_csv(cnn_run / "results/score/donor_scores.tsv", sep="\t").set_index("donor")
-    assert list(lots["estimator"]) == [*METHODS, "pacc_cross"] and set(lots["lot"]) == {"N1"}
+    # Every single-model estimator, the cross-fitted one with each scorer, and the one the run deployed.
+    fixed = [f"pacc_cross_{s}" for s in ("cnn", "shape", "combined")]
+    assert sorted(lots["estimator"]) == sorted([*METHODS, *fixed, "pacc_cross"]) and set(lots["lot"]) == {
+        "N1"
+    }
     deployed = lots[lots["deployed"]].iloc[0]
-    assert deployed["estimator"] == scores.loc["N1", "estimator"]
+    assert deployed["estimator"] == scores.loc["N1", "estimator"] and lots["deployed"].sum() == 1
+    # The deployed row is its scorer's own estimate, with the run's interval.
+    scorer = lots[lots["estimator"] == f"pacc_cross_{scores.loc['N1', 'scorer']}"].iloc[0]
+    assert deployed["estimate"] == pytest.approx(scorer["estimate"])
     assert (
         deployed["estimate"] == scores.loc["N1", "fraction"]
         and deployed["low_0.95"] == scores.loc["N1", "ci_low"]

@@ -172,12 +172,30 @@ def test_the_reports_quote_the_published_study_and_say_where_it_comes_from(tmp_p
     pd.DataFrame([row]).to_csv(tmp_path / STUDY, sep="\t", index=False)
     meta = {"cohorts": 3, "lots": 30, "reference": "5 donors", "commit": "abc123"}
     (tmp_path / STUDY_META).write_text(json.dumps(meta))
-    table, read_meta = read_study(study_files(tmp_path))
+    published = read_study(study_files(tmp_path))
+    table, read_meta = published.table, published.meta
+    assert published.real is None and published.sentence("pacc_cross") == study_sentence(
+        table, read_meta, "pacc_cross"
+    )
     sentence = study_sentence(table, read_meta, "pacc_cross")
     assert "commit abc123" in sentence and "3 independent simulated training cohorts" in sentence
     assert "not by this run" in sentence and "-0.004 off on average (95 % CI -0.020 to +0.011)" in sentence
     assert "covered 93% of lots, 0.090 wide" in sentence
     assert study_sentence(table, read_meta, "cc").endswith("the study did not measure cc.")
+    # The real-cell arm, where it ran: its own table beside the simulated one, each arm said by name.
+    from morphopotency.report.study import STUDY_REAL
+
+    pd.DataFrame([{**row, "mean_signed_error": 0.021}]).to_csv(tmp_path / STUDY_REAL, sep="\t", index=False)
+    real_meta = {"cohorts": 4, "lots": 32, "reference": "5 plate donors", "commit": "abc123"}
+    (tmp_path / STUDY_META).write_text(json.dumps({**meta, "real": real_meta}))
+    both = read_study(study_files(tmp_path))
+    assert both.real is not None and [caption for _, caption in both.tables()] == [
+        "the replicated study, simulated cohorts (resources/validation)",
+        "the replicated study, real-cell cohorts (resources/validation)",
+    ]
+    said = both.sentence("pacc_cross")
+    assert said.startswith(sentence) and "On real cells: Measured" in said
+    assert "4 independent real-cell training cohorts of 5 plate donors" in said and "+0.021 off" in said
 
 
 def study_row(estimator: str, error: float) -> dict:
@@ -251,13 +269,13 @@ def test_the_documents_quote_the_study_between_their_markers():
 def test_readme_and_methods_quote_exactly_the_published_study():
     """What the README and the methods show is the published table, not prose typed after a run; with
     nothing published they show nothing (and the reports say so)."""
-    from morphopotency.report.study import quoted_study, read_study, study_files, study_quote
+    from morphopotency.report.study import quoted_study, read_study, study_files
     from tests.conftest import REPO
 
     published = read_study(study_files(REPO))
     for document in ("README.md", "docs/METHODS.md"):
         quoted = quoted_study((REPO / document).read_text())
-        assert quoted == (study_quote(*published).strip() if published else ""), document
+        assert quoted == (published.quote().strip() if published else ""), document
 
 
 def test_labelled_truth_measures_each_cell_as_the_reference_labels_were():

@@ -17,3 +17,8 @@ QC_FEATURES = (
 # How the field's border sampled each cell (imaging.cells.edge_weights): the cross-fitted estimate weights
 # the reference's and a lot's cells by it, so lots imaged over other field sizes read the same.
 SAMPLING_FEATURES = ("edge_weight",)
+# What cut each cell out of its image (imaging.segmented_by): the workflow's segmenter or the lab's masks,
+# and the tool. The bundle keeps its reference's; a lot cut otherwise is held.
+SEGMENTATION_COLUMNS = ("segmented_by", "segmentation_tool")
+# Every per-cell column the CNN's cell table, the bundle's reference cells and a lot's scored cells carry.
+CELL_COLUMNS = (*SHAPE_FEATURES, *QC_FEATURES, *SAMPLING_FEATURES, *SEGMENTATION_COLUMNS)

@@ -10,7 +10,7 @@ dry run stays fast.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,10 +99,9 @@ class Plan:
         model = self.config["imaging"]["cellpose"]["model"]
         return [model] if is_model_file(model) else []
 
-    def own_masks(self) -> list[str]:
-        """The donors whose labels are the lab's own masks (imaging.masks), not this run's segmenter."""
-        masks = self.config["imaging"].get("masks")
-        return [d for d in sorted(self.images) if masks_pattern(masks, d) is not None]
+    def segmentation(self, donor: str) -> dict[str, str]:
+        """What cuts one donor's cells (imaging.segmented_by.planned), for its cell table to record."""
+        return _planned_segmentation(self.config["imaging"], donor).record()
 
     def label_image(self, donor: str, image: str) -> str:
         """The user's own mask when ``imaging.masks`` names one for this image, else our segmentation."""
@@ -233,18 +232,19 @@ def _check_training(cnn: Mapping[str, Any], cache_dir: str | Path | None) -> Non
         _fail("config: cnn.lr_search.low must be below cnn.lr_search.high")
 
 
-def _scoring_mode(config: dict[str, Any]) -> bool:
+def _scoring_mode(config: dict[str, Any]) -> Any:
     """With ``score.bundle``: the bundle's preprocessing replaces the config's (the file layout, channel
-    names and masks stay the lab's), and nothing is trained."""
+    names and masks stay the lab's), and nothing is trained; the loaded bundle, or None without one."""
     folder = config["score"]["bundle"]
     if not folder:
-        return False
+        return None
     from morphopotency.score.bundle import (
         DONOR_SHIFT,
         IMAGING_BEFORE,
         IMAGING_KEYS,
         LODO_MODELS,
         BundleError,
+        bundle_scorer,
         load,
     )
 
@@ -271,6 +271,11 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
             f"config: score.estimator {CROSS_FITTED} needs the leave-one-donor-out models, which bundle "
             f"{folder} lacks ({LODO_MODELS}/: its training run had cnn.lodo false or an older version)"
         )
+    if config["score"]["model"] != "auto":
+        try:
+            bundle_scorer(bundle, config["score"])
+        except BundleError as error:
+            raise ConfigError(f"config: score.model: {error}") from None
     if config["score"]["estimator"] in SHIFTED and not bundle.path(DONOR_SHIFT).is_file():
         _fail(
             f"config: score.estimator {config['score']['estimator']} needs the donor shift, which bundle "
@@ -278,7 +283,7 @@ def _scoring_mode(config: dict[str, Any]) -> bool:
         )
     config["cnn"]["enabled"] = False
     config["report"]["enabled"] = False  # the training run's donor report; the score report replaces it
-    return True
+    return bundle
 
 
 def _planned_images(config: Mapping[str, Any], image_donors: list[str]) -> list[str]:
@@ -459,6 +464,33 @@ def plan_rnaseq(config: dict[str, Any], samples: pd.DataFrame) -> RnaseqBranch:
     )
 
 
+def _planned_segmentation(imaging: Mapping[str, Any], donor: str) -> Any:
+    from morphopotency.imaging.segmented_by import planned
+
+    pattern = masks_pattern(imaging.get("masks"), donor)
+    return planned(donor, imaging["segmenter"], imaging["cellpose"], pattern, imaging.get("masks_tool"))
+
+
+def segmentation_notes(
+    imaging: Mapping[str, Any], reference: Sequence[str], to_score: Sequence[str], bundle: Any = None
+) -> tuple[str, ...]:
+    """Lots the run will hold because they are cut otherwise than the reference (the bundle's record, or
+    this run's reference donors'), said before any job runs. Masks of no named tool are compared at
+    scoring time, when their files' tags are read."""
+    from morphopotency.imaging.segmented_by import mismatch
+
+    if bundle is not None:
+        made = bundle.reference_segmentations()
+    else:
+        made = list(dict.fromkeys(_planned_segmentation(imaging, d) for d in reference))
+    notes = []
+    for donor in to_score:
+        why = mismatch([_planned_segmentation(imaging, donor)], made)
+        if why:
+            notes.append(f"lot {donor} will be held: {why} (imaging.masks, imaging.masks_tool)")
+    return tuple(notes)
+
+
 def segmenter_notes(imaging: Mapping[str, Any]) -> tuple[str, ...]:
     """A note where Cellpose segments but is not installed here: the run stops at its first Cellpose job
     unless that job gets an env of its own (--software-deployment-method conda, envs/cellpose.yaml)."""
@@ -546,6 +578,7 @@ def _cnn_from_imaging(config: Mapping[str, Any], imaging: ImagingBranch) -> Bran
     targets = [f"results/cnn/{t}" for t in CNN_TARGETS] + ["results/model"]
     if "lodo" in flags:
         targets += [f"results/cnn/lodo/{n}" for n in ("fractions.tsv", "validation.tsv", "validation.png")]
+        targets.append("results/cnn/scorers/comparison.tsv")
     return Branch(frozenset(flags), tuple(targets))
 
 
@@ -572,6 +605,12 @@ def plan_scoring(
     """Which imaged donors train (reference) and which are only scored: every one of a scoring run with
     score.bundle, else those of sample-sheet role ``score``, scored by the bundle this run trains; the QC
     report's PDF where score.pdf asks for it and ``browser`` (a Chromium found on PATH) can print it."""
+    model, estimator = config["score"]["model"], config["score"]["estimator"]
+    if model not in ("auto", "cnn") and estimator not in ("auto", CROSS_FITTED):
+        _fail(
+            f"config: score.model {model} scores cells for the cross-fitted estimator; score.estimator "
+            f"{estimator} counts the final CNN's calls (set score.estimator: auto or {CROSS_FITTED})"
+        )
     roles = samples.loc[samples["images"] != ""].set_index("donor")["role"]
     to_score = sorted(images) if scoring else sorted(d for d in images if roles.get(d) == "score")
     reference = [d for d in sorted(images) if d not in to_score]
@@ -589,6 +628,11 @@ def plan_scoring(
             )
         if not reference:
             _fail(f"{config['samples']}: every imaged donor has role score; no reference donor to train on")
+        if config["score"]["model"] not in ("auto", "cnn") and "lodo" not in flags:
+            _fail(
+                f"config: score.model {config['score']['model']} is one model per left-out reference donor, "
+                "and cnn.lodo is false"
+            )
         if config["score"]["estimator"] in (*SHIFTED, CROSS_FITTED) and "lodo" not in flags:
             _fail(
                 f"config: score.estimator {config['score']['estimator']} needs the leave-one-donor-out "
@@ -661,7 +705,8 @@ def build(
     config = with_defaults(config, schema)
     resolve_bundled(config, basedir)
     check_input_files(config, schema, source="config (with defaults)")
-    scoring = _scoring_mode(config)
+    bundle = _scoring_mode(config)
+    scoring = bundle is not None
     samples = _sample_sheet(config, schemas, samples)
 
     rnaseq = plan_rnaseq(config, samples)
@@ -731,5 +776,7 @@ def build(
         flags=frozenset(flags),
         targets=tuple(targets),
         sections=tuple(registry.sections(frozenset(flags), values)),
-        notes=score.notes + segmenter_notes(config["imaging"]),
+        notes=score.notes
+        + segmenter_notes(config["imaging"])
+        + segmentation_notes(config["imaging"], score.reference, score.to_score, bundle),
     )

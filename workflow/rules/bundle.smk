@@ -31,6 +31,12 @@ rule model_bundle:
             if "lodo" in PLAN.flags
             else []
         ),
+        # The shape and combined scorers beside the CNN, and every scorer's out-of-donor separation.
+        scorers=(
+            [f"{CNN_DIR}/scorers/{n}" for n in ("models.json", "predictions.tsv", "comparison.tsv")]
+            if "lodo" in PLAN.flags
+            else []
+        ),
         manifest=PROVENANCE_INPUTS,
         # The Cellpose model that segmented the reference: a scoring run segments with this file.
         cellpose=["results/imaging/cellpose/model.pth"] if IMG["segmenter"] == "cellpose" else [],

@@ -275,3 +275,25 @@ rule cnn_lodo_summary:
         seed=CNN["seed"],
     script:
         "../scripts/cnn_lodo_summary.py"
+
+
+# The shape and combined scorers beside the CNN, each one model per left-out donor as the CNN's LODO
+# models are, and every scorer's separation of the donors it never saw: a scoring run deploys the one
+# whose lot intervals would be narrowest (score.model auto), or the one a lab names.
+rule cnn_scorers:
+    input:
+        cells=CNN_DATA["cells"],
+        lodo=expand(f"{CNN_DIR}/lodo/{{donor}}/predictions.tsv", donor=PLAN.reference_donors),
+    output:
+        models=f"{CNN_DIR}/scorers/models.json",
+        predictions=f"{CNN_DIR}/scorers/predictions.tsv",
+        comparison=reported(f"{CNN_DIR}/scorers/comparison.tsv"),
+    log:
+        "results/logs/cnn/scorers.log",
+    conda:
+        "../../envs/cnn.yaml"
+    resources:
+        mem_mb=by_attempt(2000),
+        runtime=by_attempt(10),
+    script:
+        "../scripts/cnn_scorers.py"

@@ -112,6 +112,8 @@ rule imaging_cells:
         crop_window=IMG["crop_window"],
         resample_um=IMG["resample_um"],
         ssea3_region=IMG["ssea3_region"],
+        # Recorded with the cells: a bundle keeps its reference's, and a lot cut otherwise is held.
+        segmentation=lambda w: PLAN.segmentation(w.donor),
     script:
         "../scripts/imaging_cells.py"
 

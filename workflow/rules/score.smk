@@ -63,7 +63,6 @@ if "score" in PLAN.flags:
         params:
             bundle=lambda w, input: str(bundle_folder(input.bundle)),
             score=C["score"],
-            own_masks=[d for d in PLAN.own_masks() if d in PLAN.score_donors],
         script:
             "../scripts/score_donors.py"
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from morphopotency.imaging.donor import donor_cells
 from morphopotency.imaging.io import Channels
+from morphopotency.imaging.segmented_by import Segmentation, annotate, resolved
 from morphopotency.io.atomic import atomic_path
 from morphopotency.scriptlog import job_logger
 
@@ -23,9 +24,17 @@ adata, crops = donor_cells(
     resample_um=p.resample_um,
     ssea3_region=p.ssea3_region,
 )
+segmentation = resolved(Segmentation(**p.segmentation), snakemake.input.labels)
+adata.obs = annotate(adata.obs, segmentation)
 with atomic_path(snakemake.output.cells) as tmp:
     adata.write_h5ad(tmp)
 with atomic_path(snakemake.output.crops) as tmp:
     with open(tmp, "wb") as fh:
         np.save(fh, crops, allow_pickle=False)
-log.info("donor %s: %d cells from %d images", snakemake.wildcards.donor, adata.n_obs, len(images))
+log.info(
+    "donor %s: %d cells from %d images, segmented by %s",
+    snakemake.wildcards.donor,
+    adata.n_obs,
+    len(images),
+    segmentation.describe(),
+)

@@ -8,12 +8,16 @@ import pandas as pd
 
 from morphopotency.cnn.tensors import cpu_threads
 from morphopotency.imaging.cells import ssea3_threshold
+from morphopotency.imaging.segmented_by import by_donor
 from morphopotency.provenance import config_hash, git_commit, sha256
 from morphopotency.score.bundle import (
     CELLPOSE_MODEL,
     DONOR_SHIFT,
     LODO_MODELS,
     LODO_PREDICTIONS,
+    SCORER_MODELS,
+    SCORER_PREDICTIONS,
+    SCORER_TABLE,
     export,
     preprocessing_settings,
     reference_cells,
@@ -55,10 +59,16 @@ for path in inp.lodo_models:  # cross-fitting: every LODO model, named by the do
     donor = Path(path).parent.name
     files[f"{LODO_MODELS}/{donor}/model.safetensors"] = path
     files[f"{LODO_MODELS}/{donor}/model.json"] = Path(path).with_suffix(".json")
+if inp.scorers:  # the shape and combined scorers; their predictions travel as a table (cnn's left out)
+    models, predictions, table = inp.scorers
+    files |= {SCORER_MODELS: models, SCORER_TABLE: table}
 cellpose_sha = None
 for path in inp.cellpose:  # segmenter cellpose: the model itself travels with the bundle
     files[CELLPOSE_MODEL], cellpose_sha = path, sha256(path)
 tables = {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)}
+if inp.scorers:
+    scored = pd.read_csv(inp.scorers[1], sep="\t", dtype={"held_out": str})
+    tables[SCORER_PREDICTIONS] = scored[scored["scorer"] != "cnn"]
 if inp.lodo_predictions:
     tables[LODO_PREDICTIONS] = pd.concat(
         [
@@ -75,7 +85,7 @@ provenance = {"config_sha256": config_hash(p.config), "commit": git_commit(p.bas
 export(
     snakemake.output.bundle,
     files,
-    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel, source, cellpose_sha),
+    preprocessing_settings(p.config, meta, ssea3_cut, reference_pixel, source, cellpose_sha, by_donor(cells)),
     tables,
     provenance,
 )

@@ -10,7 +10,7 @@ from morphopotency.prevalence import choose_estimator
 from morphopotency.provenance import config_hash, git_commit, package_versions, run_span
 from morphopotency.report.build import build_report, provenance_section
 from morphopotency.report.choices import beyond_paper
-from morphopotency.report.study import read_study, study_sentence
+from morphopotency.report.study import read_study
 from morphopotency.scriptlog import job_logger
 
 log = job_logger(snakemake.log[0], "report_html")
@@ -33,7 +33,7 @@ if study is not None and config["cnn"]["enabled"]:
     cnn = config["cnn"]
     cross = cnn["lodo"] and cnn["data"]["source"] == "imaging"
     estimator = choose_estimator(config["score"]["estimator"], None, cross_fitted=cross)[0]
-    choices.append(f"How accurate a new lot's score ({estimator}) is. " + study_sentence(*study, estimator))
+    choices.append(f"How accurate a new lot's score ({estimator}) is. " + study.sentence(estimator))
 page = build_report(
     "morphopotency donor report",
     f"Donors {', '.join(donors)}: multipotency from single-cell shape, checked against the transcriptome "

@@ -23,7 +23,7 @@ cells = pd.concat(
     [pd.read_csv(f, sep="\t", dtype={"donor": str, "image": str}) for f in snakemake.input.cells],
     ignore_index=True,
 )
-scores = donor_scores(cells, bundle, snakemake.params.score, snakemake.params.own_masks)
+scores = donor_scores(cells, bundle, snakemake.params.score)
 # The demo knows each simulated donor's true fraction; a lab's run compares only where SSEA3 was imaged.
 planted = None
 for path in snakemake.input.truth:

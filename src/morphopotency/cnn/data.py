@@ -14,7 +14,7 @@ import tifffile
 from skimage import io as skio
 from skimage.transform import resize
 
-from morphopotency.features import QC_FEATURES, SAMPLING_FEATURES, SHAPE_FEATURES
+from morphopotency.features import CELL_COLUMNS, SHAPE_FEATURES
 from morphopotency.io.atomic import atomic_path
 from morphopotency.io.tables import write_tsv
 
@@ -66,9 +66,7 @@ def from_imaging(
             f"image {first[1]}, cell {first[2]})"
         )
     merged["label"] = merged["multipotent"].astype(bool).astype(int)
-    columns = (
-        keys + ["label"] + [f for f in (*SHAPE_FEATURES, *QC_FEATURES, *SAMPLING_FEATURES) if f in merged]
-    )
+    columns = keys + ["label"] + [f for f in CELL_COLUMNS if f in merged]
     return CellData(np.concatenate(crops) if crops else np.zeros((0, 1, 1), np.uint8), merged[columns])
 
 

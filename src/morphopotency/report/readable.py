@@ -27,6 +27,11 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "the reference cohort's fraction)",
     ),
     "estimator": ("Estimator", "how the fraction was estimated from the cells' probabilities"),
+    "scorer": (
+        "Scorer",
+        "what gave each cell its probability: the CNN, a model on shape features, or both combined "
+        "(score.model; the bundle's metrics/scorers.tsv says why)",
+    ),
     "fraction": ("Multipotent fraction", "estimated share of multipotent cells in the lot (0-1)"),
     "ci_low": ("95 % interval, low", "lower end of the 95 % bootstrap interval of the fraction"),
     "ci_high": ("95 % interval, high", "upper end of the 95 % bootstrap interval of the fraction"),

@@ -133,6 +133,7 @@ ITEMS: tuple[Item, ...] = (
     Item(f"{C}lodo/fractions.tsv", "cnn_lodo", CNN, "donors", when=("cnn", "lodo")),
     Item(f"{C}lodo/prevalence_sweep.tsv", "cnn_lodo", CNN, "donors", when=("cnn", "lodo")),
     Item(f"{C}lodo/donor_shift.tsv", "cnn_lodo", CNN, "donors", "multipotency", ("cnn", "lodo")),
+    Item(f"{C}scorers/comparison.tsv", "cnn_scorers", CNN, "donors", "multipotency", ("cnn", "lodo")),
     Item(
         f"{R}differentiation/pca_scores.tsv",
         "differentiation_pca",

@@ -13,8 +13,8 @@ from morphopotency.prevalence import CROSS_FITTED, SHIFTED
 from morphopotency.provenance import config_hash
 from morphopotency.report.html import Section, embed_png, paragraph, render_report, table
 from morphopotency.report.readable import SCORE_COLUMNS, full_table, lot_table
-from morphopotency.report.study import study_sentence, study_table
-from morphopotency.score.bundle import Bundle, bundle_estimator
+from morphopotency.report.study import Study
+from morphopotency.score.bundle import Bundle, bundle_estimator, bundle_scorer
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
 
 ESTIMATORS = {
@@ -53,11 +53,21 @@ def _single_model_text(method: str, why: str, settings: Mapping[str, Any]) -> st
     )
 
 
-def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any]) -> str:
+SCORER_WORDS = {
+    "cnn": "the CNN's leave-one-donor-out models",
+    "shape": "a logistic model on the cells' shape features, one per left-out reference donor",
+    "combined": "a logistic model on the CNN's logit and the shape features, one per left-out reference "
+    "donor (each reading the CNN model that left the same donor out)",
+}
+
+
+def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any], scorer: tuple[str, str]) -> str:
     return (
-        f"Fraction: {ESTIMATORS[method]} ({why}). Each leave-one-donor-out model of the training run scores "
-        "the lot, and its mean probability is corrected by that model's mean probabilities of the positive "
-        "and the negative cells of the one reference donor it never trained on, pooled over the models as "
+        f"Fraction: {ESTIMATORS[method]} ({why}). Cells scored by {SCORER_WORDS[scorer[0]]} ({scorer[1]}; "
+        "every scorer's separation of the donors it never saw: bundle metrics/scorers.tsv). Each "
+        "leave-one-donor-out model of that scorer scores the lot, and its mean probability is corrected by "
+        "that model's mean probabilities of the positive and the negative cells of the one reference donor "
+        "it never trained on, pooled over the models as "
         "a ratio of means (no one donor's noisy rates divide alone), every cell weighted by its edge "
         "correction (the inverse of the chance that a cell of its extent lies wholly inside the field: "
         "fields drop the cells their border cuts, long ones more often). A new "
@@ -75,7 +85,9 @@ def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any]) -> st
     )
 
 
-def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Section:
+def _validation_section(
+    known: pd.DataFrame, lodo: pd.DataFrame | None, scorers: pd.DataFrame | None = None
+) -> Section:
     text = paragraph(
         "Where a scored donor's true fraction is known (its SSEA3, imaged but never used to score it, or "
         "the demo's simulated cells), the estimate is checked against it."
@@ -111,6 +123,10 @@ def _validation_section(known: pd.DataFrame, lodo: pd.DataFrame | None) -> Secti
         section.tables.append(table(known, "results/score/validation.tsv", max_rows=200))
     if lodo is not None and len(lodo):
         section.tables.append(table(lodo, "leave-one-donor-out validation of the training run", max_rows=50))
+    if scorers is not None and len(scorers):
+        section.tables.append(
+            table(scorers, "every scorer's out-of-donor separation (bundle metrics/scorers.tsv)")
+        )
     return section
 
 
@@ -123,7 +139,7 @@ def score_report(
     generated: str,
     known: pd.DataFrame | None = None,
     precision: pd.DataFrame | None = None,
-    study: tuple[pd.DataFrame, dict] | None = None,
+    study: Study | None = None,
 ) -> str:
     lodo = bundle.optional_table("metrics/lodo_validation.tsv")
     method, why = bundle_estimator(bundle, settings)
@@ -150,7 +166,7 @@ def score_report(
         title="Verdicts",
         text=lead
         + paragraph(
-            _cross_fitted_text(method, why, settings)
+            _cross_fitted_text(method, why, settings, bundle_scorer(bundle, settings))
             if method == CROSS_FITTED
             else _single_model_text(method, why, settings)
         )
@@ -167,8 +183,8 @@ def score_report(
             "(bench/score_study.py --publish)."
         )
     else:
-        summary.text += paragraph("How accurate a score is. " + study_sentence(*study, method))
-        summary.tables.append(table(study_table(study[0]), "the replicated study (resources/validation)"))
+        summary.text += paragraph("How accurate a score is. " + study.sentence(method))
+        summary.tables += [table(rows, caption) for rows, caption in study.tables()]
     qc = settings["qc"]
     checks = Section(
         id="quality",
@@ -228,8 +244,9 @@ def score_report(
                 ),
                 paragraph(
                     "Every file of the bundle was checked against its MANIFEST.sha256 before scoring. "
-                    f"Segmented as the reference was: {bundle.segmenter_label()} (a lot segmented otherwise, "
-                    "by the lab's own masks, is held). The reference's SSEA3 labels, and a lot's where SSEA3 "
+                    f"The reference cells were segmented by {bundle.segmenter_label()}; a lot "
+                    "segmented otherwise (masks against a segmenter, either way, or masks another tool drew) "
+                    "is held. The reference's SSEA3 labels, and a lot's where SSEA3 "
                     "was imaged, are each cell's mean over "
                     + ("its inner half" if bundle.ssea3_region() == "inner" else "the whole cell")
                     + "."
@@ -249,7 +266,7 @@ def score_report(
         "from cell shape alone (after Kim et al., Sci. Rep. 2023).",
         [
             summary,
-            _validation_section(known if known is not None else pd.DataFrame(), lodo),
+            _validation_section(known if known is not None else pd.DataFrame(), lodo, bundle.scorers()),
             checks,
             shapes,
             provenance,

@@ -1,10 +1,11 @@
-"""The replicated validation study's table as the reports quote it: measured by bench/score_study.py over
-independent simulated cohorts (``--publish`` writes it to resources/validation/), not by the run that
-shows it, and said so wherever it is shown."""
+"""The replicated validation study's tables as the reports quote them: measured by bench/score_study.py over
+independent simulated cohorts and, in its real-cell arm, cohorts of real labelled crops (``--publish``
+writes both to resources/validation/), not by the run that shows them, and said so wherever shown."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ from morphopotency.score.bands import BANDS
 
 STUDY = "resources/validation/score_study.tsv"
 STUDY_META = "resources/validation/score_study.json"
+STUDY_REAL = "resources/validation/score_study_real.tsv"  # the real-cell arm, where it ran (meta "real")
 COLUMNS = {
     "estimator": "estimator",
     "lots": "lots",
@@ -27,23 +29,57 @@ COLUMNS = {
 }
 
 
+@dataclass(frozen=True)
+class Study:
+    """The published study: the simulated arm's table and its meta, and the real arm's table where it
+    ran (its meta: ``meta['real']``)."""
+
+    table: pd.DataFrame
+    meta: dict
+    real: pd.DataFrame | None = None
+
+    def sentence(self, estimator: str) -> str:
+        """How accurate ``estimator``'s score is, in each arm."""
+        text = study_sentence(self.table, self.meta, estimator)
+        if self.real is not None and "real" in self.meta:
+            text += " On real cells: " + study_sentence(self.real, self.meta["real"], estimator, "real-cell")
+        return text
+
+    def tables(self) -> list[tuple[pd.DataFrame, str]]:
+        """(table, caption) of each arm, labelled."""
+        out = [(study_table(self.table), "the replicated study, simulated cohorts (resources/validation)")]
+        if self.real is not None:
+            out.append(
+                (study_table(self.real), "the replicated study, real-cell cohorts (resources/validation)")
+            )
+        return out
+
+    def quote(self) -> str:
+        return study_quote(self.table, self.meta, self.real)
+
+
 def study_files(basedir: str | Path) -> list[str]:
-    """The published study's files in the workflow folder, or none where no study was published."""
+    """The published study's files in the workflow folder (the real arm's last, where it ran), or none
+    where no study was published."""
     paths = [Path(basedir) / STUDY, Path(basedir) / STUDY_META]
-    return [str(p) for p in paths] if all(p.is_file() for p in paths) else []
+    if not all(p.is_file() for p in paths):
+        return []
+    real = Path(basedir) / STUDY_REAL
+    return [str(p) for p in paths] + ([str(real)] if real.is_file() else [])
 
 
-def read_study(files: list[str]) -> tuple[pd.DataFrame, dict] | None:
+def read_study(files: list[str]) -> Study | None:
     if not files:
         return None
-    return pd.read_csv(files[0], sep="\t"), json.loads(Path(files[1]).read_text())
+    real = pd.read_csv(files[2], sep="\t") if len(files) > 2 else None
+    return Study(pd.read_csv(files[0], sep="\t"), json.loads(Path(files[1]).read_text()), real)
 
 
-def study_sentence(table: pd.DataFrame, meta: dict, estimator: str) -> str:
-    """One sentence on how accurate ``estimator``'s score is, from the published study."""
+def study_sentence(table: pd.DataFrame, meta: dict, estimator: str, arm: str = "simulated") -> str:
+    """One sentence on how accurate ``estimator``'s score is, from one arm of the published study."""
     source = (
         f"Measured by bench/score_study.py (commit {meta.get('commit', '?')}) over {meta['cohorts']} "
-        f"independent simulated training cohorts of {meta['reference']} and {meta['lots']} unseen lots, "
+        f"independent {arm} training cohorts of {meta['reference']} and {meta['lots']} unseen lots, "
         "not by this run"
     )
     rows = table[table["estimator"] == estimator]
@@ -91,12 +127,33 @@ def study_markdown(table: pd.DataFrame, deployed: str, meta: dict | None = None)
     return "\n".join(lines) + "\n"
 
 
-def study_quote(table: pd.DataFrame, meta: dict) -> str:
-    """Everything the README and the methods quote from a published study: the table, the variance of the
-    deployed interval by part, its errors by cohort and by band against what its intervals allow, the
-    reference's SSEA3 labels, the larger reference's deployed row, and the drift and QC checks' holds."""
+ESTIMATOR_NOTE = (
+    "pacc_cross is the score as deployed, its scorer chosen by each cohort's own reference "
+    "(score.model auto); pacc_cross_cnn, _shape and _combined hold the scorer fixed."
+)
+
+
+def study_quote(table: pd.DataFrame, meta: dict, real: pd.DataFrame | None = None) -> str:
+    """Everything the README and the methods quote from a published study, each arm under its own label:
+    the simulated arm's, then the real-cell arm's where it ran (``real``, its meta ``meta['real']``)."""
+    text = "**Simulated cohorts.** " + _arm_quote(table, meta)
+    if real is not None and "real" in meta:
+        text += "\n**Real cells.** " + _arm_quote(real, meta["real"])
+    return text
+
+
+def _arm_quote(table: pd.DataFrame, meta: dict) -> str:
+    """One arm: the table, the scorers the runs chose, the variance of the deployed interval by part, its
+    errors by cohort and by band against what its intervals allow, the reference's SSEA3 labels, the larger
+    reference's deployed row, and the drift and QC checks' holds."""
     deployed = meta.get("deployed", "")
     text = study_markdown(table, deployed, meta)
+    chosen = meta.get("scorers_chosen")
+    if chosen:
+        counts = ", ".join(
+            f"{name} in {n} cohort{'s' if n != 1 else ''}" for name, n in sorted(chosen.items())
+        )
+        text += f"\n{ESTIMATOR_NOTE} The runs chose {counts}.\n"
     shares = meta.get("variance")
     if shares:
         text += (

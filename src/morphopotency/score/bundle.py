@@ -13,6 +13,9 @@ Layout (no pickles: safetensors, npz read without pickle, JSON and TSV):
                            error rates)
     reference/embedding.npz  the final model's embeddings of those val and test cells, PCA-reduced, and
                            the PCA that projects a new donor's cells onto them (drift check)
+    scorers/models.json    the shape and combined scorers, one per left-out donor (morphopotency.scorers)
+    reference/scorer_predictions.tsv  every scorer's predictions of the donors its models left out
+    metrics/scorers.tsv    every scorer's out-of-donor separation, what score.model auto chooses by
     metrics/*.tsv          the training run's metrics
     provenance.json        bundle format, code version and commit, config hash, package versions, input
                            checksums
@@ -34,11 +37,16 @@ from typing import Any
 
 import pandas as pd
 
+from morphopotency.imaging.segmented_by import Segmentation
 from morphopotency.io.atomic import atomic_folder
 from morphopotency.prevalence import CrossFit, choose_estimator
 from morphopotency.provenance import sha256
+from morphopotency.scorers import choose_scorer
 
-FORMAT = 4  # 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um; 4: segmenter
+# 2: reference/embedding.npz; 3: imaging resample_um and reference_pixel_size_um; 4: segmenter; 5: what
+# segmented the reference donors (imaging.segmented_by: a format-4 bundle built on a lab's masks says
+# watershed, so it cannot tell a scoring run which lots are cut as its reference was)
+FORMAT = 5
 MANIFEST = "MANIFEST.sha256"
 # Optional: what the *_donor estimators move the final model's error rates by (cnn.lodo runs only).
 DONOR_SHIFT = "reference/donor_shift.tsv"
@@ -48,6 +56,11 @@ LODO_MODELS = "lodo"
 LODO_PREDICTIONS = "reference/lodo_predictions.tsv"
 # Not part of the bundle: the manifest itself, and the marker Snakemake puts in a directory output.
 UNLISTED = {MANIFEST, ".snakemake_timestamp"}
+# Optional (cnn.lodo runs): the scorers beside the CNN (morphopotency.scorers), their cross-fitted
+# predictions of the donors they left out, and their comparison.
+SCORER_MODELS = "scorers/models.json"
+SCORER_PREDICTIONS = "reference/scorer_predictions.tsv"
+SCORER_TABLE = "metrics/scorers.tsv"
 # The Cellpose model that segmented the reference cells (imaging.segmenter cellpose): scoring runs it.
 CELLPOSE_MODEL = "segmentation/cellpose_model.pth"
 # Packages whose major.minor must match for the stored model to load and compute the same numbers.
@@ -88,6 +101,7 @@ def preprocessing_settings(
     reference_pixel_um: float | None = None,
     source: str = "imaging",
     cellpose_sha256: str | None = None,
+    segmented_by: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """From the training run's validated config and the final model's JSON: segmentation, cells, crops,
     shape-mode outline points, the CNN's input and its decision cut-off; ``ssea3_cut``, the 8-bit SSEA3
@@ -96,9 +110,15 @@ def preprocessing_settings(
     images to it when the training run resampled nothing); ``source``, the CNN's data (cnn.data.source):
     a model trained on a folder of labelled cells never saw this pipeline's crops; ``cellpose_sha256``, the
     checksum of the Cellpose model that segmented the reference (segmenter cellpose), shipped as
-    CELLPOSE_MODEL: the model the config named (a built-in name or a file) is kept as ``source_model``."""
+    CELLPOSE_MODEL: the model the config named (a built-in name or a file) is kept as ``source_model``;
+    ``segmented_by``, what cut the reference donors' cells as their cell tables record it
+    (imaging.segmented_by.by_donor)."""
     imaging = config["imaging"]
-    extra = {"ssea3_cut_8bit": ssea3_cut, "reference_pixel_size_um": reference_pixel_um}
+    extra = {
+        "ssea3_cut_8bit": ssea3_cut,
+        "reference_pixel_size_um": reference_pixel_um,
+        "segmented_by": list(segmented_by or []),
+    }
     kept = {key: imaging.get(key) for key in IMAGING_KEYS}
     kept["segmenter"] = imaging.get("segmenter") or "watershed"
     if kept["segmenter"] == "cellpose":
@@ -196,13 +216,27 @@ class Bundle:
         """The pixels each reference cell's SSEA3 label was measured over (imaging.cells.SSEA3_REGIONS)."""
         return str((IMAGING_BEFORE | self.settings["imaging"])["ssea3_region"])
 
+    def reference_segmentations(self) -> list[Segmentation]:
+        """What cut the reference donors' cells, as their cell tables recorded it."""
+        return [Segmentation(s["kind"], s["tool"]) for s in self.settings["imaging"]["segmented_by"]]
+
     def segmenter_label(self) -> str:
-        """The reference's segmenter in words, for flags and the QC record."""
+        """The reference's segmentation in words, for flags and the QC record: what cut its donors' cells
+        (the lab's masks, with the tool, where they brought them; donors named where they differ), and the
+        Cellpose model with its checksum."""
         imaging = self.settings["imaging"]
-        if imaging["segmenter"] != "cellpose":
-            return imaging["segmenter"]
-        cellpose = imaging["cellpose"]
-        return f"cellpose, model {cellpose['source_model']} (SHA-256 {cellpose['model_sha256'][:12]}...)"
+        entries = imaging["segmented_by"] or [{"kind": imaging["segmenter"], "tool": "", "donors": []}]
+        words = []
+        for entry in entries:
+            made = Segmentation(entry["kind"], entry["tool"])
+            text = made.describe()
+            if made.kind == "cellpose" and imaging["segmenter"] == "cellpose":
+                cellpose = imaging["cellpose"]
+                text = (
+                    f"Cellpose, model {cellpose['source_model']} (SHA-256 {cellpose['model_sha256'][:12]}...)"
+                )
+            words.append(f"{text} (donors {', '.join(entry['donors'])})" if len(entries) > 1 else text)
+        return "; ".join(words)
 
     def digest(self) -> str:
         """SHA-256 of the bundle's manifest: one number naming every file of it (a QC record cites it)."""
@@ -221,11 +255,33 @@ class Bundle:
         found = sorted(root.glob("*/model.safetensors")) if root.is_dir() else []
         return {p.parent.name: p for p in found}
 
-    def crossfit(self) -> CrossFit | None:
-        """The cross-fitted rates of pacc_cross, or None where the bundle holds no LODO models."""
-        predictions = self.optional_table(LODO_PREDICTIONS)
+    def scorer_models(self) -> dict[str, dict[str, Any]]:
+        """scorer -> left-out donor -> its shape or combined model (morphopotency.scorers); empty for a
+        bundle without them."""
+        path = self.folder / SCORER_MODELS
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def scorers(self) -> pd.DataFrame | None:
+        """Every scorer's out-of-donor separation (morphopotency.scorers.comparison), or None."""
+        return self.optional_table(SCORER_TABLE)
+
+    def crossfit(self, scorer: str = "cnn") -> CrossFit | None:
+        """The cross-fitted rates of pacc_cross with ``scorer``'s models (morphopotency.scorers), or None
+        where the bundle holds no LODO models (or none of that scorer)."""
         models = self.lodo_models()
-        if predictions is None or not models:
+        if scorer == "cnn":
+            predictions = self.optional_table(LODO_PREDICTIONS)
+        else:
+            predictions = self.optional_table(SCORER_PREDICTIONS)
+            if predictions is not None:
+                predictions = predictions[predictions["scorer"] == scorer]
+                named = sorted(self.scorer_models().get(scorer, {}))
+                if named != sorted(models):
+                    raise BundleError(
+                        f"{self.folder / SCORER_MODELS}: {scorer} models of {', '.join(named) or 'no donor'} "
+                        f"but LODO models of {', '.join(models)}"
+                    )
+        if predictions is None or predictions.empty or not models:
             return None
         # Edge weights where the reference cells carry them (bundles from before them count cells once).
         cells = self.table("reference/cells.tsv")
@@ -303,3 +359,21 @@ def bundle_estimator(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, 
         settings["auto_max_bias"],
         cross_fitted=bool(bundle.lodo_models()) and bundle.path(LODO_PREDICTIONS).is_file(),
     )
+
+
+def bundle_scorer(bundle: Bundle, settings: Mapping[str, Any]) -> tuple[str, str]:
+    """(scorer, why) of a cross-fitted scoring run (``settings``: the config's ``score`` section):
+    score.model, or with auto the bundle's own evidence (metrics/scorers.tsv,
+    morphopotency.scorers.choose_scorer); the CNN for a bundle that holds no other scorer."""
+    table = bundle.scorers()
+    if table is None:
+        if settings["model"] not in ("auto", "cnn"):
+            raise BundleError(
+                f"{bundle.folder}: score.model {settings['model']} needs the scorers of a training run with "
+                f"cnn.lodo ({SCORER_TABLE}); this bundle holds the CNN alone"
+            )
+        return "cnn", "the bundle holds the CNN's models alone"
+    try:
+        return choose_scorer(settings["model"], table)
+    except ValueError as error:
+        raise BundleError(f"{bundle.folder}: {error}") from None

@@ -4,12 +4,13 @@ acceptance threshold."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from morphopotency.imaging.segmented_by import mismatch, of_cells
 from morphopotency.prevalence import (
     CROSS_FITTED,
     PARTS,
@@ -21,11 +22,11 @@ from morphopotency.prevalence import (
     cross_cells_needed,
     estimate,
 )
-from morphopotency.score.bundle import DONOR_SHIFT, Bundle, bundle_estimator
-from morphopotency.score.cells import LODO_PROB
+from morphopotency.score.bundle import DONOR_SHIFT, Bundle, bundle_estimator, bundle_scorer
 from morphopotency.score.drift import interval_drift
 from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.quality import quality
+from morphopotency.scorers import PROB_COLUMN
 
 # Shape features compared with the reference cohort's (log area: sizes are compared as ratios).
 DRIFT_FEATURES = ("area", "circularity", "aspect_ratio", "solidity")
@@ -85,17 +86,15 @@ def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str
     return f"inconclusive: the 95 % interval {low:.2f}-{high:.2f} spans {accept:g}; image more cells"
 
 
-def donor_scores(
-    cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any], own_masks: Iterable[str] = ()
-) -> pd.DataFrame:
+def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any]) -> pd.DataFrame:
     """One row per donor: cells, classify-and-count, the ``estimator`` fraction and interval, the cells
     needed for +/- 0.05, shape and CNN-embedding drift against reference cells drawn at the fraction in
     the donor's interval that matches it best (score.drift, ``*_drift_at``), image and segmentation
-    quality (score.quality), flags and verdict (``settings``: the config's ``score`` section).
-
-    ``own_masks``: donors whose labels are the lab's own masks (imaging.masks), not the bundle's
-    segmenter: their cells may be cut differently from the reference's, so they are flagged (held)."""
-    own_masks = set(own_masks)
+    quality (score.quality), flags and verdict (``settings``: the config's ``score`` section). A donor
+    whose cells were segmented otherwise than the reference's (imaging.segmented_by: the lab's masks
+    against the workflow's segmenter or the reverse, or masks of another tool) is flagged: its cells are
+    not cut as those the error rates were measured on."""
+    reference_segmentations = bundle.reference_segmentations()
     reference = bundle_reference(bundle)
     ref_cells = bundle.table("reference/cells.tsv")
     embedding = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
@@ -103,14 +102,15 @@ def donor_scores(
     emb_columns = [f"emb_{i}" for i in range(len(embedding.components))]
     threshold = float(bundle.settings["cnn"]["threshold"])
     method, _ = bundle_estimator(bundle, settings)
-    crossfit = bundle.crossfit() if method == CROSS_FITTED else None
+    scorer = bundle_scorer(bundle, settings)[0] if method == CROSS_FITTED else "cnn"
+    crossfit = bundle.crossfit(scorer) if method == CROSS_FITTED else None
     alpha, seed, n_boot = settings["drift_alpha"], settings["seed"], settings["bootstrap"]
     rows = []
     for donor, part in cells.groupby("donor", sort=True):
         prob = part["prob"].to_numpy(float)
         parts = dict.fromkeys(PARTS, np.nan)
         if crossfit is not None:
-            lot = part[[f"{LODO_PROB}{d}" for d in crossfit.donors]].to_numpy(float)
+            lot = part[[f"{PROB_COLUMN[scorer]}{d}" for d in crossfit.donors]].to_numpy(float)
             fit, weight = lot_weighting(crossfit, part)
             value = fit.estimate(lot, weight)
             low, high = fit.interval(lot, n_boot, seed, lot_weight=weight)
@@ -129,8 +129,9 @@ def donor_scores(
         signals, flags = quality(part, ref_cells, settings["qc"])
         if len(part) < settings["min_cells"]:
             flags.insert(0, f"too few cells ({len(part)} < {settings['min_cells']})")
-        if donor in own_masks:
-            flags.append(f"the lab's own masks, not the reference's segmenter ({bundle.segmenter_label()})")
+        unlike = mismatch(of_cells(part), reference_segmentations)
+        if unlike:
+            flags.append(unlike)
         if np.isfinite(shape_p) and shape_p <= alpha:
             flags.append(f"shapes unlike the reference's at any fraction in the interval (p = {shape_p:.3g})")
         if np.isfinite(emb_p) and emb_p <= alpha:
@@ -141,6 +142,7 @@ def donor_scores(
                 "cells": len(part),
                 "cc_fraction": estimate("cc", reference, prob, threshold),
                 "estimator": method,
+                "scorer": scorer,
                 "fraction": value,
                 "ci_low": low,
                 "ci_high": high,
