@@ -279,11 +279,13 @@ def real_cohort_plan(
     ``lot_cells`` crops at fractions spread over 0.05-0.95 and the drifted lots at 0.5, drawn from the
     lots' plates (a crop recurs across lots of a cohort, never between its reference and its lots)."""
     rng = np.random.default_rng([seed, 1000 + index])
+    data = Path(data).resolve()  # the workflow runs in the cohort's folder: its paths must not be relative
     reference_plates, lot_plates = split_plates(crops, 0.5, rng)
     reference = crops[crops["plate"].isin(reference_plates)]
     pool = crops[crops["plate"].isin(lot_plates)]
+    # All of a donor's crops, shuffled: the fields then mix its classes as a donor's own would.
     donors = {
-        f"R{i + 1:02d}": reference[reference["plate"].isin(plates)].reset_index(drop=True)
+        f"R{i + 1:02d}": reference[reference["plate"].isin(plates)].sample(frac=1, random_state=rng)
         for i, plates in enumerate(donors_of_plates(reference, REAL_DONORS, rng))
     }
     spread = np.clip(np.linspace(0.05, 0.95, lots) + rng.uniform(-0.02, 0.02, lots), 0.02, 0.98)
@@ -433,7 +435,7 @@ def publish(table: pd.DataFrame, meta: dict, real: pd.DataFrame | None = None) -
     """The tables the reports quote (morphopotency.report.study: the simulated arm's, and the real arm's
     where it ran, its meta under "real"), and their quote in the README and the methods, between their
     study markers."""
-    from morphopotency.report.study import STUDY, STUDY_META, STUDY_REAL, quote_study, study_quote
+    from morphopotency.report.study import QUOTED_IN, STUDY, STUDY_META, STUDY_REAL, quote_study, study_quote
 
     (REPO / STUDY).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(REPO / STUDY, sep="\t", index=False, float_format="%.4g")
@@ -443,9 +445,9 @@ def publish(table: pd.DataFrame, meta: dict, real: pd.DataFrame | None = None) -
     # Quote what the reports will read, rounding and all.
     published = pd.read_csv(REPO / STUDY, sep="\t")
     published_real = pd.read_csv(REPO / STUDY_REAL, sep="\t") if real is not None else None
-    for document in ("README.md", "docs/METHODS.md"):
+    for document, brief in QUOTED_IN.items():
         path = REPO / document
-        path.write_text(quote_study(path.read_text(), study_quote(published, meta, published_real)))
+        path.write_text(quote_study(path.read_text(), study_quote(published, meta, published_real, brief)))
 
 
 def summarise(part: pd.DataFrame, label: str, suffix: str, args: argparse.Namespace, reference: str) -> dict:

@@ -55,12 +55,14 @@ def test_the_crops_and_their_plates_are_read_by_class(crop_folder):
         read_crops(crop_folder, ["Round"], ["Round"])
 
 
-def test_a_crops_mask_is_its_largest_object_with_holes_filled():
-    image = _disc(8).astype(float)
+def test_a_crops_mask_is_its_central_object_with_holes_filled():
+    image = _disc(6).astype(float)
     image[16, 16] = 20  # a hole
-    image[1, 1] = 200  # a speck
+    image[:20, :8] = 200  # a neighbour cut by the crop's edge, larger than the cell
+    image[30, 30] = 200  # a speck
     mask = crop_mask(image)
-    assert mask[16, 16] and not mask[1, 1] and mask.sum() == pytest.approx(np.pi * 64, rel=0.1)
+    assert mask[16, 16] and not mask[1, 1] and not mask[30, 30]
+    assert mask.sum() == pytest.approx(np.pi * 36, rel=0.15)
     assert crop_mask(np.zeros((8, 8))) is None
 
 

@@ -269,13 +269,13 @@ def test_the_documents_quote_the_study_between_their_markers():
 def test_readme_and_methods_quote_exactly_the_published_study():
     """What the README and the methods show is the published table, not prose typed after a run; with
     nothing published they show nothing (and the reports say so)."""
-    from morphopotency.report.study import quoted_study, read_study, study_files
+    from morphopotency.report.study import QUOTED_IN, quoted_study, read_study, study_files
     from tests.conftest import REPO
 
     published = read_study(study_files(REPO))
-    for document in ("README.md", "docs/METHODS.md"):
+    for document, brief in QUOTED_IN.items():
         quoted = quoted_study((REPO / document).read_text())
-        assert quoted == (published.quote().strip() if published else ""), document
+        assert quoted == (published.quote(brief).strip() if published else ""), document
 
 
 def test_labelled_truth_measures_each_cell_as_the_reference_labels_were():

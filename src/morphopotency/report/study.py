@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from morphopotency.prevalence import CROSS_FITTED
 from morphopotency.score.bands import BANDS
 
 STUDY = "resources/validation/score_study.tsv"
@@ -54,8 +55,8 @@ class Study:
             )
         return out
 
-    def quote(self) -> str:
-        return study_quote(self.table, self.meta, self.real)
+    def quote(self, brief: bool = False) -> str:
+        return study_quote(self.table, self.meta, self.real, brief)
 
 
 def study_files(basedir: str | Path) -> list[str]:
@@ -133,20 +134,36 @@ ESTIMATOR_NOTE = (
 )
 
 
-def study_quote(table: pd.DataFrame, meta: dict, real: pd.DataFrame | None = None) -> str:
-    """Everything the README and the methods quote from a published study, each arm under its own label:
-    the simulated arm's, then the real-cell arm's where it ran (``real``, its meta ``meta['real']``)."""
-    text = "**Simulated cohorts.** " + _arm_quote(table, meta)
+# Where the published study is quoted, and whether briefly: the README the cross-fitted rows, the paper's
+# count and the holds of each arm; the methods everything.
+QUOTED_IN = {"README.md": True, "docs/METHODS.md": False}
+
+
+def study_quote(
+    table: pd.DataFrame, meta: dict, real: pd.DataFrame | None = None, brief: bool = False
+) -> str:
+    """What the README (``brief``) and the methods quote from a published study, each arm under its own
+    label: the simulated arm's, then the real-cell arm's where it ran (``real``, its meta
+    ``meta['real']``)."""
+    text = "**Simulated cohorts.** " + _arm_quote(table, meta, brief)
     if real is not None and "real" in meta:
-        text += "\n**Real cells.** " + _arm_quote(real, meta["real"])
+        text += "\n**Real cells.** " + _arm_quote(real, meta["real"], brief)
+    if brief:
+        text += (
+            "\nEvery estimator, and the errors by cohort and by band: docs/METHODS.md, "
+            "'How accurate is a score'.\n"
+        )
     return text
 
 
-def _arm_quote(table: pd.DataFrame, meta: dict) -> str:
+def _arm_quote(table: pd.DataFrame, meta: dict, brief: bool = False) -> str:
     """One arm: the table, the scorers the runs chose, the variance of the deployed interval by part, its
     errors by cohort and by band against what its intervals allow, the reference's SSEA3 labels, the larger
-    reference's deployed row, and the drift and QC checks' holds."""
+    reference's deployed row, and the drift and QC checks' holds; ``brief``: the table's cross-fitted rows
+    and the paper's count, the scorers and the holds."""
     deployed = meta.get("deployed", "")
+    if brief:
+        table = table[(table["estimator"] == "cc") | table["estimator"].str.startswith(CROSS_FITTED)]
     text = study_markdown(table, deployed, meta)
     chosen = meta.get("scorers_chosen")
     if chosen:
@@ -154,6 +171,8 @@ def _arm_quote(table: pd.DataFrame, meta: dict) -> str:
             f"{name} in {n} cohort{'s' if n != 1 else ''}" for name, n in sorted(chosen.items())
         )
         text += f"\n{ESTIMATOR_NOTE} The runs chose {counts}.\n"
+    if brief:
+        return text + _holds_markdown(meta.get("holds"))
     shares = meta.get("variance")
     if shares:
         text += (
@@ -211,13 +230,16 @@ def _arm_quote(table: pd.DataFrame, meta: dict) -> str:
             f"labelled cells {large['variance']['reference']:.0%}, "
             f"the rest {large['variance']['donors']:.0%}.\n"
         )
-    holds = meta.get("holds")
-    if holds:
-        text += "\n| lots | held by the drift and QC checks | share held |\n|---|---|---|\n"
-        text += "".join(
-            f"| {h['drift']} ({h['lots']}) | {h['held']} | {h['share_held']:.0%} |\n" for h in holds
-        )
-    return text
+    return text + _holds_markdown(meta.get("holds"))
+
+
+def _holds_markdown(holds: list[dict] | None) -> str:
+    if not holds:
+        return ""
+    text = "\n| lots | held by the drift and QC checks | share held |\n|---|---|---|\n"
+    return text + "".join(
+        f"| {h['drift']} ({h['lots']}) | {h['held']} | {h['share_held']:.0%} |\n" for h in holds
+    )
 
 
 def quoted_study(text: str) -> str:

@@ -57,7 +57,8 @@ def read_grey(path: str | Path) -> np.ndarray:
 
 
 def crop_mask(image: np.ndarray) -> np.ndarray | None:
-    """The crop's cell: the largest Otsu object, holes filled; None where Otsu finds none."""
+    """The crop's cell: the Otsu object nearest the crop's centre (a crop centres its cell; a neighbour
+    cut by its edge can be the larger object), holes filled; None where Otsu finds none."""
     from scipy import ndimage as ndi
     from skimage import filters, measure
 
@@ -66,8 +67,12 @@ def crop_mask(image: np.ndarray) -> np.ndarray | None:
     objects = measure.label(image > filters.threshold_otsu(image))
     if objects.max() == 0:
         return None
-    largest = np.argmax(np.bincount(objects.ravel())[1:]) + 1
-    return ndi.binary_fill_holes(objects == largest)
+    centre = (np.asarray(image.shape) - 1) / 2
+    rows, cols = np.nonzero(objects)
+    distance = np.hypot(rows - centre[0], cols - centre[1])
+    nearest = np.full(objects.max() + 1, np.inf)
+    np.minimum.at(nearest, objects[rows, cols], distance)
+    return ndi.binary_fill_holes(objects == int(np.argmin(nearest)))
 
 
 def split_plates(
