@@ -288,6 +288,9 @@ def test_choices_follow_the_config():
         and any("SSEA3 over its inner half" in n for n in ours)
     )
     assert not any("inner half" in n for n in paper)
+    assert any(n.startswith("Scorers beside the CNN") for n in ours)
+    no_lodo = beyond_paper({"cnn": {"lodo": False}, "imaging": imaging})
+    assert not any("Scorers" in n for n in no_lodo)
     assert not any("Cross-validation" in n for n in beyond_paper({"cnn": {"enabled": False}}))
     assert not any("Cellpose" in n for n in ours)
     learned = beyond_paper(

@@ -73,6 +73,14 @@ def beyond_paper(config: Mapping[str, Any]) -> list[str]:
             "fraction (cross_validated: each cell scored by a model that never trained on it; final: the "
             "paper's Fig. 4F).",
         ]
+        if cnn.get("lodo", True):
+            notes.append(
+                "Scorers beside the CNN: a logistic model on shape features and one on the CNN's logit and "
+                "the shape features, each one model per left-out reference donor as the CNN's "
+                "leave-one-donor-out models are; a new lot's fraction is cross-fitted from the scorer whose "
+                "predictions of the donors its models never saw give the narrowest interval "
+                "(results/cnn/scorers/comparison.tsv; score.model names one)."
+            )
     return notes
 
 
