@@ -67,6 +67,7 @@ from morphopotency.score.study import (  # noqa: E402
     label_agreement,
     labelled_truth,
     lot_estimates,
+    scorer_rule,
     segmented_truth,
     shared_calibration,
 )
@@ -626,6 +627,10 @@ def main(argv: list[str] | None = None) -> None:
     for label, part, suffix, reference in parts:
         if not part.empty:
             summaries[suffix] = summarise(part, label, suffix, args, reference)
+            arm = scorers[scorers["arm"] == part["arm"].iloc[0]] if len(scorers) else scorers
+            rule = scorer_rule(arm[arm["cohort"].isin(set(part["cohort"]))] if len(arm) else arm)
+            print(f"{label}: the scorer rule's pick against the lots' realised intervals: {rule}")
+            summaries[suffix]["meta"]["scorer_rule"] = rule
     if args.publish and "" in summaries:
         meta = summaries[""]["meta"]
         if "_large" in summaries:

@@ -354,3 +354,25 @@ def test_label_agreement_counts_each_regions_labels_against_the_planted_classes(
     }
     assert table.loc["inner", "multipotent_labelled_negative"] == 0
     assert table.loc["inner", "other_labelled_positive"] == 0
+
+
+def test_the_scorer_rule_is_checked_against_the_intervals_the_lots_got():
+    from morphopotency.score.study import scorer_rule
+
+    evidence = pd.DataFrame(
+        {
+            "cohort": ["c1"] * 3 + ["c2"] * 3,
+            "scorer": ["cnn", "shape", "combined"] * 2,
+            "expected_half_width": [0.10, 0.12, 0.08, 0.09, 0.11, 0.10],
+            "chosen": [False, False, True, True, False, False],
+            "realised_half_width": [0.11, 0.13, 0.09, 0.10, 0.12, 0.08],
+            "realised_abs_error": [0.04, 0.05, 0.03, 0.02, 0.06, 0.03],
+        }
+    )
+    rule = scorer_rule(evidence)
+    # c1 chose combined, whose lots were narrowest; c2 chose cnn, but combined's were.
+    assert rule["cohorts"] == 2 and rule["chose_narrowest"] == 1
+    assert rule["by_scorer"]["combined"] == pytest.approx(
+        {"expected_half_width": 0.09, "realised_half_width": 0.085, "realised_abs_error": 0.03}
+    )
+    assert scorer_rule(evidence.iloc[:0]) == {"cohorts": 0}

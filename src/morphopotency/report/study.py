@@ -170,7 +170,14 @@ def _arm_quote(table: pd.DataFrame, meta: dict, brief: bool = False) -> str:
         counts = ", ".join(
             f"{name} in {n} cohort{'s' if n != 1 else ''}" for name, n in sorted(chosen.items())
         )
-        text += f"\n{ESTIMATOR_NOTE} The runs chose {counts}.\n"
+        text += f"\n{ESTIMATOR_NOTE} The runs chose {counts}"
+        rule = meta.get("scorer_rule", {})
+        if rule.get("cohorts"):
+            text += (
+                f"; the choice was the scorer whose lots' intervals came out narrowest in "
+                f"{rule['chose_narrowest']} of {rule['cohorts']} cohorts"
+            )
+        text += ".\n"
     if brief:
         return text + _holds_markdown(meta.get("holds"))
     shares = meta.get("variance")

@@ -348,3 +348,24 @@ def hold_rates(lots: pd.DataFrame) -> pd.DataFrame:
         rows.append({"drift": drift, "lots": len(part), "held": int(part["held"].sum())})
     table = pd.DataFrame(rows, columns=["drift", "lots", "held"])
     return table.assign(share_held=table["held"] / table["lots"])
+
+
+def scorer_rule(evidence: pd.DataFrame) -> dict:
+    """Whether the scorer choice (score.model auto) picks what it means to (``evidence``: per cohort and
+    scorer, the bundle's expected_half_width, chosen, and the clean lots' realised_half_width and
+    realised_abs_error): in how many cohorts the chosen scorer's lots had the narrowest intervals, and
+    per scorer the mean expected and realised half-width and mean absolute error."""
+    if evidence.empty:
+        return {"cohorts": 0}
+    narrowest = 0
+    for _, part in evidence.groupby("cohort"):
+        best = part.loc[part["realised_half_width"].idxmin(), "scorer"]
+        narrowest += int(part.loc[part["chosen"].astype(bool), "scorer"].eq(best).any())
+    means = evidence.groupby("scorer", sort=False)[
+        ["expected_half_width", "realised_half_width", "realised_abs_error"]
+    ].mean()
+    return {
+        "cohorts": int(evidence["cohort"].nunique()),
+        "chose_narrowest": narrowest,
+        "by_scorer": {str(k): {c: round(float(v), 4) for c, v in row.items()} for k, row in means.iterrows()},
+    }
