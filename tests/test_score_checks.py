@@ -10,12 +10,14 @@ import pytest
 
 from morphopotency.imaging.quality import focus, image_quality, saturated
 from morphopotency.prevalence import Reference, cells_needed
-from morphopotency.score.donors import precision_guide, validation, verdict
+from morphopotency.score.donors import drifted, precision_guide, validation, verdict
 from morphopotency.score.drift import (
+    donor_spread,
     energy_distance,
     energy_test,
     interval_drift,
     matched_rows,
+    spread_bound,
 )
 from morphopotency.score.embedding import EmbeddingReference, fit_reference
 from morphopotency.score.quality import quality
@@ -117,6 +119,37 @@ def test_quality_flags_name_each_problem_against_the_reference():
     odd = np.r_[np.full(20, 400.0), np.full(10, 50.0), np.full(10, 2000.0)]
     _, flags = quality(_qc_cells("N", areas=odd), reference, QC)
     assert flags == ["25% of objects tiny (reference 0%)", "25% of objects merged (reference 0%)"]
+
+
+def test_focus_is_judged_against_the_reference_at_the_lots_own_mix():
+    """Reference images whose sharpness falls with their labelled share (log focus = log 0.3 - 0.5 share):
+    a lot of 0.9 at the sharpness the line gives there is in focus, though 0.82 x the reference's median
+    (at share 0.5); blurred to half of that, it is flagged, and with no interval it is judged at the
+    reference's own mix."""
+    from morphopotency.score.quality import expected_focus
+
+    shares = np.array([0.3, 0.4, 0.5, 0.6, 0.7])
+    reference = pd.concat(
+        [
+            _qc_cells("R", n_images=1, per_image=10, focus_value=0.3 * np.exp(-0.5 * f)).assign(
+                image=f"R_{i}", label=(np.arange(10) < round(10 * f)).astype(int)
+            )
+            for i, f in enumerate(shares)
+        ],
+        ignore_index=True,
+    )
+    at_09 = 0.3 * np.exp(-0.5 * 0.9)
+    assert expected_focus(reference, 0.85, 0.95, at_09) == pytest.approx(at_09, rel=0.02)
+    signals, flags = quality(_qc_cells("N", focus_value=at_09), reference, QC, (0.85, 0.95))
+    assert (
+        flags == []
+        and signals["focus_ratio"] < 0.85
+        and signals["focus_ratio_at_mix"] == pytest.approx(1, abs=0.02)
+    )
+    _, flags = quality(_qc_cells("N", focus_value=at_09 / 2), reference, QC, (0.85, 0.95))
+    assert flags == ["images out of focus (edge sharpness 0.51 x the reference's at its mix)"]
+    mid = expected_focus(reference, np.nan, np.nan, 1.0)
+    assert mid == pytest.approx(0.3 * np.exp(-0.25), rel=0.01)
 
 
 def test_a_lot_resampled_to_the_reference_pixel_size_is_still_flagged():
@@ -275,3 +308,52 @@ def test_a_lot_and_its_rates_are_edge_corrected_both_or_neither():
     for plain, lot in ((fit, cells.drop(columns="edge_weight")), (fit.unweighted(), cells)):
         chosen, weight = lot_weighting(plain, lot)
         assert chosen.weights is None and weight is None
+
+
+def test_the_energy_distance_leaves_each_cells_distance_to_itself_out():
+    """By hand: one feature, x = y = (0, 1), standardised on y (sd 0.5) to (0, 2): between-sample mean
+    distance (0 + 2 + 2 + 0) / 4 = 1, within each sample 2 (the pair, not its zero self-distances), so
+    2 * 1 - 2 - 2 = -2. Unbiased: a lot of 400 and a donor of 100 from one population both centre on 0."""
+    assert energy_distance(np.array([[0.0], [1.0]]), np.array([[0.0], [1.0]])) == pytest.approx(-2.0)
+    rng = np.random.default_rng(0)
+    big = [energy_distance(rng.normal(size=(400, 2)), rng.normal(size=(500, 2)), s) for s in range(5)]
+    small = [energy_distance(rng.normal(size=(100, 2)), rng.normal(size=(500, 2)), s) for s in range(5)]
+    assert abs(np.mean(big)) < 0.02 and abs(np.mean(small)) < 0.05
+
+
+def test_a_lot_is_drift_only_beyond_how_far_the_reference_donors_lie_from_each_other():
+    rng = np.random.default_rng(5)
+    # Five reference donors, each shifted by its own batch effect of sd 0.5 (plates): they differ.
+    features, labels, donors = [], [], []
+    for k in range(5):
+        x, y = _cells(rng, 120, rng.uniform(0.3, 0.7), shift=rng.normal(0, 0.5))
+        features.append(x), labels.append(y), donors.append(np.full(len(y), f"R{k}"))
+    features, labels, donors = np.concatenate(features), np.concatenate(labels), np.concatenate(donors)
+    spread = donor_spread(features, labels, donors)
+    assert len(spread) == 5 and spread.mean() > 0.05
+    bound = spread_bound(spread)
+    # A new donor of another batch is unlike the pool (p small) but within the donors' bound.
+    lot, _ = _cells(rng, 400, 0.5, shift=0.5)
+    distance, p, _ = interval_drift(lot, features, labels, 0.45, 0.55, n_resamples=199)
+    assert p <= 0.01 and distance < bound and not drifted(distance, p, bound, 0.01, fallback=True)
+    shifted, _ = _cells(rng, 400, 0.5, shift=3.0)
+    distance, p, _ = interval_drift(shifted, features, labels, 0.45, 0.55, n_resamples=199)
+    assert distance > bound and drifted(distance, p, bound, 0.01, fallback=True)
+
+
+def test_the_bound_by_hand_and_what_happens_without_one():
+    from scipy import stats
+
+    assert spread_bound(np.array([1.0, 2.0, 3.0])) == pytest.approx(2 + stats.t.ppf(0.99, 2) * np.sqrt(4 / 3))
+    assert np.isnan(spread_bound(np.array([1.0, 2.0]))) and np.isnan(spread_bound(np.array([1.0, np.nan, 2])))
+    assert not drifted(5.0, 0.2, 1.0, 0.01, fallback=True)  # not unlike the pool: never drift
+    assert drifted(0.5, 0.001, np.nan, 0.01, fallback=True)  # no bound: the pooled test decides
+    assert not drifted(0.5, 0.001, np.nan, 0.01, fallback=False)  # ... or nothing is flagged
+    assert not drifted(np.nan, np.nan, 1.0, 0.01, fallback=True)
+
+
+def test_a_missing_measure_takes_the_references_median_and_keeps_the_distance_defined():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(50, 3)), rng.normal(size=(80, 3))
+    x[3, 1], y[5, 2] = np.nan, np.nan
+    assert np.isfinite(energy_distance(x, y)) and np.isfinite(energy_test(x, y, 19)[1])

@@ -126,15 +126,16 @@ def test_a_lots_columns_are_each_models_probabilities():
 def test_expected_half_width_by_hand():
     labels = [np.array([1, 1, 0, 0]), np.array([1, 1, 0, 0])]
     same = [np.array([0.9, 0.7, 0.3, 0.1]), np.array([0.9, 0.7, 0.3, 0.1])]
-    # gap 0.6, var 0.01 within each class, no spread between donors: (0.01 + 0.09) / (400 * 0.36).
-    assert expected_half_width(labels, same) == pytest.approx(1.959964 * np.sqrt(0.1 / 144))
-    # Donor 2 reads 0.1 lower throughout: the same gap, the same within-class spread pooled would differ, so
-    # the parts by hand: pooled var(P | pos) = var(0.9, 0.7, 0.8, 0.6), var(P | neg) = var(0.3, 0.1, 0.2, 0)
-    # = 0.0125 each; between donors var(0.8, 0.7) = var(0.2, 0.1) = 0.005 over K = 2.
+    # gap 0.6, var 0.01 within each class: the lot's cells (0.01 + 0.09) / 400, the rates' sampling
+    # (0.25 * 0.01 / 2 + 0.25 * 0.01 / 2) per donor over K = 2; both over gap^2.
+    lot, rates = 0.1 / 400, 0.0025 / 2
+    assert expected_half_width(labels, same) == pytest.approx(1.959964 * np.sqrt((lot + rates) / 0.36))
+    # A model reading everything 0.1 lower is calibrated otherwise, which a lot it scores shares: its
+    # rates' spread between models does not widen the interval, only the pooled spread within a class
+    # (var(0.9, 0.7, 0.8, 0.6) = 0.0125, as var(0.3, 0.1, 0.2, 0.0)) does.
     lower = [same[0], same[1] - 0.1]
-    lot = (0.5 * 0.0125 + 0.5 * 0.0125 + 0.25 * 0.36) / (400 * 0.36)
-    between = (0.25 * 0.005 + 0.25 * 0.005) / 2 / 0.36
-    assert expected_half_width(labels, lower) == pytest.approx(1.959964 * np.sqrt(lot + between))
+    lot = (0.5 * 0.0125 + 0.5 * 0.0125 + 0.25 * 0.36) / 400
+    assert expected_half_width(labels, lower) == pytest.approx(1.959964 * np.sqrt((lot + rates) / 0.36))
     assert expected_half_width(labels, [1 - p for p in same]) == np.inf  # no separation, no interval
 
 

@@ -177,10 +177,14 @@ def expected_half_width(
 ) -> float:
     """The 95 % half-width a cross-fitted estimate of a lot of ``cells`` at ``fraction`` would have, from
     the models' predictions of the donors they left out (``labels``/``prob``: one array per model), by the
-    delta method for the ratio of means (prevalence.CrossFit._raw): the lot's cells, f var(P | positive)
-    + (1 - f) var(P | negative) + f (1 - f) gap^2 over n gap^2, plus the spread of the models' rates
-    between donors, (f^2 var_k(pos_k) + (1 - f)^2 var_k(neg_k)) / K / gap^2. Infinite where the pooled
-    gap does not separate the classes."""
+    delta method for the ratio of means (prevalence.CrossFit._raw), of the interval's two parts these
+    predictions measure without confounding: the lot's cells, f var(P | positive) + (1 - f) var(P |
+    negative) + f (1 - f) gap^2 over n gap^2, and the rates' own sampling, the mean over models of
+    f^2 var(P | positive) / n_positive + (1 - f)^2 var(P | negative) / n_negative of its donor, over K
+    gap^2. The spread of the rates between models is left out: it mixes how differently the models are
+    calibrated, which a lot scored by the same models shares and the estimate cancels, with the donors'
+    own differences (a small share of the deployed intervals' variance in the study). Infinite where the
+    pooled gap does not separate the classes."""
     pos, neg = _class_means(labels, prob, 1), _class_means(labels, prob, 0)
     ok = np.isfinite(pos) & np.isfinite(neg)
     if not ok.any():
@@ -191,10 +195,16 @@ def expected_half_width(
     y = np.concatenate([np.asarray(v) for v in labels]).astype(int)
     p = np.concatenate([np.asarray(v, float) for v in prob])
     f = fraction
-    lot = (f * p[y == 1].var() + (1 - f) * p[y == 0].var() + f * (1 - f) * gap**2) / (cells * gap**2)
-    k = int(ok.sum())
-    between = (f**2 * pos[ok].var(ddof=1) + (1 - f) ** 2 * neg[ok].var(ddof=1)) / k if k > 1 else 0.0
-    return float(1.959964 * np.sqrt(lot + between / gap**2))
+    lot = (f * p[y == 1].var() + (1 - f) * p[y == 0].var() + f * (1 - f) * gap**2) / cells
+    sampling = []
+    for keep, t, q in zip(ok, labels, prob):
+        if keep:
+            t, q = np.asarray(t).astype(int), np.asarray(q, float)
+            sampling.append(
+                f**2 * q[t == 1].var() / (t == 1).sum() + (1 - f) ** 2 * q[t == 0].var() / (t == 0).sum()
+            )
+    reference = float(np.mean(sampling)) / len(sampling)
+    return float(1.959964 * np.sqrt((lot + reference) / gap**2))
 
 
 def comparison(predictions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

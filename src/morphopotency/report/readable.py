@@ -60,7 +60,15 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "Shape drift (energy distance)",
         "distance of the lot's shape features from the reference's",
     ),
-    "shape_drift_p": ("Shape drift p", "permutation p-value of the shape drift; flagged at or below alpha"),
+    "shape_drift_p": (
+        "Shape drift p",
+        "permutation p-value of the shape drift; flagged at or below alpha, beyond the donors' bound",
+    ),
+    "shape_drift_bound": (
+        "Shape drift: donors' bound",
+        "how far one more reference donor would lie from the others (99 % prediction bound of the reference "
+        "donors' own distances); a lot within it is a new donor, not drift",
+    ),
     "shape_drift_at": (
         "Shape drift: reference fraction",
         "the multipotent fraction of the reference draw the lot was compared with (within its interval)",
@@ -69,10 +77,23 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
         "CNN drift (energy distance)",
         "distance of the lot's cells from the reference cells in the CNN's embedding",
     ),
-    "embedding_drift_p": ("CNN drift p", "permutation p-value of the CNN drift; flagged at or below alpha"),
+    "embedding_drift_p": (
+        "CNN drift p",
+        "permutation p-value of the CNN drift; flagged at or below alpha, beyond the donors' bound",
+    ),
+    "embedding_drift_bound": (
+        "CNN drift: donors' bound",
+        "as the shape drift's, in the CNN's embedding; empty where its reference cells come from fewer than "
+        "three donors, and then the CNN drift flags nothing",
+    ),
     "embedding_drift_at": (
         "CNN drift: reference fraction",
         "the multipotent fraction of the reference draw the lot was compared with (within its interval)",
+    ),
+    "focus_ratio_at_mix": (
+        "Focus (x reference at the lot's mix)",
+        "median edge sharpness of the lot's images over the reference images' at the lot's fraction (a line "
+        "through the reference images' sharpness against their labelled share); what the focus flag reads",
     ),
     "focus_ratio": (
         "Focus (x reference)",

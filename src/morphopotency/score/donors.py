@@ -23,7 +23,7 @@ from morphopotency.prevalence import (
     estimate,
 )
 from morphopotency.score.bundle import DONOR_SHIFT, Bundle, bundle_estimator, bundle_scorer
-from morphopotency.score.drift import interval_drift
+from morphopotency.score.drift import donor_spread, interval_drift, spread_bound
 from morphopotency.score.embedding import EmbeddingReference
 from morphopotency.score.quality import quality
 from morphopotency.scorers import PROB_COLUMN
@@ -66,6 +66,16 @@ def shape_features(cells: pd.DataFrame) -> np.ndarray:
     return values
 
 
+def drifted(distance: float, p: float, bound: float, alpha: float, fallback: bool) -> bool:
+    """Drift: the lot unlike the pooled reference (p at most ``alpha``) and farther from it than one more
+    reference donor would be (``bound``, drift.spread_bound). Without a bound (fewer than three donors to
+    judge by) the pooled test alone with ``fallback`` (the shape check: hold rather than release), else no
+    flag (the CNN embedding's reference holds the final model's held-out cells, often of two donors)."""
+    if not (np.isfinite(p) and p <= alpha):
+        return False
+    return bool(distance > bound) if np.isfinite(bound) else fallback
+
+
 def verdict(low: float, high: float, accept: float, flags: list[str] | tuple[str, ...] = ()) -> str:
     """Accept when the whole interval reaches the threshold, reject when it lies wholly below; hold a
     flagged donor whatever its interval. The interval only carries sampling and error-rate uncertainty,
@@ -98,8 +108,16 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
     reference = bundle_reference(bundle)
     ref_cells = bundle.table("reference/cells.tsv")
     embedding = EmbeddingReference.load(bundle.path("reference/embedding.npz"))
-    emb_labels = ref_cells.set_index("cell").loc[embedding.cells, "label"].to_numpy()
+    by_cell = ref_cells.set_index("cell")
+    emb_labels = by_cell.loc[embedding.cells, "label"].to_numpy()
     emb_columns = [f"emb_{i}" for i in range(len(embedding.components))]
+    # How far one reference donor lies from the others: the scale a lot's distance is judged on.
+    shape_bound = spread_bound(
+        donor_spread(shape_features(ref_cells), ref_cells["label"], ref_cells["donor"], settings["seed"])
+    )
+    emb_bound = spread_bound(
+        donor_spread(embedding.coords, emb_labels, by_cell.loc[embedding.cells, "donor"], settings["seed"])
+    )
     threshold = float(bundle.settings["cnn"]["threshold"])
     method, _ = bundle_estimator(bundle, settings)
     scorer = bundle_scorer(bundle, settings)[0] if method == CROSS_FITTED else "cnn"
@@ -126,16 +144,22 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
         emb, emb_p, emb_at = interval_drift(
             part[emb_columns].to_numpy(float), embedding.coords, emb_labels, low, high, seed=seed
         )
-        signals, flags = quality(part, ref_cells, settings["qc"])
+        signals, flags = quality(part, ref_cells, settings["qc"], (low, high))
         if len(part) < settings["min_cells"]:
             flags.insert(0, f"too few cells ({len(part)} < {settings['min_cells']})")
         unlike = mismatch(of_cells(part), reference_segmentations)
         if unlike:
             flags.append(unlike)
-        if np.isfinite(shape_p) and shape_p <= alpha:
-            flags.append(f"shapes unlike the reference's at any fraction in the interval (p = {shape_p:.3g})")
-        if np.isfinite(emb_p) and emb_p <= alpha:
-            flags.append(f"cells unlike the reference cohort's to the CNN (p = {emb_p:.3g})")
+        if drifted(shape, shape_p, shape_bound, alpha, fallback=True):
+            flags.append(
+                "shapes unlike the reference's at any fraction in the interval, beyond how its donors "
+                f"differ (p = {shape_p:.3g}; distance {shape:.3g}, donors' bound {shape_bound:.3g})"
+            )
+        if drifted(emb, emb_p, emb_bound, alpha, fallback=False):
+            flags.append(
+                f"cells unlike the reference cohort's to the CNN, beyond how its donors differ "
+                f"(p = {emb_p:.3g}; distance {emb:.3g}, donors' bound {emb_bound:.3g})"
+            )
         rows.append(
             {
                 "donor": donor,
@@ -152,9 +176,11 @@ def donor_scores(cells: pd.DataFrame, bundle: Bundle, settings: Mapping[str, Any
                 "shape_drift": shape,
                 "shape_drift_p": shape_p,
                 "shape_drift_at": shape_at,
+                "shape_drift_bound": shape_bound,
                 "embedding_drift": emb,
                 "embedding_drift_p": emb_p,
                 "embedding_drift_at": emb_at,
+                "embedding_drift_bound": emb_bound,
                 **signals,
                 "flags": "; ".join(flags),
                 "verdict": verdict(low, high, settings["accept_at_least"], flags),

@@ -130,10 +130,11 @@ def tile(
     crops: pd.DataFrame, grid: int, rng: np.random.Generator, stain: bool = True, blur: float = 0.0
 ) -> list[tuple[np.ndarray, np.ndarray, pd.DataFrame]]:
     """Fields of ``grid`` x ``grid`` crops: (image, labels, cells) each. image: uint16 (channels, H, W),
-    the crops' pixels (x 257: an 8-bit crop at 16 bits) and with ``stain`` a label channel, STAIN[label]
-    with noise inside each cell over BACKGROUND; ``blur``: a Gaussian of that sd (pixels) over the shape
-    channel, a focus problem; labels: each crop's mask (crop_mask), cell ids 1..; cells: cell_id, file,
-    class_name, label, plate. A crop whose mask is empty is left out."""
+    the crops' pixels less each crop's background median (x 257: an 8-bit crop at 16 bits) and with
+    ``stain`` a label channel, STAIN[label] with noise inside each cell over BACKGROUND; ``blur``: a
+    Gaussian of that sd (pixels) over the shape channel, a focus problem; labels: each crop's mask
+    (crop_mask), cell ids 1..; cells: cell_id, file, class_name, label, plate. A crop whose mask is empty
+    is left out."""
     from scipy import ndimage as ndi
 
     usable = []
@@ -152,7 +153,9 @@ def tile(
         for k, (r, image, mask) in enumerate(part):
             top, left = (k // grid) * side, (k % grid) * side
             h, w = image.shape
-            shape[top : top + h, left : left + w] = image
+            # Less the crop's own background: tiles of other backgrounds side by side would otherwise meet
+            # in edges sharper than any cell's, which a focus measure reads as the field's.
+            shape[top : top + h, left : left + w] = np.maximum(image - np.median(image[~mask]), 0)
             labels[top : top + h, left : left + w][mask] = k + 1
             rows.append(
                 {"cell_id": k + 1, **{c: getattr(r, c) for c in ("file", "class_name", "label", "plate")}}
