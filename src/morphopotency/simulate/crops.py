@@ -200,12 +200,8 @@ def write_cohort(
             name = f"{donor}_field{i + 1:02d}"
             names = (SHAPE, LABEL)[: len(image)]
             write_ome_tiff(folder / f"images/{donor}/{name}.ome.tif", image, names, PIXEL_SIZE_UM, name)
-            path = folder / f"masks/{donor}/{name}.tif"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
+            with atomic_path(folder / f"masks/{donor}/{name}.tif") as tmp:
                 tifffile.imwrite(tmp, labels, compression="zlib", software=MASK_TOOL)
             truth.append(cells.assign(image=name))
-        table = pd.concat(truth, ignore_index=True)
-        path = folder / f"truth/{donor}.tsv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(path, sep="\t", index=False)
+        with atomic_path(folder / f"truth/{donor}.tsv") as tmp:
+            pd.concat(truth, ignore_index=True).to_csv(tmp, sep="\t", index=False)
