@@ -78,6 +78,7 @@ from morphopotency.simulate.crops import (  # noqa: E402
     donors_of_plates,
     draw,
     read_crops,
+    separability,
     split_plates,
     write_cohort,
 )
@@ -644,7 +645,9 @@ def main(argv: list[str] | None = None) -> None:
             }
         real = summaries.get("_real")
         if real is not None:
-            meta["real"] = real["meta"]
+            meta["real"] = real["meta"] | {
+                "separability": {k: round(v, 4) for k, v in separability(crops).items()}
+            }
         publish(summaries[""]["table"], meta, real["table"] if real is not None else None)
 
 

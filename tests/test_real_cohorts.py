@@ -20,6 +20,7 @@ from morphopotency.simulate.crops import (
     donors_of_plates,
     draw,
     read_crops,
+    separability,
     split_plates,
     write_cohort,
 )
@@ -143,3 +144,10 @@ def test_the_development_set_gives_a_real_cohort_with_enough_cells():
     donors = donors_of_plates(crops[crops["plate"].isin(reference)], 5, rng)
     sizes = [len(crops[crops["plate"].isin(d)]) for d in donors]
     assert min(sizes) >= 50 and all(set(crops.loc[crops["plate"].isin(d), "label"]) == {0, 1} for d in donors)
+
+
+def test_the_separability_of_the_groups_is_measured_by_shape_alone(crop_folder):
+    crops = read_crops(crop_folder, ["Round"], ["Long"])
+    measured = separability(crops)
+    assert measured["crops"] == len(crops) and measured["positive"] == int(crops["label"].sum())
+    assert measured["balanced_accuracy"] > 0.95 and measured["roc_auc"] > 0.95  # round against long
