@@ -202,10 +202,17 @@ def score_report(
             "permutation test of the donor's cells against reference cells drawn at the fraction, among "
             "7 spread over the donor's 95 % interval, whose draw lies nearest the donor (shape_drift_at, "
             "embedding_drift_at), on shape features (shape_drift_p) and on the CNN's embedding of the "
-            f"cells (embedding_drift_p), flagged at or below p = {settings['drift_alpha']:g}. Drawing the "
-            "reference at the donor's fraction keeps a donor from being flagged merely for being more or "
-            "less multipotent than the reference cohort, and drawing it within the interval keeps an "
-            "estimation error from passing for drift."
+            f"cells (embedding_drift_p), flagged at or below p = {settings['drift_alpha']:g} where the "
+            "distance also exceeds how far one more reference donor would lie from the others "
+            "(shape_drift_bound, embedding_drift_bound: the 99 % prediction bound of the reference donors' "
+            "own distances; without one, for want of three donors, the shape check decides by p alone and "
+            "the CNN check flags nothing). Drawing the reference at the donor's fraction keeps a donor from "
+            "being flagged merely for being more or less multipotent than the reference cohort, drawing it "
+            "within the interval keeps an estimation error from passing for drift, and the donors' bound "
+            "keeps a new donor, which differs from the pool as the reference donors differ from each other "
+            "(its interval carries that spread), from passing for one. Focus is compared with the "
+            "reference images' at the lot's own mix (focus_ratio_at_mix): one kind of cell can have "
+            "blunter edges than another."
         ),
     )
     if precision is not None and len(precision):
