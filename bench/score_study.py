@@ -12,7 +12,8 @@ lots, exactly as a lab's run does).
   (imaging.masks), 5 reference donors made of whole plates (the file names' first field) with a label
   channel, M lots at known fractions drawn from plates no reference donor holds, and two drifted lots:
   one blurred, one left to the workflow's watershed (segmented otherwise than the mask-built reference).
-  A lot's truth is the positive share of the cells the workflow kept, edge-weighted alike.
+  A lot is a sample of a donor's cells (its positives binomial at its fraction), and its truth that
+  fraction, edge-weighted alike; lots.tsv keeps the positive share of the cells the workflow kept beside.
 
 Per estimator: mean signed error with its 95 % interval (t on the cohorts' means), mean absolute and
 maximum error, the slope of signed error against the true fraction, coverage of the 95 % intervals
@@ -53,6 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from score_run import stage_seconds  # noqa: E402  (the bench folder is no package)
 
+from morphopotency.io.atomic import atomic_path  # noqa: E402
 from morphopotency.prevalence import CROSS_FITTED, METHODS, PARTS  # noqa: E402
 from morphopotency.report.study import study_quote  # noqa: E402
 from morphopotency.score.bundle import load  # noqa: E402
@@ -292,10 +294,13 @@ def real_cohort_plan(
     }
     spread = np.clip(np.linspace(0.05, 0.95, lots) + rng.uniform(-0.02, 0.02, lots), 0.02, 0.98)
     planted = {f"L{i + 1:02d}": float(f) for i, f in enumerate(spread)} | dict.fromkeys(REAL_DRIFTS, 0.5)
-    lots_drawn = {lot: draw(pool, f, lot_cells, rng) for lot, f in planted.items()}
-    if not (data / "truth").is_dir():
-        blur = {d: v for d, (kind, v, _) in REAL_DRIFTS.items() if kind == "blur"}
-        write_cohort(data, donors | lots_drawn, list(donors), seed * 1000 + index, blur=blur)
+    # A lot is a sample of a donor's cells: its positives Binomial(cells, fraction), and its truth the
+    # fraction itself (collect_real), as the interval, which carries that sampling, claims it.
+    lots_drawn = {lot: draw(pool, f, lot_cells, rng, binomial=True) for lot, f in planted.items()}
+    blur = {d: v for d, (kind, v, _) in REAL_DRIFTS.items() if kind == "blur"}
+    write_cohort(data, donors | lots_drawn, list(donors), seed * 1000 + index, blur=blur)
+    with atomic_path(data / "planted.json") as tmp:
+        tmp.write_text(json.dumps(planted, indent=1) + "\n")
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.pop("rnaseq", None)
     config["report"] = {"enabled": False}
@@ -313,40 +318,54 @@ def real_cohort_plan(
     }
     rows = [f"{d}\t{d}\tstem\t\t{data}/images/{d}\treference" for d in donors]
     rows += [f"{d}\t{d}\tstem\t\t{data}/images/{d}\tscore" for d in lots_drawn]
-    return config, rows, {lot: float(t["label"].mean()) for lot, t in lots_drawn.items()}
+    return config, rows, planted
 
 
 def collect_real(folder: Path, cohort: str, n_boot: int) -> pd.DataFrame:
-    """Real arm: lot_rows of every lot, its truth the positive share of the cells the workflow kept (each
-    cell the crop its label was drawn from), edge-weighted as the deployed estimate is."""
+    """Real arm: lot_rows of every lot, its truth the fraction its crops were sampled at, edge-weighted as
+    the deployed estimate is (population_share, with the mean edge weight of each group's kept cells);
+    ``planted_truth`` the weighted positive share of the cells the workflow kept (each cell the crop its
+    label was drawn from), ``unweighted_truth`` the fraction itself."""
     results = folder / "results"
     bundle = load(results / "model")
     settings = yaml.safe_load((folder / "config/config.yaml").read_text())
     seed = int(settings.get("score", {}).get("seed", 0))
     scores = run_scores(folder)
+    planted = json.loads((folder / "data/planted.json").read_text())
     frames = []
     for lot in scores.index:
         cells = pd.read_csv(results / f"score/cells/{lot}.tsv", sep="\t", dtype={"image": str})
-        truth, matched = np.nan, 0
+        truth, kept, matched = np.nan, np.nan, 0
         if REAL_DRIFTS.get(lot, ("",))[0] != "watershed":  # the watershed's cells are not the crops' ids
             drawn = pd.read_csv(folder / f"data/truth/{lot}.tsv", sep="\t", dtype={"image": str})
             known = cells.merge(drawn[["image", "cell_id", "label"]], on=["image", "cell_id"], how="inner")
             matched = len(known)
-            weights = known["edge_weight"] if "edge_weight" in known else None
-            truth = float(np.average(known["label"], weights=weights)) if matched else np.nan
+            weights = known["edge_weight"] if "edge_weight" in known else pd.Series(1.0, index=known.index)
+            kept = float(np.average(known["label"], weights=weights)) if matched else np.nan
+            truth = population_share(planted[lot], known["label"].to_numpy(), weights.to_numpy())
         frames.append(
             lot_rows(bundle, cells, scores.loc[lot], n_boot, seed).assign(
                 cohort=cohort,
                 lot=lot,
                 cells=len(cells),
                 matched=matched,
-                planted_truth=truth,
-                unweighted_truth=np.nan,
+                planted_truth=kept if matched else np.nan,
+                unweighted_truth=planted[lot],
                 truth=truth,
                 drift=REAL_DRIFTS.get(lot, (None, None, ""))[2],
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def population_share(fraction: float, labels: np.ndarray, weights: np.ndarray) -> float:
+    """The edge-weighted share of positives in a population holding ``fraction`` of them, each group's
+    cells weighing as the lot's kept ones do on average: f w1 / (f w1 + (1 - f) w0)."""
+    labels = np.asarray(labels).astype(bool)
+    if not labels.any() or labels.all():
+        return float(fraction)
+    w1, w0 = float(np.mean(weights[labels])), float(np.mean(weights[~labels]))
+    return float(fraction * w1 / (fraction * w1 + (1 - fraction) * w0))
 
 
 def scorer_evidence(folder: Path, cohort: str, lots: pd.DataFrame) -> pd.DataFrame:

@@ -80,6 +80,11 @@ def test_plates_split_between_reference_and_lots_and_donors_hold_both_classes(cr
         assert set(crops.loc[crops["plate"].isin(plates), "label"]) == {0, 1}
     lot = draw(crops[crops["plate"].isin(lots)], 0.25, 12, rng)
     assert len(lot) == 12 and lot["label"].sum() == 3 and not lot["file"].duplicated().any()
+    # A lot sampled from a donor: its positives binomial, on average the fraction.
+    sampled = [
+        draw(crops, 0.25, 12, np.random.default_rng(s), binomial=True)["label"].sum() for s in range(200)
+    ]
+    assert len(set(sampled)) > 3 and np.mean(sampled) == pytest.approx(3, abs=0.3)
 
 
 def test_a_cohort_is_written_as_a_lab_brings_it(crop_folder, tmp_path):
@@ -101,6 +106,11 @@ def test_a_cohort_is_written_as_a_lab_brings_it(crop_folder, tmp_path):
         assert abs(stain - STAIN[int(row["label"])]) < 10
     assert tifffile.imread(tmp_path / "data/images/L01/L01_field01.ome.tif").ndim == 2  # no label channel
     assert len(pd.read_csv(tmp_path / "data/truth/L01.tsv", sep="\t")) == 20
+    # Written again from the same crops, a donor is left alone; from others, it is written anew.
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "data").rglob("*.tif")}
+    write_cohort(tmp_path / "data", {**donors, "L01": crops.iloc[60:80]}, ["R01"], seed=1, grid=4)
+    changed = {p for p, t in before.items() if p.stat().st_mtime_ns != t}
+    assert changed and all(p.parent.name == "L01" for p in changed)
 
 
 def test_a_real_cohort_is_planned_by_the_deployed_workflow(crop_folder, tmp_path, monkeypatch):

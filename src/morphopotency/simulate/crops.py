@@ -116,11 +116,15 @@ def donors_of_plates(crops: pd.DataFrame, n_donors: int, rng: np.random.Generato
     return donors
 
 
-def draw(crops: pd.DataFrame, fraction: float, cells: int, rng: np.random.Generator) -> pd.DataFrame:
-    """``cells`` crops without replacement, round(fraction x cells) of the positive class (as many as there
-    are of each)."""
+def draw(
+    crops: pd.DataFrame, fraction: float, cells: int, rng: np.random.Generator, binomial: bool = False
+) -> pd.DataFrame:
+    """``cells`` crops without replacement, round(fraction x cells) of the positive class, or with
+    ``binomial`` a Binomial(cells, fraction) number of them, as a lot sampled from a donor whose cells hold
+    that fraction comes (as many as there are of each)."""
     pos, neg = crops[crops["label"] == 1], crops[crops["label"] == 0]
-    k = min(int(round(fraction * cells)), len(pos))
+    k = int(rng.binomial(cells, fraction)) if binomial else int(round(fraction * cells))
+    k = min(k, len(pos))
     rest = min(cells - k, len(neg))
     chosen = pd.concat([pos.sample(k, random_state=rng), neg.sample(rest, random_state=rng)])
     return chosen.sample(frac=1, random_state=rng).reset_index(drop=True)
@@ -184,7 +188,9 @@ def write_cohort(
 ) -> None:
     """Each donor's crops as fields under ``folder``: images/<donor>/<donor>_fieldNN.ome.tif (the label
     channel for the ``stained`` donors only), masks/<donor>/<same>.tif (their Software tag MASK_TOOL) and
-    truth/<donor>.tsv (image, cell_id and the crop each cell is)."""
+    truth/<donor>.tsv (image, cell_id and the crop each cell is). A donor drawn from the same crops as
+    before (truth/<donor>.crops.txt) is left as written, so a workflow run over the folder redoes only
+    what changed."""
     import tifffile
 
     from morphopotency.io.atomic import atomic_path
@@ -193,6 +199,10 @@ def write_cohort(
     folder = Path(folder)
     blur = dict(blur or {})
     for n, (donor, crops) in enumerate(donors.items()):
+        drawn = folder / f"truth/{donor}.crops.txt"
+        listed = "\n".join(crops["file"]) + "\n"
+        if drawn.is_file() and drawn.read_text() == listed and (folder / f"truth/{donor}.tsv").is_file():
+            continue
         rng = np.random.default_rng([seed, n])
         fields = tile(crops, grid, rng, stain=donor in stained, blur=float(blur.get(donor, 0.0)))
         truth = []
@@ -205,6 +215,8 @@ def write_cohort(
             truth.append(cells.assign(image=name))
         with atomic_path(folder / f"truth/{donor}.tsv") as tmp:
             pd.concat(truth, ignore_index=True).to_csv(tmp, sep="\t", index=False)
+        with atomic_path(drawn) as tmp:
+            tmp.write_text(listed)
 
 
 def separability(crops: pd.DataFrame, folds: int = 5, seed: int = 0) -> dict[str, float]:
