@@ -173,6 +173,10 @@ def test_the_comparison_measures_each_scorer_on_the_donors_its_models_left_out()
         [g["label"].to_numpy() for g in by_donor], [g["prob"].to_numpy() for g in by_donor]
     )
     assert table.loc["shape", "expected_half_width"] == pytest.approx(expected)
+    assert (
+        table["chosen"].sum() == 1
+        and table["chosen"].idxmax() == choose_scorer("auto", table.reset_index())[0]
+    )
 
 
 def test_a_bundle_cross_fits_with_the_chosen_scorers_predictions(tmp_path):

@@ -210,7 +210,8 @@ def expected_half_width(
 def comparison(predictions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per scorer (``predictions``: scorer -> its models' predictions of their left-out donors, held_out,
     label, prob): the pooled out-of-donor ROC-AUC, the pooled gap between the classes' mean probabilities,
-    the worst donor's gap, and the expected half-width the choice ranks by."""
+    the worst donor's gap, the expected half-width the choice ranks by, and whether ``choose_scorer``'s
+    auto picks it (``chosen``: the bundle records the choice beside its evidence)."""
     from sklearn.metrics import roc_auc_score
 
     rows = []
@@ -231,7 +232,8 @@ def comparison(predictions: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 "expected_half_width": expected_half_width(labels, prob),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.assign(chosen=table["scorer"] == choose_scorer("auto", table)[0]) if len(table) else table
 
 
 def choose_scorer(setting: str, table: pd.DataFrame) -> tuple[str, str]:
