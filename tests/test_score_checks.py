@@ -10,7 +10,7 @@ import pytest
 
 from morphopotency.imaging.quality import focus, image_quality, saturated
 from morphopotency.prevalence import Reference, cells_needed
-from morphopotency.score.donors import drifted, precision_guide, validation, verdict
+from morphopotency.score.donors import drifted, mode_profile, precision_guide, validation, verdict
 from morphopotency.score.drift import (
     donor_spread,
     energy_distance,
@@ -357,3 +357,12 @@ def test_a_missing_measure_takes_the_references_median_and_keeps_the_distance_de
     x, y = rng.normal(size=(50, 3)), rng.normal(size=(80, 3))
     x[3, 1], y[5, 2] = np.nan, np.nan
     assert np.isfinite(energy_distance(x, y)) and np.isfinite(energy_test(x, y, 19)[1])
+
+
+def test_the_mode_profile_numbers_modes_as_the_model_assigns_them():
+    """Shape modes are 1..K (ShapeModel.assign, the training run's distribution.tsv): the last mode is
+    counted and no column stands for a mode that does not exist."""
+    cells = pd.DataFrame({"donor": ["A"] * 4 + ["B"] * 2, "shape_mode": [1, 3, 3, 3, 2, 3]})
+    profile = mode_profile(cells, 3).set_index("donor")
+    assert list(profile.columns) == ["mode_1", "mode_2", "mode_3"]
+    assert profile.loc["A"].tolist() == [0.25, 0.0, 0.75] and profile.loc["B"].tolist() == [0.0, 0.5, 0.5]

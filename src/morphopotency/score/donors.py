@@ -266,13 +266,18 @@ def precision_parts(scores: pd.DataFrame, half_widths: tuple[float, ...] = (0.05
     return pd.DataFrame(rows)
 
 
+def mode_profile(cells: pd.DataFrame, n_modes: int) -> pd.DataFrame:
+    """Fraction of each donor's cells in each shape mode, numbered 1..``n_modes`` as a shape model assigns
+    them and the training run's distribution.tsv numbers them (columns mode_1 ... mode_K)."""
+    table = pd.crosstab(cells["donor"], cells["shape_mode"], normalize="index").reindex(
+        columns=range(1, n_modes + 1), fill_value=0
+    )
+    return table.rename(columns=lambda m: f"mode_{m}").rename_axis("donor").reset_index()
+
+
 def shape_mode_profile(cells: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
-    """Fraction of each donor's cells in each of the bundle's shape modes."""
+    """``mode_profile`` of a scoring run's cells over the bundle's shape modes."""
     from morphopotency.imaging.shapes import ShapeModel
 
     model = ShapeModel.load(bundle.path("shape_modes/model.npz"), bundle.path("shape_modes/model.json"))
-    modes = list(range(len(model.centroids)))
-    table = pd.crosstab(cells["donor"], cells["shape_mode"], normalize="index").reindex(
-        columns=modes, fill_value=0
-    )
-    return table.rename(columns=lambda m: f"mode_{m}").rename_axis("donor").reset_index()
+    return mode_profile(cells, len(model.centroids))
