@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt $(CELLPOSE)
 	touch $(STAMP)
 
+# The demo ends by saying where the QC record's PDF is, or that Chromium is missing and `make browser`
+# installs it: the demo needs no root, so it does not install system packages itself (README says why).
 demo: setup
 	$(BIN)/snakemake --cores $(CORES)
+	@$(BIN)/python -m morphopotency.report.pdf .
 
 # Debian's chromium + chromium-driver, for the tests that open the reports in a headless browser and print
 # the QC report's PDF, and poppler-utils (pdftotext, pdfinfo) for the test that reads that PDF.

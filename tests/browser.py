@@ -65,6 +65,14 @@ return {
     verdict: r.querySelector('.badge').textContent,
     ...box(r.querySelector('.badge')),
   })),
+  leadFigure: (f => f ? box(f) : null)(document.querySelector('.leadfigure img')),
+  donorRows: Array.from(document.querySelectorAll('table.donors tbody tr')).map(r => ({
+    name: r.querySelector('td.name').textContent,
+    ...box(r),
+  })),
+  visibleHeaders: Array.from(document.querySelectorAll('th'))
+    .filter(h => h.getClientRects().length && !h.closest('details:not([open])'))
+    .map(h => h.textContent),
   overflowing: Array.from(document.querySelectorAll('table'))
     .filter(t => t.getClientRects().length)
     .filter(t => t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 1)

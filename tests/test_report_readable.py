@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from morphopotency.config import ConfigError, load_schema, with_defaults
+from morphopotency.plots.score import shape_modes_figure
 from morphopotency.report.pdf import BROWSERS, find_browser, pdf_planned, print_pdf
 from morphopotency.report.readable import (
     SCORE_COLUMNS,
@@ -27,8 +28,9 @@ from morphopotency.report.readable import (
     verdict_word,
 )
 from morphopotency.report.score import score_report
+from morphopotency.report.study import Study
 from morphopotency.score.bundle import export, load, preprocessing_settings
-from morphopotency.score.donors import verdict
+from morphopotency.score.donors import precision_parts, validation, verdict
 from tests.conftest import REPO
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
@@ -36,6 +38,24 @@ SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
 def config_defaults() -> dict:
     return with_defaults(yaml.safe_load((REPO / "config/config.yaml").read_text()), load_schema(SCHEMA))
+
+
+STUDY_REAL_META = {"cohorts": 3, "lots": 24, "reference": "5 plate donors", "commit": "abc"}
+
+
+def study_row(estimator: str, error: float) -> dict:
+    return {
+        "estimator": estimator,
+        "lots": 30,
+        "mean_signed_error": error,
+        "mse_ci_low": error - 0.01,
+        "mse_ci_high": error + 0.01,
+        "mean_abs_error": 0.04,
+        "max_abs_error": 0.1,
+        "slope": 0.0,
+        "coverage_95": 0.93,
+        "mean_half_width": 0.09,
+    }
 
 
 def scores_of(lots: int) -> pd.DataFrame:
@@ -90,11 +110,41 @@ def report_page(tmp_path):
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"\x00weights" * 100)
     meta = {"spec": {"backbone": "resnet18", "image_size": 48}, "threshold": 0.5}
+    # The training run's tables a QC report shows: the leave-one-donor-out validation and the scorers.
+    lodo = pd.DataFrame(
+        {
+            "estimator": ["cc", "pacc"],
+            "donors": 5,
+            "mean_abs_error": [0.09, 0.04],
+            "max_abs_error": [0.15, 0.08],
+            "mean_signed_error": [-0.01, 0.01],
+            "spearman_rho": [0.6, 0.9],
+            "intervals_covering": [3, 5],
+            "sweep_mean_abs_error": [0.11, 0.05],
+            "sweep_bias": [0.07, 0.01],
+        }
+    )
+    scorers = pd.DataFrame(
+        {
+            "scorer": ["cnn", "shape", "combined"],
+            "donors": 5,
+            "cells": 500,
+            "roc_auc": [0.9, 0.88, 0.93],
+            "gap": [0.5, 0.45, 0.6],
+            "min_donor_gap": [0.4, 0.35, 0.5],
+            "expected_half_width": [0.08, 0.09, 0.07],
+            "chosen": [False, False, True],
+        }
+    )
     export(
         tmp_path / "bundle",
         {"cnn/model.safetensors": weights},
         preprocessing_settings(config, meta, reference_pixel_um=0.8),
-        {"reference/cells.tsv": pd.DataFrame({"donor": ["S1"], "prob": [0.2]})},
+        {
+            "reference/cells.tsv": pd.DataFrame({"donor": ["S1"], "prob": [0.2]}),
+            "metrics/lodo_validation.tsv": lodo,
+            "metrics/scorers.tsv": scorers,
+        },
         {"config_sha256": "abc", "commit": "deadbeef"},
     )
     bundle = load(tmp_path / "bundle")
@@ -103,9 +153,31 @@ def report_page(tmp_path):
     fig.savefig(tmp_path / "scores.png", dpi=80)
     scores = scores_of(12)
     settings = config["score"] | {"estimator": "pacc"}
-    modes = pd.DataFrame({"donor": scores["donor"], "mode_0": 0.5, "mode_1": 0.5})
+    modes = pd.DataFrame({"donor": scores["donor"], **{f"mode_{k}": 0.25 for k in range(1, 5)}})
+    reference_modes = pd.DataFrame({"donor": ["S1", "S5"], **{f"mode_{k}": [0.2, 0.3] for k in range(1, 5)}})
+    shape_modes_figure(modes, reference_modes).savefig(tmp_path / "modes.png", dpi=80)
+    known = validation(scores.assign(ssea3_fraction=scores["fraction"] + 0.02))
+    precision = precision_parts(scores)
+    study = Study(
+        pd.DataFrame([study_row("pacc", 0.01)]),
+        {"cohorts": 3, "lots": 30, "reference": "5 donors", "commit": "abc", "real": {**STUDY_REAL_META}},
+        pd.DataFrame([study_row("pacc", 0.02)]),
+    )
     page = tmp_path / "score_report.html"
-    page.write_text(score_report(scores, modes, str(tmp_path / "scores.png"), bundle, settings, "2026-12-03"))
+    page.write_text(
+        score_report(
+            scores,
+            modes,
+            str(tmp_path / "scores.png"),
+            bundle,
+            settings,
+            "2026-12-03",
+            known=known,
+            precision=precision,
+            study=study,
+            modes_figure=str(tmp_path / "modes.png"),
+        )
+    )
     return page, scores, bundle, settings
 
 
@@ -156,6 +228,22 @@ def test_the_pdf_is_planned_where_chromium_is_and_required_only_when_asked():
         pdf_planned(True, None)
 
 
+def test_make_demo_ends_on_where_the_pdf_is_or_how_to_get_one(tmp_path):
+    from morphopotency.report.pdf import pdf_status
+
+    assert pdf_status(tmp_path, None) == "No QC report: this run scored no lot"
+    (tmp_path / "results/report").mkdir(parents=True)
+    (tmp_path / "results/report/score_report.html").write_text("<html></html>")
+    said = pdf_status(tmp_path, None)
+    assert said.startswith("No PDF of the QC report: no Chromium") and "`make browser` installs it" in said
+    assert pdf_status(tmp_path, "/usr/bin/chromium").endswith("score.pdf is false in the config")
+    (tmp_path / "results/report/score_report.pdf").write_bytes(b"%PDF")
+    assert pdf_status(tmp_path, None) == f"QC record written: {tmp_path / 'results/report/score_report.pdf'}"
+    makefile = (REPO / "Makefile").read_text()
+    demo = makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "-m morphopotency.report.pdf ." in demo  # the demo's last line
+
+
 def test_the_plan_targets_the_pdf_only_with_a_browser():
     from morphopotency.plan import build
 
@@ -188,6 +276,9 @@ def test_every_lots_verdict_is_in_the_first_viewport_and_no_table_overflows(repo
     assert layout["overflowing"] == [] and layout["opened"] == []
     assert not layout["scrollsSideways"]
     assert (tmp_path / "first_viewport.png").stat().st_size > 10_000
+    # The verdicts' figure on the first screen too, and every visible table speaks words.
+    assert layout["leadFigure"] and layout["leadFigure"]["bottom"] <= 800, layout["leadFigure"]
+    assert layout["visibleHeaders"] and not [h for h in layout["visibleHeaders"] if "_" in h]
 
 
 @needs_browser
@@ -209,6 +300,11 @@ def test_the_pdf_record_names_bundle_settings_date_and_every_verdict(report_page
     ).stdout
     flat = re.sub(r"\s+", "", first)  # long hashes wrap across lines
     assert bundle.digest() in flat and config_hash(settings) in flat and "2026-12-03" in first
+    # The block a lot record is signed off in, on page one, every line of it.
+    assert re.search(r"Sign-off", first) and all(
+        re.search(rf"\b{word}\b", first) for word in ("Analyst", "Reviewer", "Date of decision", "Decision")
+    ), first
+    assert not re.search(r"\bLo\s*\n\s*t\b", first)  # the Lot header whole
     for name, word in zip(scores["donor"], scores["verdict"].map(verdict_word)):
         assert re.search(rf"{name}\s.*\b{word}\b", first), (name, word, first)
 
@@ -266,3 +362,45 @@ def test_validation_measures_errors_only_where_there_is_an_estimate_and_names_th
     assert "donor(s): mean absolute error" not in only_missing
     assert "No estimate for 1 donor(s)" in only_missing
     assert "No scored donor has a known fraction" in _validation_section(known.iloc[:0], None).text
+
+
+@needs_browser
+def test_the_donor_report_opens_on_its_table_of_donors_with_ranks(tmp_path):
+    """Five donors' measures, each with its rank, on the first 1,280 x 800 screen, above the sentences."""
+    from morphopotency.report.build import build_report
+    from morphopotency.report.donor_table import donor_summary
+    from morphopotency.report.html import Section
+    from tests.browser import inspect_layout
+
+    donors = pd.Index(["S1", "S5", "S7", "S8", "S9"], name="donor")
+    fractions = pd.Series([0.4, 0.45, 0.35, 0.72, 0.66], index=donors)
+    summary = donor_summary(
+        [
+            fractions.rename("ssea3_positive_fraction"),
+            pd.DataFrame(
+                {
+                    "cnn_multipotent_fraction": fractions + 0.02,
+                    "cnn_ci_low": fractions - 0.05,
+                    "cnn_ci_high": fractions + 0.08,
+                },
+                index=donors,
+            ),
+            pd.Series([-3.0, -1.0, -2.0, 4.0, 2.0], index=donors, name="pc1_score"),
+        ]
+    )
+    path = tmp_path / "donor_summary.tsv"
+    summary.to_csv(path, sep="\t", index=False)
+    sentences = pd.DataFrame(
+        {"donor": list(donors), "sentence": [f"Donor {d} " + "reads like the others. " * 12 for d in donors]}
+    )
+    specs = [{"id": "donors", "title": "Donors", "tables": [{"path": str(path)}], "figures": []}]
+    page = tmp_path / "donor_report.html"
+    page.write_text(
+        build_report("t", "s", specs, {}, tmp_path, sentences, ["a choice"] * 8, Section("provenance", "P"))
+    )
+    text = page.read_text()
+    assert text.index('class="lots donors"') < text.index("reads like the others")
+    assert '0.74 <span class="ci">(0.67–0.80)</span> <span class="rank">(#1)</span>' in text  # S8's
+    layout = inspect_layout(page, tmp_path / "donors.png")
+    assert [r["name"] for r in layout["donorRows"]] == list(donors)
+    assert all(r["bottom"] <= 800 for r in layout["donorRows"]), layout["donorRows"]

@@ -38,3 +38,26 @@ def donor_scores_figure(scores: pd.DataFrame, reference: pd.DataFrame, accept: f
     ax.set(ylim=(0, 1), ylabel="multipotent fraction")
     ax.legend(fontsize=7, loc="upper left", frameon=False)
     return fig
+
+
+def shape_modes_figure(modes: pd.DataFrame, reference: pd.DataFrame | None = None) -> plt.Figure:
+    """Each lot's share of cells per shape mode (``modes``: donor, mode_1 ... mode_K) against the
+    reference donors' (``reference``, same columns): their range as a grey band and their mean in black,
+    so a lot whose shapes left the reference's stands out mode by mode."""
+    columns = [c for c in modes.columns if c.startswith("mode_")]
+    x = np.arange(1, len(columns) + 1)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.32 * len(columns) + 2.5), 3.2))
+    if reference is not None and len(reference):
+        values = reference.reindex(columns=columns).to_numpy(float)
+        ax.fill_between(
+            x, values.min(axis=0), values.max(axis=0), color="0.85", label="reference donors (range)"
+        )
+        ax.plot(x, values.mean(axis=0), color="black", linewidth=1.5, label="reference donors (mean)")
+    colours = plt.get_cmap("tab10")
+    for i, row in enumerate(modes.itertuples(index=False)):
+        shares = [getattr(row, c) for c in columns]
+        ax.plot(x, shares, marker="o", markersize=3, linewidth=1, color=colours(i % 10), label=str(row.donor))
+    ax.set_xticks(x, [str(k) for k in x], fontsize=7)
+    ax.set(xlabel="shape mode", ylabel="share of cells", ylim=(0, None))
+    ax.legend(fontsize=6, ncol=2, frameon=False, loc="upper right")
+    return fig

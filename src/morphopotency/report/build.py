@@ -15,6 +15,8 @@ from morphopotency.report.choices import reproducibility
 from morphopotency.report.html import Section, figure, paragraph, render_caption, render_report, table
 from morphopotency.report.readable import donor_columns, donor_table, full_table
 
+DONOR_SUMMARY = "donor_summary.tsv"  # the donor report's table of donors (report.donor_table)
+
 
 def _caption(spec: Mapping[str, Any], config: Mapping[str, Any], root: Path) -> str:
     return render_caption(root / spec["caption"], config) if spec.get("caption") else ""
@@ -31,8 +33,9 @@ def content_sections(
         for item in spec["tables"]:
             frame = pd.read_csv(item["path"], sep="\t")
             entry = table(frame, item["path"], _caption(item, config, root), item.get("rows", 25))
-            if Path(item["path"]).name == "donor_summary.tsv":  # read first: short, the rest collapsed
-                entry["html"] = donor_table(frame) + full_table(
+            if Path(item["path"]).name == DONOR_SUMMARY:  # its short table opens the section, the whole
+                section.text = donor_table(frame)  # table collapsed below the text
+                entry["html"] = full_table(
                     frame,
                     item["path"],
                     donor_columns(frame),
@@ -79,7 +82,8 @@ def donor_overview_text(
     sentences: pd.DataFrame, choices: Sequence[str], unavailable: pd.DataFrame | None = None
 ) -> str:
     """The per-donor sentences, the measures this cohort could not give and why, then the choices that
-    go beyond the paper and why."""
+    go beyond the paper and why: under the donors' table (content_sections), which the eye compares
+    donors by before it reads."""
     items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences["sentence"])
     notes = "".join(f"<li>{html.escape(c)}</li>" for c in choices)
     missing = ""
@@ -105,5 +109,5 @@ def build_report(
 ) -> str:
     sections = content_sections(specs, config, root)
     if sections and sections[0].id == "donors":
-        sections[0].text = donor_overview_text(sentences, choices, unavailable)
+        sections[0].text += donor_overview_text(sentences, choices, unavailable)
     return render_report(title, subtitle, [*sections, provenance])

@@ -48,6 +48,23 @@ def pdf_planned(setting: bool | str, browser: str | None) -> tuple[bool, str | N
     )
 
 
+def pdf_status(project: str | Path, browser: str | None) -> str:
+    """The one line ``make demo`` ends on: where the QC record's PDF is, or why there is none and the one
+    command that installs what prints it (a run with no Chromium plans no PDF, and says so only in the
+    parse-time notes a user has scrolled past by then)."""
+    pdf = Path(project) / SCORE_PDF
+    if pdf.is_file():
+        return f"QC record written: {pdf}"
+    if not (Path(project) / "results/report/score_report.html").is_file():
+        return "No QC report: this run scored no lot"
+    if browser is None:
+        return (
+            f"No PDF of the QC report: no Chromium on PATH ({', '.join(BROWSERS)}). `make browser` installs "
+            "it (apt-get); then `make demo` again prints the PDF alone."
+        )
+    return "No PDF of the QC report: score.pdf is false in the config"
+
+
 def print_pdf(page: str | Path, pdf: str | Path, browser: str | None = None, timeout: float = 180) -> None:
     """Print ``page`` (an HTML file) to ``pdf`` with headless Chromium; the PDF is whole or absent."""
     browser = browser or find_browser()
@@ -75,3 +92,9 @@ def print_pdf(page: str | Path, pdf: str | Path, browser: str | None = None, tim
             raise PdfError(
                 f"{pdf}: {browser} failed to print {page} (exit {run.returncode}): {run.stderr[-1500:]}"
             )
+
+
+if __name__ == "__main__":  # make demo: python -m morphopotency.report.pdf [project folder]
+    import sys
+
+    print(pdf_status(sys.argv[1] if len(sys.argv) > 1 else ".", find_browser()))

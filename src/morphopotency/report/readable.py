@@ -126,6 +126,75 @@ SCORE_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+# Every other table the QC report shows (validation, leave-one-donor-out, scorers, precision, the study),
+# in the same words: with SCORE_COLUMNS, the one glossary its headers come from (qc_columns).
+QC_COLUMNS: dict[str, tuple[str, str]] = {
+    "known_fraction": (
+        "Known fraction",
+        "the lot's true fraction: its imaged SSEA3 share, or the simulation's",
+    ),
+    "known_from": ("Known from", "where the known fraction comes from (SSEA3 imaged, or simulated)"),
+    "error": ("Error", "estimated minus known fraction"),
+    "cc_error": ("Error of counting calls", "classify and count's fraction minus the known one"),
+    "covered": ("Interval covers it", "whether the 95 % interval holds the known fraction"),
+    "flagged": ("Flagged", "whether a quality or drift check flagged the lot"),
+    "donors": ("Donors", "reference donors measured"),
+    "mean_abs_error": ("Mean absolute error", "mean of the absolute errors"),
+    "max_abs_error": ("Largest error", "the largest absolute error"),
+    "mean_signed_error": ("Mean signed error", "mean of the errors: an estimator's offset"),
+    "spearman_rho": ("Spearman's rho", "rank correlation of the estimates with the known fractions"),
+    "intervals_covering": ("Intervals covering", "how many donors' 95 % intervals held their fraction"),
+    "sweep_mean_abs_error": (
+        "Error over fractions 0.05-0.95",
+        "mean absolute error when each held-out donor's cells are redrawn at fractions 0.05-0.95",
+    ),
+    "sweep_bias": ("Offset over fractions 0.05-0.95", "mean absolute signed error over those redraws"),
+    "roc_auc": ("ROC-AUC out of donor", "how well the scorer ranks the cells of donors its models never saw"),
+    "gap": (
+        "Gap between classes",
+        "mean probability of the positive cells minus that of the negative ones, on unseen donors",
+    ),
+    "min_donor_gap": ("Smallest donor's gap", "the gap on the donor where it was smallest"),
+    "expected_half_width": (
+        "Expected half-width",
+        "the 95 % half-width a lot of 400 cells at 0.5 would get: what the automatic choice ranks by",
+    ),
+    "chosen": ("Chosen automatically", "the scorer score.model auto deploys"),
+    "share_lot": ("Share: lot's cells", "share of the interval's variance from sampling the lot's cells"),
+    "share_reference": (
+        "Share: reference cells",
+        "share from the reference donors' labelled cells (more labelled cells per donor narrow it)",
+    ),
+    "share_donors": (
+        "Share: between donors",
+        "share from the reference donors differing (more reference donors narrow it)",
+    ),
+    "cells_for_pm010": (
+        "Cells for +/-0.10",
+        "cells the lot would need for a 95 % interval of about +/-0.10 (-1: unreachable by more cells)",
+    ),
+    "package": ("Package", "a package that decides the bundle's numbers"),
+    "version": ("Version", "its version in the training run"),
+}
+
+
+def qc_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """The QC report's one glossary for ``frame``'s columns: SCORE_COLUMNS, QC_COLUMNS, and the shape
+    modes (mode_<k>) and variance parts by name."""
+    columns = SCORE_COLUMNS | QC_COLUMNS
+    for column in frame.columns:
+        if str(column).startswith("mode_") and str(column)[5:].isdigit():
+            columns = columns | {
+                column: (f"Mode {column[5:]} (share)", f"share of cells in shape mode {column[5:]}")
+            }
+    return columns
+
+
+def worded(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its headers in the QC report's words (qc_columns)."""
+    return readable(frame, qc_columns(frame))
+
+
 def verdict_word(verdict: str) -> str:
     """The decision a verdict sentence starts with (one of VERDICTS)."""
     head = str(verdict).split(":", 1)[0].strip().lower()
@@ -256,20 +325,40 @@ def donor_columns(frame: pd.DataFrame) -> dict[str, tuple[str, str]]:
     return columns
 
 
+def _ranked(row: Mapping[str, object], column: str) -> str:
+    """A measure's value with the donor's rank on it (1 = highest) where the summary ranks it."""
+    rank = row.get(f"rank_{column}")
+    shown = _number(row.get(column))
+    if isinstance(rank, int | float | np.integer | np.floating) and np.isfinite(rank):
+        shown += f' <span class="rank">(#{int(rank)})</span>'
+    return shown
+
+
 def donor_table(summary: pd.DataFrame) -> str:
-    """One row per donor: the label, the CNN's fraction with its interval as numbers and a bar, the shape
-    modes and the transcriptome's axis, the measures the report compares."""
-    shown = [c for c in ("round_mode_fraction", "pc1_score", "differentiation_score") if c in summary]
+    """One row per donor: each measure the report compares with the donor's rank on it (the label, the
+    CNN's fraction with its interval as numbers and a bar, the shape modes, the transcriptome's axes), so
+    the eye compares the donors before reading a sentence about any."""
+    shown = [
+        c
+        for c in ("round_mode_fraction", "pc1_score", "mean_correlation", "differentiation_score")
+        if c in summary
+    ]
     rows = []
     for r in summary.to_dict("records"):
         low, high, value = (
             float(r.get(c, np.nan)) for c in ("cnn_ci_low", "cnn_ci_high", "cnn_multipotent_fraction")
         )
+        rank = r.get("rank_cnn_multipotent_fraction")
+        ranked = (
+            f' <span class="rank">(#{int(rank)})</span>'
+            if isinstance(rank, int | float | np.integer | np.floating) and np.isfinite(rank)
+            else ""
+        )
         rows.append(
             f'<tr><td class="name">{html.escape(str(r["donor"]))}</td>'
-            f"<td>{_number(r.get('ssea3_positive_fraction'))}</td>"
-            + _fraction_cells(value, low, high, None)
-            + "".join(f"<td>{_number(r.get(c))}</td>" for c in shown)
+            f"<td>{_ranked(r, 'ssea3_positive_fraction')}</td>"
+            + _fraction_cells(value, low, high, None).replace("</td>", f"{ranked}</td>", 1)
+            + "".join(f"<td>{_ranked(r, c)}</td>" for c in shown)
             + "</tr>"
         )
     heads = "".join(f"<th>{html.escape(DONOR_COLUMNS[c][0])}</th>" for c in shown)
@@ -277,6 +366,7 @@ def donor_table(summary: pd.DataFrame) -> str:
         '<table class="lots donors"><thead><tr><th>Donor</th><th>SSEA3-positive<br>(share)</th>'
         "<th>CNN multipotent fraction<br>(95 % interval)</th><th>Interval</th>"
         f"{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        '<p class="note">Each measure with the donor\'s rank on it (#1: highest).</p>'
     )
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 
 from morphopotency.prevalence import CROSS_FITTED, SHIFTED
 from morphopotency.provenance import config_hash
-from morphopotency.report.html import Section, embed_png, paragraph, render_report, table
-from morphopotency.report.readable import SCORE_COLUMNS, full_table, lot_table
+from morphopotency.report.html import Section, embed_png, figure, paragraph, render_report, table
+from morphopotency.report.readable import full_table, lot_table, qc_columns, worded
 from morphopotency.report.study import Study
 from morphopotency.score.bundle import Bundle, bundle_estimator, bundle_scorer
 from morphopotency.score.quality import MERGED_AREA, TINY_AREA
@@ -86,7 +86,11 @@ def _cross_fitted_text(method: str, why: str, settings: Mapping[str, Any], score
 
 
 def _validation_section(
-    known: pd.DataFrame, lodo: pd.DataFrame | None, scorers: pd.DataFrame | None = None
+    known: pd.DataFrame,
+    lodo: pd.DataFrame | None,
+    scorers: pd.DataFrame | None = None,
+    study: Study | None = None,
+    method: str = CROSS_FITTED,
 ) -> Section:
     text = paragraph(
         "Where a scored donor's true fraction is known (its SSEA3, imaged but never used to score it, or "
@@ -112,22 +116,71 @@ def _validation_section(
         )
     if not len(known):
         text += paragraph("No scored donor has a known fraction in this run.")
+    text += _study_paragraph(study, method)
     if lodo is not None and len(lodo):
+        text += paragraph(_lodo_sentence(lodo, method))
+    if scorers is not None and len(scorers):
         text += paragraph(
-            "Before trusting a score: the training run's leave-one-donor-out validation, each reference "
-            "donor's fraction estimated by a model trained without any of its cells, exactly as a new "
-            "donor is scored (bundle metrics/lodo_validation.tsv)."
+            "Every scorer's separation of the reference donors its models never saw, the evidence the "
+            "automatic choice of scorer rests on (bundle metrics/scorers.tsv)."
         )
     section = Section(id="validation", title="Validation", text=text)
     if len(known):
-        section.tables.append(table(known, "results/score/validation.tsv", max_rows=200))
+        section.tables.append(table(worded(known), "results/score/validation.tsv", max_rows=200))
+    if study is not None:
+        section.tables += [table(rows, caption) for rows, caption in study.tables()]
     if lodo is not None and len(lodo):
-        section.tables.append(table(lodo, "leave-one-donor-out validation of the training run", max_rows=50))
-    if scorers is not None and len(scorers):
         section.tables.append(
-            table(scorers, "every scorer's out-of-donor separation (bundle metrics/scorers.tsv)")
+            table(worded(lodo), "leave-one-donor-out validation of the training run", max_rows=50)
         )
+    if scorers is not None and len(scorers):
+        section.tables.append(table(worded(scorers), "every scorer's out-of-donor separation"))
     return section
+
+
+SIGN_OFF = (
+    '<table class="signoff"><caption>Sign-off</caption><tbody>'
+    "<tr><th>Analyst</th><td></td><th>Date</th><td></td></tr>"
+    "<tr><th>Reviewer</th><td></td><th>Date of decision</th><td></td></tr>"
+    '<tr><th>Decision</th><td colspan="3">release / reject / re-image / investigate:</td></tr>'
+    "</tbody></table>"
+)
+
+
+def what_the_fraction_is(accept: float) -> str:
+    """The two plain sentences under the verdicts: what is estimated, and what a verdict rests on."""
+    return (
+        "The multipotent fraction is the share of a lot's cells that SSEA3 staining would call multipotent, "
+        "read from the cells' shapes alone by models trained on stained reference donors. Each lot gets a "
+        f"95 % interval: accept when it lies wholly at or above {accept:g}, reject when wholly below, "
+        "inconclusive when it spans the threshold, and hold when a quality or drift check failed, whatever "
+        "the interval says."
+    )
+
+
+def _study_paragraph(study: Study | None, method: str) -> str:
+    if study is None:
+        return paragraph(
+            "How accurate a score is: no replicated study is published with this workflow "
+            "(bench/score_study.py --publish)."
+        )
+    return paragraph(
+        f"How accurate the deployed score ({method}) is, out of donor. " + study.sentence(method)
+    )
+
+
+def _lodo_sentence(lodo: pd.DataFrame, method: str) -> str:
+    """Why the run's own leave-one-donor-out table does or cannot rank the deployed estimator."""
+    if method in set(lodo["estimator"]):
+        return (
+            f"The training run's leave-one-donor-out validation below ranks {method} among the estimators: "
+            "each reference donor's fraction estimated by a model trained without any of its cells."
+        )
+    return (
+        f"The training run's leave-one-donor-out table below ranks the single-model estimators; {method} "
+        "is built from those very models' predictions of the donors they left out, so there are no donors "
+        "left to validate it on within the run: its out-of-donor accuracy is the published study's above."
+    )
 
 
 def score_report(
@@ -140,7 +193,11 @@ def score_report(
     known: pd.DataFrame | None = None,
     precision: pd.DataFrame | None = None,
     study: Study | None = None,
+    modes_figure: str | None = None,
 ) -> str:
+    """The QC report: the verdicts, their figure, what the fraction is and a sign-off block first (page
+    one of the PDF); then how the fraction is computed, its validation, the checks, the shape modes and
+    the bundle. Every visible table's headers are words from one glossary (readable.qc_columns)."""
     lodo = bundle.optional_table("metrics/lodo_validation.tsv")
     method, why = bundle_estimator(bundle, settings)
     accept = float(settings["accept_at_least"])
@@ -148,11 +205,11 @@ def score_report(
         '<div class="lead"><div class="leadtable">'
         + lot_table(scores, accept)
         + paragraph(
-            f"Accept: the whole 95 % interval at or above {accept:g}; reject: wholly below; inconclusive: "
-            "it spans the threshold (image more cells); hold: a quality or drift check failed, so the "
-            "interval cannot be trusted whatever it says. The bar: the interval (purple), the estimate "
-            "(dot), the threshold (red line)."
+            "The bar: the interval (purple), the estimate (dot), the threshold (red line). Hold: a check "
+            "failed (the flags say which), so the interval cannot be trusted."
         )
+        + paragraph(what_the_fraction_is(accept))
+        + SIGN_OFF
         + '</div><figure class="leadfigure">'
         + f'<img src="{embed_png(figure_path)}" alt="{html.escape(figure_path)}">'
         + "<figcaption>"
@@ -165,26 +222,25 @@ def score_report(
         id="verdicts",
         title="Verdicts",
         text=lead
-        + paragraph(
-            _cross_fitted_text(method, why, settings, bundle_scorer(bundle, settings))
-            if method == CROSS_FITTED
-            else _single_model_text(method, why, settings)
-        )
         + full_table(
             scores,
             "results/score/donor_scores.tsv",
-            SCORE_COLUMNS,
+            qc_columns(scores),
             f"Full table: every measure of the {len(scores)} lots, with a glossary",
         ),
     )
-    if study is None:
-        summary.text += paragraph(
-            "How accurate a score is: no replicated study is published with this workflow "
-            "(bench/score_study.py --publish)."
-        )
-    else:
-        summary.text += paragraph("How accurate a score is. " + study.sentence(method))
-        summary.tables += [table(rows, caption) for rows, caption in study.tables()]
+    computed = Section(
+        id="method",
+        title="How the fraction is computed",
+        text=paragraph(
+            _cross_fitted_text(method, why, settings, bundle_scorer(bundle, settings))
+            if method == CROSS_FITTED
+            else _single_model_text(method, why, settings)
+        ),
+    )
+    validated = _validation_section(
+        known if known is not None else pd.DataFrame(), lodo, bundle.scorers(), study, method
+    )
     qc = settings["qc"]
     checks = Section(
         id="quality",
@@ -228,7 +284,7 @@ def score_report(
             "+/-0.10 at several true fractions, from the final model's error rates on the reference cells "
             "it did not train on (cell sampling alone; the error rates' own uncertainty adds a little)."
         )
-        checks.tables.append(table(precision, "results/score/precision.tsv"))
+        checks.tables.append(table(worded(precision), "results/score/precision.tsv"))
     shapes = Section(
         id="shape-modes",
         title="Shape-mode profile",
@@ -237,7 +293,19 @@ def score_report(
             "refitted)."
         ),
     )
-    shapes.tables.append(table(modes, "results/score/shape_modes.tsv", max_rows=200))
+    if modes_figure:
+        shapes.figures.append(
+            figure(
+                modes_figure,
+                paragraph(
+                    "Each lot's share of cells in each shape mode (coloured) against the reference donors' "
+                    "(grey: their range; black: their mean)."
+                ),
+            )
+        )
+    shapes.text += full_table(
+        modes, "results/score/shape_modes.tsv", qc_columns(modes), "The shape-mode profile as a table"
+    )
     record = bundle.provenance
     provenance = Section(
         id="provenance",
@@ -263,7 +331,7 @@ def score_report(
     )
     provenance.tables.append(
         table(
-            pd.DataFrame(sorted(record["versions"].items()), columns=["package", "version"]),
+            worded(pd.DataFrame(sorted(record["versions"].items()), columns=["package", "version"])),
             "package versions of the training run",
         )
     )
@@ -271,13 +339,7 @@ def score_report(
         "morphopotency QC report",
         f"{len(scores)} lots scored with a trained model, "
         "from cell shape alone (after Kim et al., Sci. Rep. 2023).",
-        [
-            summary,
-            _validation_section(known if known is not None else pd.DataFrame(), lodo, bundle.scorers()),
-            checks,
-            shapes,
-            provenance,
-        ],
+        [summary, computed, validated, checks, shapes, provenance],
         record=f"Generated {generated}; bundle {bundle.folder.name} SHA-256 {bundle.digest()} (of its "
         f"MANIFEST.sha256); scoring settings SHA-256 {config_hash(settings)} (the config's score section).",
     )
