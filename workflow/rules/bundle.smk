@@ -10,6 +10,8 @@ rule model_bundle:
         # A CNN trained on a folder of labelled cells has no shape modes and no SSEA3 labels.
         shape_model=[] if "folder" in PLAN.flags else "results/imaging/shape_modes/model.npz",
         shape_model_json=[] if "folder" in PLAN.flags else "results/imaging/shape_modes/model.json",
+        # The reference donors' shares per shape mode: a QC report draws each lot against them.
+        shape_distribution=([] if "folder" in PLAN.flags else "results/imaging/shape_modes/distribution.tsv"),
         cells=CNN_DATA["cells"],
         crops=CNN_DATA["crops"],
         labels=[] if "folder" in PLAN.flags else "results/imaging/ssea3_labels.tsv",

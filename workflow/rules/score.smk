@@ -53,6 +53,7 @@ if "score" in PLAN.flags:
             precision="results/score/precision.tsv",
             modes="results/score/shape_modes.tsv",
             figure="results/score/donor_scores.png",
+            modes_figure="results/score/shape_modes.png",
         log:
             "results/logs/score/donors.log",
         conda:
@@ -73,6 +74,7 @@ if "score" in PLAN.flags:
             precision="results/score/precision.tsv",
             modes="results/score/shape_modes.tsv",
             figure="results/score/donor_scores.png",
+            modes_figure="results/score/shape_modes.png",
             bundle=BUNDLE_FILES,
             # How accurate a score is: the replicated study published with the workflow, where it is.
             study=study_files(WORKFLOW_DIR),

@@ -15,10 +15,12 @@ from morphopotency.score.bundle import (
     DONOR_SHIFT,
     LODO_MODELS,
     LODO_PREDICTIONS,
+    REFERENCE_MODES,
     SCORER_MODELS,
     SCORER_PREDICTIONS,
     SCORER_TABLE,
     export,
+    mode_columns,
     preprocessing_settings,
     reference_cells,
 )
@@ -66,6 +68,8 @@ cellpose_sha = None
 for path in inp.cellpose:  # segmenter cellpose: the model itself travels with the bundle
     files[CELLPOSE_MODEL], cellpose_sha = path, sha256(path)
 tables = {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)}
+for path in inp.shape_distribution:  # the reference donors' shape-mode shares, as scoring numbers them
+    tables[REFERENCE_MODES] = mode_columns(pd.read_csv(path, sep="\t", dtype={"donor": str}))
 if inp.scorers:
     scored = pd.read_csv(inp.scorers[1], sep="\t", dtype={"held_out": str})
     tables[SCORER_PREDICTIONS] = scored[scored["scorer"] != "cnn"]

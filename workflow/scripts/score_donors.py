@@ -4,9 +4,9 @@ import pandas as pd
 
 from morphopotency.io.tables import write_tsv
 from morphopotency.plots import save_figure
-from morphopotency.plots.score import donor_scores_figure
+from morphopotency.plots.score import donor_scores_figure, shape_modes_figure
 from morphopotency.prevalence import CROSS_FITTED
-from morphopotency.score.bundle import bundle_estimator, load
+from morphopotency.score.bundle import REFERENCE_MODES, bundle_estimator, load
 from morphopotency.score.donors import (
     bundle_reference,
     donor_scores,
@@ -38,7 +38,9 @@ precision = (
     precision_parts(scores) if method == CROSS_FITTED else precision_guide(bundle_reference(bundle), method)
 )
 write_tsv(precision, snakemake.output.precision)
-write_tsv(shape_mode_profile(cells, bundle), snakemake.output.modes)
+modes = shape_mode_profile(cells, bundle)
+write_tsv(modes, snakemake.output.modes)
+save_figure(shape_modes_figure(modes, bundle.optional_table(REFERENCE_MODES)), snakemake.output.modes_figure)
 save_figure(
     donor_scores_figure(scores, reference, snakemake.params.score["accept_at_least"]), snakemake.output.figure
 )

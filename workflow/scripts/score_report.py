@@ -22,6 +22,7 @@ page = score_report(
     known=read(snakemake.input.validation),
     precision=read(snakemake.input.precision),
     study=read_study(snakemake.input.study),
+    modes_figure=snakemake.input.modes_figure,
 )
 with atomic_path(snakemake.output.html) as tmp:
     tmp.write_text(page, encoding="utf-8")

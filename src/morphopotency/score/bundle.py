@@ -11,6 +11,7 @@ Layout (no pickles: safetensors, npz read without pickle, JSON and TSV):
     reference/cells.tsv    per-cell shape and image-quality features, CV probabilities and the final
                            model's probabilities and roles (its val and test cells give the estimators'
                            error rates)
+    reference/shape_modes.tsv  the reference donors' share of cells in each shape mode
     reference/embedding.npz  the final model's embeddings of those val and test cells, PCA-reduced, and
                            the PCA that projects a new donor's cells onto them (drift check)
     scorers/models.json    the shape and combined scorers, one per left-out donor (morphopotency.scorers)
@@ -61,6 +62,8 @@ UNLISTED = {MANIFEST, ".snakemake_timestamp"}
 SCORER_MODELS = "scorers/models.json"
 SCORER_PREDICTIONS = "reference/scorer_predictions.tsv"
 SCORER_TABLE = "metrics/scorers.tsv"
+# The reference donors' share of cells per shape mode (mode_1 ... mode_K): the QC report's profile figure.
+REFERENCE_MODES = "reference/shape_modes.tsv"
 # The Cellpose model that segmented the reference cells (imaging.segmenter cellpose): scoring runs it.
 CELLPOSE_MODEL = "segmentation/cellpose_model.pth"
 # Packages whose major.minor must match for the stored model to load and compute the same numbers.
@@ -151,6 +154,12 @@ def reference_cells(
         columns={"role": "final_role", "prob": "final_prob"}
     )
     return cells.join(chosen, how="left").join(own, how="left").rename_axis("cell").reset_index()
+
+
+def mode_columns(distribution: pd.DataFrame) -> pd.DataFrame:
+    """The training run's shape-mode distribution (donor, 1 ... K) with the columns a scoring run's
+    profile has (donor, mode_1 ... mode_K)."""
+    return distribution.rename(columns=lambda c: c if c == "donor" else f"mode_{c}")
 
 
 def manifest_text(folder: Path) -> str:
