@@ -228,7 +228,7 @@ def test_score_report_opens_offline_in_a_browser(scored, tmp_path):
     _, root, _, _ = scored
     page = root / "results/report/score_report.html"
     result = inspect_page(page, tmp_path / "score.png")
-    assert result["sections"] == ["verdicts", "validation", "quality", "shape-modes", "provenance"]
+    assert result["sections"] == ["verdicts", "method", "validation", "quality", "shape-modes", "provenance"]
     assert result["images"] and all(i["complete"] and i["width"] > 0 for i in result["images"])
     assert [u for u in result["requests"] if u != result["url"] and not u.startswith("data:")] == []
 
@@ -249,12 +249,16 @@ def test_the_run_writes_a_qc_record_a_person_can_read_and_file(scored, tmp_path)
     )
     assert all(lot["bottom"] <= 800 for lot in layout["lots"]), layout["lots"]
     assert layout["overflowing"] == [] and layout["opened"] == [] and not layout["scrollsSideways"]
+    assert layout["leadFigure"]["bottom"] <= 800 and not [h for h in layout["visibleHeaders"] if "_" in h]
+    html = (root / "results/report/score_report.html").read_text()
+    assert 'id="method"' in html and "Each lot&#x27;s share of cells in each shape mode" in html
     pdf = root / "results/report/score_report.pdf"
     first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", pdf, "-"], capture_output=True, text=True)
     flat = re.sub(r"\s+", "", first.stdout)
     assert load(bundle).digest() in flat, first.stdout
     for name, word in zip(scores["donor"], scores["verdict"].map(verdict_word)):
         assert name in first.stdout and word in first.stdout, (name, word)
+    assert all(w in first.stdout for w in ("Analyst", "Reviewer", "Date of decision", "Decision"))
 
 
 def test_a_mixed_run_scores_its_new_donor_with_its_own_bundle_never_training_on_it(cnn_run):

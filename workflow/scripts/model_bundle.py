@@ -68,8 +68,9 @@ cellpose_sha = None
 for path in inp.cellpose:  # segmenter cellpose: the model itself travels with the bundle
     files[CELLPOSE_MODEL], cellpose_sha = path, sha256(path)
 tables = {"reference/cells.tsv": reference_cells(cells, cv, backbone, final)}
-for path in inp.shape_distribution:  # the reference donors' shape-mode shares, as scoring numbers them
-    tables[REFERENCE_MODES] = mode_columns(pd.read_csv(path, sep="\t", dtype={"donor": str}))
+if inp.shape_distribution:  # the reference donors' shape-mode shares, as scoring numbers them
+    distribution = pd.read_csv(inp.shape_distribution, sep="\t", dtype={"donor": str})
+    tables[REFERENCE_MODES] = mode_columns(distribution)
 if inp.scorers:
     scored = pd.read_csv(inp.scorers[1], sep="\t", dtype={"held_out": str})
     tables[SCORER_PREDICTIONS] = scored[scored["scorer"] != "cnn"]
