@@ -32,6 +32,7 @@ from morphopotency.report.study import Study
 from morphopotency.score.bundle import export, load, preprocessing_settings
 from morphopotency.score.donors import precision_parts, validation, verdict
 from tests.conftest import REPO
+from tests.test_study import study_row
 
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
 
@@ -41,21 +42,6 @@ def config_defaults() -> dict:
 
 
 STUDY_REAL_META = {"cohorts": 3, "lots": 24, "reference": "5 plate donors", "commit": "abc"}
-
-
-def study_row(estimator: str, error: float) -> dict:
-    return {
-        "estimator": estimator,
-        "lots": 30,
-        "mean_signed_error": error,
-        "mse_ci_low": error - 0.01,
-        "mse_ci_high": error + 0.01,
-        "mean_abs_error": 0.04,
-        "max_abs_error": 0.1,
-        "slope": 0.0,
-        "coverage_95": 0.93,
-        "mean_half_width": 0.09,
-    }
 
 
 def scores_of(lots: int) -> pd.DataFrame:
